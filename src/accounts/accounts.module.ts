@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module.js';
+import { AccountsService } from './accounts.service.js';
+import { MeController } from './me.controller.js';
+
+@Module({
+  imports: [AuditModule],
+  controllers: [MeController],
+  providers: [AccountsService],
+  exports: [AccountsService],
+})
+export class AccountsModule {}

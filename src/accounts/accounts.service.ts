@@ -1,0 +1,145 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { ProviderProfile } from '../auth/providers/provider-profile.js';
+import { AuditService, type RequestContext } from '../audit/audit.service.js';
+import { Clock } from '../common/clock.js';
+import { DomainError } from '../common/domain-error.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
+import { isUniqueViolation } from '../database/errors.js';
+import { Identity } from './identity.entity.js';
+import { decideLinking, needsEmailOwners, type LinkingDecision } from './linking-policy.js';
+import { rolesAfterSignIn } from './roles.js';
+import { User } from './user.entity.js';
+
+export interface SignInResult {
+  user: User;
+  identity: Identity;
+  decision: LinkingDecision;
+}
+
+@Injectable()
+export class AccountsService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly audit: AuditService,
+    @InjectConfig() private readonly config: ResolvedConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Finds or creates the account for a provider identity, as the linking policy decides, and refreshes the stored
+   * profile. Two first sign-ins of one identity at once race on the (provider, subject) unique key; the loser
+   * retries and finds the winner's identity.
+   */
+  async signIn(profile: ProviderProfile, opts: { linkUserId?: string; ctx: RequestContext }): Promise<SignInResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.db.transaction((m) => this.signInOnce(m, profile, opts));
+      } catch (e) {
+        if (attempt === 0 && isUniqueViolation(e)) continue;
+        if (e instanceof DomainError) {
+          await this.audit.record({
+            type: e.code === 'identity_already_linked' ? 'link_refused' : 'sign_in_failed',
+            userId: opts.linkUserId ?? null,
+            provider: profile.provider,
+            reason: e.code,
+            ...opts.ctx,
+            details: { subject: profile.subject },
+          });
+        }
+        throw e;
+      }
+    }
+  }
+
+  findUser(id: string): Promise<User | null> {
+    return this.db.getRepository(User).findOneBy({ id });
+  }
+
+  identitiesOf(userId: string): Promise<Identity[]> {
+    return this.db.getRepository(Identity).find({ where: { userId }, order: { linkedAt: 'ASC' } });
+  }
+
+  private async signInOnce(m: EntityManager, profile: ProviderProfile, opts: { linkUserId?: string; ctx: RequestContext }): Promise<SignInResult> {
+    const now = this.clock.now();
+    const existing = await m.findOneBy(Identity, { provider: profile.provider, subject: profile.subject });
+    const facts = {
+      existingIdentityUserId: existing?.userId ?? null,
+      linkingUserId: opts.linkUserId ?? null,
+      email: profile.email,
+      emailVerified: profile.emailVerified,
+      autoLinkVerifiedEmail: this.config.autoLinkVerifiedEmail,
+    };
+    const verifiedEmailOwners = needsEmailOwners(facts)
+      ? (await m.find(User, { select: { id: true }, where: { email: profile.email!, emailVerified: true }, take: 2 })).map((u) => u.id)
+      : [];
+    const decision = decideLinking({ ...facts, verifiedEmailOwners });
+    if (decision.action === 'refuse') {
+      throw new DomainError(decision.code, 'this account at the provider is already linked to another user');
+    }
+
+    let user: User;
+    if (decision.action === 'create_account') {
+      user = {
+        id: randomUUID(),
+        email: profile.email,
+        emailVerified: profile.emailVerified,
+        name: profile.name,
+        picture: profile.picture,
+        roles: rolesAfterSignIn([], profile.email, profile.emailVerified, this.config.adminEmails),
+        disabled: false,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await m.insert(User, user);
+      await this.audit.record({ type: 'account_created', userId: user.id, provider: profile.provider, reason: decision.rule, ...opts.ctx }, m);
+    } else {
+      const found = await m.findOneBy(User, { id: decision.userId });
+      if (!found) throw new DomainError('invalid_state', 'the account for this sign-in no longer exists');
+      user = found;
+      if (user.disabled) throw new DomainError('account_disabled', 'this account is disabled');
+      this.refreshUser(user, profile, now);
+      await m.update(User, { id: user.id }, { email: user.email, emailVerified: user.emailVerified, name: user.name, picture: user.picture, roles: user.roles, updatedAt: now });
+    }
+
+    const fields = {
+      email: profile.email,
+      emailVerified: profile.emailVerified,
+      name: profile.name,
+      picture: profile.picture,
+      claims: profile.claims,
+      lastSignInAt: now,
+    };
+    let identity: Identity;
+    if (existing) {
+      identity = { ...existing, ...fields };
+      await m.update(Identity, { id: existing.id }, fields);
+    } else {
+      identity = { id: randomUUID(), userId: user.id, provider: profile.provider, subject: profile.subject, linkedAt: now, ...fields };
+      await m.insert(Identity, identity);
+      if (decision.action === 'link') {
+        await this.audit.record({ type: 'identity_linked', userId: user.id, provider: profile.provider, reason: decision.rule, ...opts.ctx, details: { identityId: identity.id } }, m);
+      }
+    }
+    await this.audit.record({ type: 'sign_in', userId: user.id, provider: profile.provider, reason: decision.rule, ...opts.ctx, details: { identityId: identity.id } }, m);
+    return { user, identity, decision };
+  }
+
+  /**
+   * Profile fields follow the latest sign-in, but a verified email is never replaced by an unverified one, and
+   * ADMIN_EMAILS is re-applied so an operator's change takes effect at the next sign-in.
+   */
+  private refreshUser(user: User, profile: ProviderProfile, now: number): void {
+    if (profile.email && (profile.emailVerified || !user.emailVerified)) {
+      user.email = profile.email;
+      user.emailVerified = profile.emailVerified;
+    }
+    user.name = profile.name ?? user.name;
+    user.picture = profile.picture ?? user.picture;
+    user.roles = rolesAfterSignIn(user.roles, profile.email, profile.emailVerified, this.config.adminEmails);
+    user.updatedAt = now;
+  }
+}

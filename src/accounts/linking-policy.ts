@@ -1,0 +1,57 @@
+/**
+ * Where a sign-in goes, decided by a pure function that also names the rule that fired; the audit trail records that
+ * rule so an admin can see why. Accounts are keyed by (provider, subject), never by email alone (checklist I5).
+ */
+
+export interface LinkingFacts {
+  /** The (provider, subject) identity is already known, and belongs to this user. */
+  existingIdentityUserId: string | null;
+  /** A signed-in user asked to link this identity to their account. */
+  linkingUserId: string | null;
+  /** The identity's email and whether its provider verified it (Facebook never does). */
+  email: string | null;
+  emailVerified: boolean;
+  autoLinkVerifiedEmail: boolean;
+  /** Accounts whose email equals this identity's and was itself provider-verified (looked up only when needed). */
+  verifiedEmailOwners: string[];
+}
+
+export type LinkingRule =
+  | 'existing_identity'
+  | 'link_requested'
+  | 'already_linked_to_you'
+  | 'identity_owned_by_other_user'
+  | 'auto_link_verified_email'
+  | 'new_account'
+  | 'new_account_auto_link_off'
+  | 'new_account_email_unverified'
+  | 'new_account_email_ambiguous';
+
+export type LinkingDecision =
+  | { action: 'sign_in'; userId: string; rule: 'existing_identity' | 'already_linked_to_you' }
+  | { action: 'link'; userId: string; rule: 'link_requested' | 'auto_link_verified_email' }
+  | { action: 'create_account'; rule: 'new_account' | 'new_account_auto_link_off' | 'new_account_email_unverified' | 'new_account_email_ambiguous' }
+  | { action: 'refuse'; code: 'identity_already_linked'; rule: 'identity_owned_by_other_user' };
+
+/** Whether the decision needs `verifiedEmailOwners`: saves the email query on every returning sign-in. */
+export function needsEmailOwners(f: Pick<LinkingFacts, 'existingIdentityUserId' | 'linkingUserId' | 'autoLinkVerifiedEmail' | 'email' | 'emailVerified'>): boolean {
+  return f.existingIdentityUserId === null && f.linkingUserId === null && f.autoLinkVerifiedEmail && f.emailVerified && f.email !== null;
+}
+
+export function decideLinking(f: LinkingFacts): LinkingDecision {
+  if (f.existingIdentityUserId !== null) {
+    if (f.linkingUserId === null) return { action: 'sign_in', userId: f.existingIdentityUserId, rule: 'existing_identity' };
+    if (f.linkingUserId === f.existingIdentityUserId) {
+      return { action: 'sign_in', userId: f.existingIdentityUserId, rule: 'already_linked_to_you' };
+    }
+    // Never moved silently from one account to another.
+    return { action: 'refuse', code: 'identity_already_linked', rule: 'identity_owned_by_other_user' };
+  }
+  if (f.linkingUserId !== null) return { action: 'link', userId: f.linkingUserId, rule: 'link_requested' };
+  if (!f.autoLinkVerifiedEmail) return { action: 'create_account', rule: f.email ? 'new_account_auto_link_off' : 'new_account' };
+  if (!f.email) return { action: 'create_account', rule: 'new_account' };
+  if (!f.emailVerified) return { action: 'create_account', rule: 'new_account_email_unverified' };
+  if (f.verifiedEmailOwners.length === 1) return { action: 'link', userId: f.verifiedEmailOwners[0], rule: 'auto_link_verified_email' };
+  if (f.verifiedEmailOwners.length > 1) return { action: 'create_account', rule: 'new_account_email_ambiguous' };
+  return { action: 'create_account', rule: 'new_account' };
+}

@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { EntityManager, Repository } from 'typeorm';
+import { Clock } from '../common/clock.js';
+import type { JsonObject } from '../database/columns.js';
+import { AuditEvent } from './audit-event.entity.js';
+
+export type AuditType =
+  | 'sign_in'
+  | 'sign_in_failed'
+  | 'account_created'
+  | 'identity_linked'
+  | 'link_refused'
+  | 'identity_unlinked'
+  | 'role_changed'
+  | 'user_disabled'
+  | 'user_enabled'
+  | 'user_deleted'
+  | 'users_merged'
+  | 'session_revoked'
+  | 'refresh_token_reused'
+  | 'authorization_code_reused';
+
+export interface AuditEntry {
+  type: AuditType;
+  userId?: string | null;
+  actorId?: string | null;
+  provider?: string | null;
+  reason?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  details?: JsonObject;
+}
+
+/** Who made the request: recorded with every event it causes. */
+export interface RequestContext {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+@Injectable()
+export class AuditService {
+  constructor(
+    @InjectRepository(AuditEvent) private readonly events: Repository<AuditEvent>,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Pass the transaction's manager when the event must commit (or roll back) with the change it records. */
+  async record(entry: AuditEntry, manager?: EntityManager): Promise<void> {
+    const row = {
+      at: this.clock.now(),
+      type: entry.type,
+      userId: entry.userId ?? null,
+      actorId: entry.actorId ?? null,
+      provider: entry.provider ?? null,
+      reason: entry.reason ?? null,
+      ip: entry.ip ?? null,
+      userAgent: entry.userAgent?.slice(0, 512) ?? null,
+      details: entry.details ?? null,
+    };
+    await (manager ? manager.getRepository(AuditEvent) : this.events).insert(row);
+  }
+}

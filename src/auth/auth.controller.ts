@@ -1,0 +1,56 @@
+import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { DomainError } from '../common/domain-error.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
+import { S256_CHALLENGE } from './authorization-codes.service.js';
+import { Public } from './decorators/public.decorator.js';
+import { ProviderRegistry } from './providers/provider-registry.js';
+import { resolveReturnTo } from './return-url.js';
+import { SignInService } from './sign-in.service.js';
+
+@Public()
+@Controller('auth')
+export class AuthController {
+  constructor(
+    private readonly registry: ProviderRegistry,
+    private readonly signIn: SignInService,
+    @InjectConfig() private readonly config: ResolvedConfig,
+  ) {}
+
+  @Get('providers')
+  providers() {
+    return this.registry.list().map(({ id, name, type }) => ({ id, name, type }));
+  }
+
+  @Get(':provider/login')
+  async login(
+    @Param('provider') id: string,
+    @Query('returnTo') rawReturnTo: unknown,
+    @Query('code_challenge') codeChallenge: unknown,
+    @Query('code_challenge_method') method: unknown,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const provider = this.registry.get(id);
+    const returnTo = resolveReturnTo(rawReturnTo, this.config.allowedReturnUrls, this.config.publicUrl, this.signIn.fallbackUrl);
+    if (codeChallenge !== undefined || method !== undefined) {
+      // Only S256: "plain" would hand the secret over in the front channel (RFC 7636 §4.2, RFC 9700 §2.1.1).
+      if (method !== 'S256' || typeof codeChallenge !== 'string' || !S256_CHALLENGE.test(codeChallenge)) {
+        throw new DomainError('invalid_request', 'code_challenge must be an S256 challenge with code_challenge_method=S256').redirectingTo(returnTo);
+      }
+    }
+    const url = await this.signIn.start(provider, req, { returnTo, appCodeChallenge: codeChallenge as string | undefined });
+    res.setHeader('Cache-Control', 'no-store');
+    res.redirect(302, url);
+  }
+
+  @Get(':provider/callback')
+  async callback(@Param('provider') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    // The callback URL carries the provider's code: never leak it to the next page (checklist F8).
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Cache-Control', 'no-store');
+    const provider = this.registry.get(id);
+    res.redirect(302, await this.signIn.finish(provider, req));
+  }
+}

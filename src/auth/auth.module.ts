@@ -1,0 +1,36 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AccountsModule } from '../accounts/accounts.module.js';
+import { AuditModule } from '../audit/audit.module.js';
+import { TokensModule } from '../tokens/tokens.module.js';
+import { AuthController } from './auth.controller.js';
+import { AuthorizationCode } from './authorization-code.entity.js';
+import { AuthorizationCodesService } from './authorization-codes.service.js';
+import { ExpiredRowsCleanup } from './expired-rows.cleanup.js';
+import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
+import { RolesGuard } from './guards/roles.guard.js';
+import { LoginStateStore } from './login-state.store.js';
+import { ProviderRegistry } from './providers/provider-registry.js';
+import { SignInService } from './sign-in.service.js';
+import { TokenController } from './token.controller.js';
+import { TokenEndpointService } from './token-endpoint.service.js';
+import { UsedLoginState } from './used-login-state.entity.js';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([AuthorizationCode, UsedLoginState]), TokensModule, AccountsModule, AuditModule],
+  controllers: [AuthController, TokenController],
+  providers: [
+    LoginStateStore,
+    ProviderRegistry,
+    SignInService,
+    AuthorizationCodesService,
+    TokenEndpointService,
+    ExpiredRowsCleanup,
+    // Order matters: authenticate first, then check roles. Deny by default; @Public() opts out.
+    { provide: APP_GUARD, useClass: JwtAuthGuard },
+    { provide: APP_GUARD, useClass: RolesGuard },
+  ],
+  exports: [ProviderRegistry],
+})
+export class AuthModule {}

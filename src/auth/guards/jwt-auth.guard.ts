@@ -1,0 +1,31 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { DomainError } from '../../common/domain-error.js';
+import { AccessTokensService } from '../../tokens/access-tokens.service.js';
+import type { AuthenticatedRequest } from '../decorators/current-auth.decorator.js';
+import { IS_PUBLIC } from '../decorators/public.decorator.js';
+
+/** RFC 6750 §2.1 Authorization header only; tokens in query strings or bodies are not read (RFC 9700 §4.3.2). */
+export function bearerToken(header: unknown): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+  return match?.[1];
+}
+
+/** Global and deny by default: every route needs a valid access token unless marked @Public(). */
+@Injectable()
+export class JwtAuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tokens: AccessTokensService,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
+    const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const token = bearerToken(req.headers.authorization);
+    if (!token) throw new DomainError('invalid_token', 'a bearer access token is required');
+    req.auth = this.tokens.verify(token);
+    return true;
+  }
+}

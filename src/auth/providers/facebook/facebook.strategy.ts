@@ -1,0 +1,43 @@
+import type { Request } from 'express';
+import { Strategy as FacebookStrategy, type Profile } from 'passport-facebook';
+import type { FacebookProviderConfig } from '../../../config/config.js';
+import type { LoginStateStore } from '../../login-state.store.js';
+import { hardenOAuth2Client, oauth2ClientOf } from '../oauth2-client.js';
+import { oauth2StateStore } from '../passport-state-stores.js';
+import { facebookProfile } from './facebook.profile.js';
+
+type Done = (err: unknown, user?: Express.User) => void;
+
+/**
+ * Facebook through passport-facebook: a pinned Graph version (the library alone would use v3.2), `appsecret_proof`
+ * on Graph calls, PKCE S256, and the email optional (people may decline that permission).
+ */
+export function createFacebookStrategy(cfg: FacebookProviderConfig, callbackURL: string, store: LoginStateStore) {
+  const strategy = new FacebookStrategy(
+    {
+      clientID: cfg.clientId,
+      clientSecret: cfg.clientSecret,
+      callbackURL,
+      graphAPIVersion: cfg.graphVersion,
+      authorizationURL: cfg.authorizationUrl,
+      tokenURL: cfg.tokenUrl,
+      profileURL: cfg.profileUrl,
+      profileFields: ['id', 'displayName', 'emails', 'photos'],
+      scope: ['public_profile', 'email'],
+      enableProof: true,
+      pkce: true,
+      state: true,
+      store: oauth2StateStore(store, cfg.id) as never,
+      passReqToCallback: true,
+    } as never,
+    (_req: Request, _accessToken: string, _refreshToken: string, profile: Profile, done: Done) => {
+      try {
+        done(null, facebookProfile(profile._json as Record<string, unknown>));
+      } catch (e) {
+        done(e);
+      }
+    },
+  );
+  hardenOAuth2Client(oauth2ClientOf(strategy));
+  return strategy;
+}

@@ -1,0 +1,67 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface OidcMetadata {
+  issuer: string;
+  authorization_endpoint: string;
+  token_endpoint: string;
+  jwks_uri: string;
+  userinfo_endpoint?: string;
+  id_token_signing_alg_values_supported?: string[];
+  code_challenge_methods_supported?: string[];
+  /** RFC 9207: the OP sends `iss` in every authorization response, so a missing one is an attack. */
+  authorization_response_iss_parameter_supported?: boolean;
+}
+
+export class DiscoveryError extends Error {
+  override name = 'DiscoveryError';
+}
+
+/** Metadata of the built-in demo OP, which runs in this process and uses oidc-provider's default routes. */
+export function demoMetadata(issuer: string): OidcMetadata {
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/auth`,
+    token_endpoint: `${issuer}/token`,
+    jwks_uri: `${issuer}/jwks`,
+    userinfo_endpoint: `${issuer}/me`,
+    id_token_signing_alg_values_supported: ['RS256'],
+    code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
+  };
+}
+
+/**
+ * Fetches `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4), retrying with backoff, and checks
+ * that the document is about the configured issuer exactly (§4.3: otherwise an impersonation is possible).
+ */
+export async function discover(
+  providerId: string,
+  issuer: string,
+  { attempts = 4, timeoutMs = 5000, backoffMs = 500 } = {},
+): Promise<OidcMetadata> {
+  const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  let lastError: unknown;
+  for (let i = 0; i < attempts; i++) {
+    if (i > 0) await sleep(backoffMs * 2 ** (i - 1));
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return validate(providerId, issuer, (await res.json()) as Record<string, unknown>);
+    } catch (e) {
+      if (e instanceof DiscoveryError) throw e;
+      lastError = e;
+    }
+  }
+  const why = lastError instanceof Error ? `${lastError.message}${lastError.cause ? ` (${String((lastError.cause as Error).message ?? lastError.cause)})` : ''}` : String(lastError);
+  throw new DiscoveryError(`OIDC provider "${providerId}": discovery at ${url} failed after ${attempts} attempts: ${why}`);
+}
+
+function validate(providerId: string, issuer: string, doc: Record<string, unknown>): OidcMetadata {
+  if (doc.issuer !== issuer) {
+    throw new DiscoveryError(`OIDC provider "${providerId}": discovery says issuer ${String(doc.issuer)}, configured ${issuer}`);
+  }
+  for (const field of ['authorization_endpoint', 'token_endpoint', 'jwks_uri']) {
+    if (typeof doc[field] !== 'string') throw new DiscoveryError(`OIDC provider "${providerId}": discovery lacks ${field}`);
+  }
+  return doc as unknown as OidcMetadata;
+}

@@ -1,0 +1,129 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Request } from 'express';
+import { AccountsService } from '../accounts/accounts.service.js';
+import { AuditService } from '../audit/audit.service.js';
+import { Clock } from '../common/clock.js';
+import { randomToken } from '../common/crypto.js';
+import { DomainError } from '../common/domain-error.js';
+import { requestContext } from '../common/request-context.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
+import { AuthorizationCodesService } from './authorization-codes.service.js';
+import { LoginStateStore, type LoginAttempt } from './login-state.store.js';
+import type { EnabledProvider } from './providers/provider-registry.js';
+import type { ProviderProfile } from './providers/provider-profile.js';
+import { restoredAttempt } from './providers/passport-state-stores.js';
+import { runStrategy } from './providers/strategy-runner.js';
+import { withParams } from './return-url.js';
+
+/** Errors the Passport libraries raise for a provider that answered badly, by class name. */
+const PROVIDER_ERRORS = new Set([
+  'AuthorizationError',
+  'TokenError',
+  'InternalOAuthError',
+  'UserInfoError',
+  'GooglePlusAPIError',
+  'FacebookAuthorizationError',
+  'FacebookTokenError',
+  'FacebookGraphAPIError',
+]);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+
+/** The browser sign-in: from "Log in with X" to a one-time code for the app. */
+@Injectable()
+export class SignInService {
+  private readonly logger = new Logger(SignInService.name);
+
+  constructor(
+    private readonly store: LoginStateStore,
+    private readonly accounts: AccountsService,
+    private readonly codes: AuthorizationCodesService,
+    private readonly audit: AuditService,
+    @InjectConfig() private readonly config: ResolvedConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The built-in page: where sign-ins without an acceptable returnTo end. */
+  get fallbackUrl(): string {
+    return `${this.config.publicUrl}/`;
+  }
+
+  /** Returns the provider's authorization URL; the attempt is sealed into a cookie on the response. */
+  async start(
+    provider: EnabledProvider,
+    req: Request,
+    opts: { returnTo: string; appCodeChallenge?: string; linkUserId?: string },
+  ): Promise<string> {
+    const attempt: LoginAttempt = {
+      provider: provider.id,
+      returnTo: opts.returnTo,
+      nonce: randomToken(32),
+      // passport-oauth2 makes its own PKCE verifier; this one serves passport-openidconnect, which has none.
+      pkceVerifier: randomToken(32),
+      appCodeChallenge: opts.appCodeChallenge,
+      linkUserId: opts.linkUserId,
+      expiresAt: this.clock.now() + this.config.loginStateTtl * 1000,
+    };
+    const outcome = await runStrategy(provider.strategy, req, { state: attempt });
+    if (outcome.kind !== 'redirect') throw new DomainError('server_error', `provider ${provider.id} did not redirect`);
+    return outcome.url;
+  }
+
+  /** Handles the provider's callback and returns where to send the browser: `returnTo?code=…`. */
+  async finish(provider: EnabledProvider, req: Request): Promise<string> {
+    const ctx = requestContext(req);
+    const query = req.query as Record<string, unknown>;
+    if (typeof query.code !== 'string' && typeof query.error !== 'string' && typeof query.error_code !== 'string') {
+      throw new DomainError('invalid_request', 'the sign-in response has neither a code nor an error').redirectingTo(this.fallbackUrl);
+    }
+    // RFC 9207 §2.4: when the provider names itself in the response, it must be the one this callback belongs to.
+    if (provider.issuer && (query.iss !== undefined || provider.issuerParamRequired) && query.iss !== provider.issuer) {
+      throw new DomainError('invalid_request', 'the sign-in response names another issuer').redirectingTo(this.fallbackUrl);
+    }
+
+    let profile: ProviderProfile;
+    try {
+      const outcome = await runStrategy(provider.strategy, req, {});
+      if (outcome.kind !== 'success') {
+        throw query.error === 'access_denied' || query.error_code !== undefined
+          ? new DomainError('access_denied', 'sign-in was cancelled at the provider')
+          : new DomainError('invalid_id_token', describeFailure(outcome));
+      }
+      profile = outcome.user as ProviderProfile;
+    } catch (e) {
+      const error = this.toSignInError(e);
+      if (error.code !== 'invalid_state') {
+        await this.audit.record({ type: 'sign_in_failed', provider: provider.id, reason: error.code, ...ctx, details: { description: error.description } });
+      }
+      throw error.redirectingTo(error.redirectTo ?? restoredAttempt(req)?.returnTo ?? this.fallbackUrl);
+    }
+
+    const attempt = restoredAttempt(req)!;
+    try {
+      const { user, identity } = await this.accounts.signIn(profile, { linkUserId: attempt.linkUserId, ctx });
+      const code = await this.codes.create(user.id, identity.id, attempt.appCodeChallenge, ctx);
+      return withParams(attempt.returnTo, { code });
+    } catch (e) {
+      throw this.toSignInError(e).redirectingTo(attempt.returnTo);
+    }
+  }
+
+  private toSignInError(e: unknown): DomainError {
+    if (e instanceof DomainError) return e;
+    const name = (e as { name?: string } | null)?.name ?? '';
+    if (PROVIDER_ERRORS.has(name)) {
+      const cause = (e as { oauthError?: { code?: string } }).oauthError;
+      if (cause?.code && NETWORK_CODES.has(cause.code)) {
+        return new DomainError('provider_unavailable', 'the sign-in provider could not be reached', { cause: e });
+      }
+      return new DomainError('provider_error', 'the sign-in provider refused or failed the request', { cause: e });
+    }
+    this.logger.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    return new DomainError('server_error', 'sign-in failed unexpectedly');
+  }
+}
+
+function describeFailure(outcome: { kind: string; info?: unknown }): string {
+  const message = (outcome as { info?: { message?: unknown } }).info?.message;
+  return typeof message === 'string' ? `the provider's answer was refused: ${message}` : 'the provider’s answer was refused';
+}

@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { AccountsService } from '../accounts/accounts.service.js';
+import type { User } from '../accounts/user.entity.js';
+import { AuditService, type RequestContext } from '../audit/audit.service.js';
+import { sha256 } from '../common/crypto.js';
+import { DomainError } from '../common/domain-error.js';
+import { AccessTokensService } from '../tokens/access-tokens.service.js';
+import { RefreshToken } from '../tokens/refresh-token.entity.js';
+import { SessionsService, type IssuedSession } from '../tokens/sessions.service.js';
+import { AuthorizationCodesService } from './authorization-codes.service.js';
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+}
+
+/** The grants of POST /auth/token and the session end of POST /auth/logout. */
+@Injectable()
+export class TokenEndpointService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly codes: AuthorizationCodesService,
+    private readonly sessions: SessionsService,
+    private readonly accessTokens: AccessTokensService,
+    private readonly accounts: AccountsService,
+    private readonly audit: AuditService,
+  ) {}
+
+  async exchangeCode(code: string, codeVerifier: string | undefined, ctx: RequestContext): Promise<TokenResponse> {
+    const result = await this.codes.consume(code, codeVerifier);
+    if ('reused' in result) {
+      const { sessionId, userId } = result.reused;
+      if (sessionId && (await this.sessions.revoke(sessionId, 'authorization_code_reused'))) {
+        await this.audit.record({ type: 'authorization_code_reused', userId, reason: 'session revoked', ...ctx, details: { sessionId } });
+      }
+      throw new DomainError('invalid_grant', 'the code is invalid, expired or already used');
+    }
+    const user = await this.activeUser(result.row.userId);
+    const issued = await this.db.transaction((m) => this.sessions.create(m, user.id, result.row.identityId, ctx));
+    await this.codes.attachSession(result.row.codeHash, issued.session.id);
+    return this.respond(user, issued);
+  }
+
+  async refresh(refreshToken: string, ctx: RequestContext): Promise<TokenResponse> {
+    const issued = await this.sessions.rotate(refreshToken, ctx);
+    const user = await this.activeUser(issued.session.userId);
+    return this.respond(user, issued);
+  }
+
+  /** Ends the session a refresh token belongs to. Unknown tokens end nothing and say nothing (RFC 7009 §2.2). */
+  async logoutByRefreshToken(refreshToken: string): Promise<void> {
+    const row = await this.db.getRepository(RefreshToken).findOneBy({ tokenHash: sha256(refreshToken) });
+    if (row) await this.sessions.revoke(row.sessionId, 'logout');
+  }
+
+  async logoutSession(sessionId: string): Promise<void> {
+    await this.sessions.revoke(sessionId, 'logout');
+  }
+
+  private async activeUser(userId: string): Promise<User> {
+    const user = await this.accounts.findUser(userId);
+    if (!user || user.disabled) throw new DomainError('invalid_grant', 'the account is disabled or no longer exists');
+    return user;
+  }
+
+  private respond(user: User, issued: IssuedSession): TokenResponse {
+    const { token, expiresIn } = this.accessTokens.issue({ userId: user.id, sessionId: issued.session.id, roles: user.roles });
+    return { access_token: token, token_type: 'Bearer', expires_in: expiresIn, refresh_token: issued.refreshToken };
+  }
+}

@@ -1,0 +1,313 @@
+import { z } from 'zod';
+
+/**
+ * The service's configuration, read once from the environment at start-up (contract: shared/docs/http-api.md).
+ * `loadConfig` is pure: it neither logs nor touches the file system, so every rule here is unit-tested directly.
+ */
+
+export type JwtAlg = 'RS256' | 'ES256' | 'EdDSA';
+export type ProviderType = 'google' | 'facebook' | 'oidc';
+
+interface ProviderBase {
+  id: string;
+  name: string;
+  type: ProviderType;
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface GoogleProviderConfig extends ProviderBase {
+  type: 'google';
+  /** The `iss` Google's ID tokens carry; endpoint overrides never change it. */
+  issuer: string;
+  authorizationUrl: string;
+  tokenUrl: string;
+  userinfoUrl: string;
+  jwksUrl: string;
+}
+
+export interface FacebookProviderConfig extends ProviderBase {
+  type: 'facebook';
+  graphVersion: string;
+  authorizationUrl: string;
+  tokenUrl: string;
+  profileUrl: string;
+}
+
+export interface OidcProviderConfig extends ProviderBase {
+  type: 'oidc';
+  issuer: string;
+  scopes: string[];
+  rolesClaim?: string;
+  /** The built-in demo provider: its metadata is known in-process, so no discovery request is made. */
+  demo?: boolean;
+}
+
+export type ProviderConfig = GoogleProviderConfig | FacebookProviderConfig | OidcProviderConfig;
+
+export type DatabaseConfig = { type: 'sqlite'; path: string } | { type: 'postgres'; url: string };
+
+export interface AppConfig {
+  production: boolean;
+  port: number;
+  publicUrl: string;
+  /** Where the service keeps files of its own (SQLite database, generated APP_SECRET). */
+  dataDir: string;
+  database: DatabaseConfig;
+  /** Undefined outside production when not set: resolved (generated once into dataDir) by resolveAppSecret. */
+  appSecret?: string;
+  jwt: {
+    alg: JwtAlg;
+    audience: string;
+    accessTokenTtl: number;
+    refreshTokenTtl: number;
+    refreshIdleTtl: number;
+  };
+  /** Lifetime of the one-time code handed to the app (≤ 60 s by contract). */
+  codeTtl: number;
+  /** How long a started sign-in may take at the provider before its login state expires. */
+  loginStateTtl: number;
+  allowedReturnUrls: string[];
+  adminEmails: string[];
+  autoLinkVerifiedEmail: boolean;
+  providers: ProviderConfig[];
+  demoIdp: boolean;
+  redisUrl?: string;
+  rateLimits: boolean;
+  providerTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const GOOGLE_ISSUER = 'https://accounts.google.com';
+/** Facebook Graph API version pinned by default (passport-facebook alone would still use v3.2). */
+export const FACEBOOK_GRAPH_VERSION = 'v24.0';
+export const DEMO_PROVIDER_ID = 'demo';
+export const DEMO_IDP_PATH = '/demo-idp';
+
+const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+const list = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+const absoluteUrl = z.url({ protocol: /^https?$/ });
+
+const baseSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PUBLIC_URL: absoluteUrl.optional(),
+  DATABASE_URL: z.string().default('sqlite:./data/app.db'),
+  DATA_DIR: z.string().optional(),
+  APP_SECRET: z.string().min(32, 'APP_SECRET must be at least 32 characters').optional(),
+  JWT_ALG: z.enum(['RS256', 'ES256', 'EdDSA']).default('RS256'),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  ACCESS_TOKEN_TTL: seconds(900),
+  REFRESH_TOKEN_TTL: seconds(2_592_000),
+  REFRESH_IDLE_TTL: seconds(1_209_600),
+  CODE_TTL: z.coerce.number().int().min(1).max(60).default(60),
+  LOGIN_STATE_TTL: seconds(600),
+  ALLOWED_RETURN_URLS: list,
+  ADMIN_EMAILS: list,
+  AUTO_LINK_VERIFIED_EMAIL: bool(false),
+  OIDC_PROVIDERS: list,
+  DEMO_IDP: bool(true),
+  REDIS_URL: z.string().optional(),
+  RATE_LIMITS: z.string().default('on'),
+  PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+});
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(rawEnv: Env): AppConfig {
+  // An empty variable means "not set", as in most .env tooling.
+  const env: Env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = baseSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`Invalid configuration: ${String(issue.path[0])}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  if (production && !e.APP_SECRET) {
+    throw new ConfigError('Invalid configuration: APP_SECRET is required when NODE_ENV=production');
+  }
+  const publicUrl = stripTrailingSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
+  const database = parseDatabaseUrl(e.DATABASE_URL);
+  const dataDir = e.DATA_DIR ?? (database.type === 'sqlite' ? dirnameOf(database.path) : './data');
+
+  const providers: ProviderConfig[] = [];
+  const google = googleFromEnv(env);
+  if (google) providers.push(google);
+  const facebook = facebookFromEnv(env);
+  if (facebook) providers.push(facebook);
+  const demoIdp = !production && e.DEMO_IDP;
+  if (demoIdp) {
+    providers.push({
+      id: DEMO_PROVIDER_ID,
+      name: 'Demo',
+      type: 'oidc',
+      issuer: `${publicUrl}${DEMO_IDP_PATH}`,
+      clientId: 'demo-client',
+      // The demo OP runs in this process and is only reachable through it; this secret protects nothing real.
+      clientSecret: 'demo-client-secret-not-for-production',
+      scopes: ['openid', 'email', 'profile'],
+      demo: true,
+    });
+  }
+  for (const id of e.OIDC_PROVIDERS) providers.push(oidcFromEnv(id, env));
+
+  const seen = new Set<string>();
+  for (const p of providers) {
+    if (seen.has(p.id)) throw new ConfigError(`Invalid configuration: provider id "${p.id}" is configured twice`);
+    seen.add(p.id);
+  }
+
+  return {
+    production,
+    port: e.PORT,
+    publicUrl,
+    dataDir,
+    database,
+    appSecret: e.APP_SECRET,
+    jwt: {
+      alg: e.JWT_ALG,
+      audience: e.JWT_AUDIENCE ?? publicUrl,
+      accessTokenTtl: e.ACCESS_TOKEN_TTL,
+      refreshTokenTtl: e.REFRESH_TOKEN_TTL,
+      refreshIdleTtl: e.REFRESH_IDLE_TTL,
+    },
+    codeTtl: e.CODE_TTL,
+    loginStateTtl: e.LOGIN_STATE_TTL,
+    allowedReturnUrls: e.ALLOWED_RETURN_URLS.length ? e.ALLOWED_RETURN_URLS.map(normaliseAllowedReturnUrl) : [publicUrl],
+    adminEmails: e.ADMIN_EMAILS.map((x) => x.toLowerCase()),
+    autoLinkVerifiedEmail: e.AUTO_LINK_VERIFIED_EMAIL,
+    providers,
+    demoIdp,
+    redisUrl: e.REDIS_URL,
+    rateLimits: e.RATE_LIMITS !== 'off',
+    providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
+  };
+}
+
+function requireVar(env: Env, name: string, why: string): string {
+  const v = env[name];
+  if (!v) throw new ConfigError(`Invalid configuration: ${name} is required ${why}`);
+  return v;
+}
+
+function urlVar(env: Env, name: string, fallback: string): string {
+  const v = env[name] ?? fallback;
+  if (!absoluteUrl.safeParse(v).success) throw new ConfigError(`Invalid configuration: ${name} must be an absolute http(s) URL`);
+  return v;
+}
+
+function googleFromEnv(env: Env): GoogleProviderConfig | undefined {
+  if (!env.GOOGLE_CLIENT_ID && !env.GOOGLE_CLIENT_SECRET) return undefined;
+  const why = 'to enable Google (GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together)';
+  return {
+    id: 'google',
+    name: 'Google',
+    type: 'google',
+    issuer: GOOGLE_ISSUER,
+    clientId: requireVar(env, 'GOOGLE_CLIENT_ID', why),
+    clientSecret: requireVar(env, 'GOOGLE_CLIENT_SECRET', why),
+    authorizationUrl: urlVar(env, 'GOOGLE_AUTHORIZATION_URL', 'https://accounts.google.com/o/oauth2/v2/auth'),
+    tokenUrl: urlVar(env, 'GOOGLE_TOKEN_URL', 'https://oauth2.googleapis.com/token'),
+    userinfoUrl: urlVar(env, 'GOOGLE_USERINFO_URL', 'https://openidconnect.googleapis.com/v1/userinfo'),
+    jwksUrl: urlVar(env, 'GOOGLE_JWKS_URL', 'https://www.googleapis.com/oauth2/v3/certs'),
+  };
+}
+
+function facebookFromEnv(env: Env): FacebookProviderConfig | undefined {
+  if (!env.FACEBOOK_CLIENT_ID && !env.FACEBOOK_CLIENT_SECRET) return undefined;
+  const why = 'to enable Facebook (FACEBOOK_CLIENT_ID and FACEBOOK_CLIENT_SECRET go together)';
+  const graphVersion = env.FACEBOOK_GRAPH_VERSION ?? FACEBOOK_GRAPH_VERSION;
+  if (!/^v\d+\.\d+$/.test(graphVersion)) {
+    throw new ConfigError('Invalid configuration: FACEBOOK_GRAPH_VERSION must look like v24.0');
+  }
+  return {
+    id: 'facebook',
+    name: 'Facebook',
+    type: 'facebook',
+    graphVersion,
+    clientId: requireVar(env, 'FACEBOOK_CLIENT_ID', why),
+    clientSecret: requireVar(env, 'FACEBOOK_CLIENT_SECRET', why),
+    authorizationUrl: urlVar(env, 'FACEBOOK_AUTHORIZATION_URL', `https://www.facebook.com/${graphVersion}/dialog/oauth`),
+    tokenUrl: urlVar(env, 'FACEBOOK_TOKEN_URL', `https://graph.facebook.com/${graphVersion}/oauth/access_token`),
+    profileUrl: urlVar(env, 'FACEBOOK_PROFILE_URL', `https://graph.facebook.com/${graphVersion}/me`),
+  };
+}
+
+const PROVIDER_ID = /^[a-z][a-z0-9_-]{0,31}$/;
+const RESERVED_IDS = new Set(['google', 'facebook', DEMO_PROVIDER_ID]);
+
+function oidcFromEnv(rawId: string, env: Env): OidcProviderConfig {
+  const id = rawId.toLowerCase();
+  if (!PROVIDER_ID.test(id)) {
+    throw new ConfigError(`Invalid configuration: OIDC_PROVIDERS entry "${rawId}" must be letters, digits, "-" or "_"`);
+  }
+  if (RESERVED_IDS.has(id)) throw new ConfigError(`Invalid configuration: OIDC_PROVIDERS entry "${id}" is a reserved id`);
+  const prefix = `OIDC_${id.toUpperCase().replace(/-/g, '_')}_`;
+  const why = `because OIDC_PROVIDERS lists "${id}"`;
+  const issuer = requireVar(env, `${prefix}ISSUER`, why);
+  if (!absoluteUrl.safeParse(issuer).success) {
+    throw new ConfigError(`Invalid configuration: ${prefix}ISSUER must be an absolute http(s) URL`);
+  }
+  const scopes = (env[`${prefix}SCOPES`] ?? 'openid email profile').split(/[\s,]+/).filter(Boolean);
+  if (!scopes.includes('openid')) scopes.unshift('openid');
+  return {
+    id,
+    name: env[`${prefix}NAME`] ?? id,
+    type: 'oidc',
+    issuer,
+    clientId: requireVar(env, `${prefix}CLIENT_ID`, why),
+    clientSecret: requireVar(env, `${prefix}CLIENT_SECRET`, why),
+    scopes,
+    rolesClaim: env[`${prefix}ROLES_CLAIM`],
+  };
+}
+
+export function parseDatabaseUrl(url: string): DatabaseConfig {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!path) throw new ConfigError('Invalid configuration: DATABASE_URL sqlite: needs a path, e.g. sqlite:./data/app.db');
+    return { type: 'sqlite', path };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) return { type: 'postgres', url };
+  throw new ConfigError('Invalid configuration: DATABASE_URL must be sqlite:PATH or postgres://…');
+}
+
+/** An allowed return URL is an origin (any path under it) or an exact URL; kept normalised for comparison. */
+function normaliseAllowedReturnUrl(entry: string): string {
+  let u: URL;
+  try {
+    u = new URL(entry);
+  } catch {
+    throw new ConfigError(`Invalid configuration: ALLOWED_RETURN_URLS entry "${entry}" is not an absolute URL`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+    throw new ConfigError(`Invalid configuration: ALLOWED_RETURN_URLS entry "${entry}" must be http(s)`);
+  }
+  return u.pathname === '/' && !u.search ? u.origin : `${u.origin}${u.pathname}`;
+}
+
+function stripTrailingSlash(s: string): string {
+  return s.replace(/\/+$/, '');
+}
+
+function dirnameOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? (i === 0 ? '/' : '.') : path.slice(0, i);
+}

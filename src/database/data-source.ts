@@ -1,0 +1,33 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import type { DatabaseConfig } from '../config/config.js';
+import { User } from '../accounts/user.entity.js';
+import { Identity } from '../accounts/identity.entity.js';
+import { AuthorizationCode } from '../auth/authorization-code.entity.js';
+import { UsedLoginState } from '../auth/used-login-state.entity.js';
+import { SigningKey } from '../tokens/signing-key.entity.js';
+import { Session } from '../tokens/session.entity.js';
+import { RefreshToken } from '../tokens/refresh-token.entity.js';
+import { AuditEvent } from '../audit/audit-event.entity.js';
+import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
+
+export const ENTITIES = [User, Identity, AuthorizationCode, UsedLoginState, SigningKey, Session, RefreshToken, AuditEvent];
+export const MIGRATIONS = [InitialSchema1764100000000];
+
+/** The same options serve start-up (migrations run there) and `npm run migration:run`. */
+export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {
+  const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;
+  if (db.type === 'postgres') {
+    return { ...common, type: 'postgres', url: db.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };
+  }
+  if (db.path !== ':memory:') mkdirSync(dirname(db.path), { recursive: true });
+  return {
+    ...common,
+    type: 'better-sqlite3',
+    database: db.path,
+    // WAL lets readers run beside the writer; the busy timeout lets a second instance on the same file wait its turn.
+    enableWAL: true,
+    timeout: 5000,
+  };
+}

@@ -1,0 +1,25 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { resolveAppSecret } from './config/app-secret.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { createApp } from './bootstrap.js';
+
+async function main(): Promise<void> {
+  const logger = new Logger('Main');
+  let config;
+  try {
+    config = resolveAppSecret(loadConfig(process.env), (m) => logger.warn(m));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      logger.error(e.message);
+      process.exit(1);
+    }
+    throw e;
+  }
+  const app = await createApp(config);
+  await app.listen(config.port);
+  logger.log(`listening on ${config.publicUrl} (port ${config.port}, ${config.database.type})`);
+  if (config.demoIdp) logger.log(`demo sign-in: open ${config.publicUrl}/ and choose "Continue with Demo"`);
+}
+
+void main();

@@ -1,0 +1,87 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Clock } from '../common/clock.js';
+import { DomainError } from '../common/domain-error.js';
+import type { JwtAlg } from '../config/config.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
+import { decodeJws, parseJsonObject, signJwt, verifySignature } from './jwt.js';
+import { SigningKeysService } from './signing-keys.service.js';
+
+/** RFC 9068 §2.2 claims of our access tokens. */
+export interface AccessTokenClaims {
+  iss: string;
+  aud: string;
+  sub: string;
+  iat: number;
+  nbf: number;
+  exp: number;
+  jti: string;
+  sid: string;
+  roles: string[];
+}
+
+/** RFC 9068 §2.1: the media type that tells an access token apart from an ID token or any other JWT. */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+/** Allowed clock difference between instances, in seconds (RFC 7519 §4.1.4 "some small leeway"). */
+const LEEWAY_S = 30;
+
+const invalid = (why: string) => new DomainError('invalid_token', why);
+
+@Injectable()
+export class AccessTokensService {
+  constructor(
+    private readonly keys: SigningKeysService,
+    @InjectConfig() private readonly config: ResolvedConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  issue(subject: { userId: string; sessionId: string; roles: string[] }): { token: string; expiresIn: number } {
+    const key = this.keys.signingKey();
+    const iat = Math.floor(this.clock.now() / 1000);
+    const expiresIn = this.config.jwt.accessTokenTtl;
+    const claims: AccessTokenClaims = {
+      iss: this.config.publicUrl,
+      aud: this.config.jwt.audience,
+      sub: subject.userId,
+      iat,
+      nbf: iat,
+      exp: iat + expiresIn,
+      jti: randomUUID(),
+      sid: subject.sessionId,
+      roles: subject.roles,
+    };
+    return { token: signJwt({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP }, claims, key.privateKey), expiresIn };
+  }
+
+  /**
+   * Verifies one of our access tokens. The key is chosen by `kid` among our own keys only, and its algorithm is the
+   * one that key was made for: the token's `alg` must match it (RFC 8725 §2.1, §3.1). `jku`, `x5u` and `jwk` headers
+   * are never read (checklist J4).
+   */
+  verify(token: string): AccessTokenClaims {
+    const jws = decodeJws(token);
+    if (!jws) throw invalid('malformed token');
+    const { alg, kid, typ } = jws.header;
+    if (typ !== ACCESS_TOKEN_TYP) throw invalid('not an access token');
+    if (typeof kid !== 'string') throw invalid('unknown key');
+    const key = this.keys.verificationKey(kid);
+    if (!key) throw invalid('unknown key');
+    if (alg !== key.alg) throw invalid('unexpected algorithm');
+    if (!verifySignature(alg as JwtAlg, jws, key.publicKey)) throw invalid('bad signature');
+    const claims = parseJsonObject(jws.payloadSegment);
+    if (!claims) throw invalid('malformed claims');
+    const now = this.clock.now() / 1000;
+    if (claims.iss !== this.config.publicUrl) throw invalid('wrong issuer');
+    const aud = claims.aud;
+    if (!(aud === this.config.jwt.audience || (Array.isArray(aud) && aud.includes(this.config.jwt.audience)))) {
+      throw invalid('wrong audience');
+    }
+    if (typeof claims.exp !== 'number' || claims.exp <= now - LEEWAY_S) throw invalid('expired');
+    if (typeof claims.nbf === 'number' && claims.nbf > now + LEEWAY_S) throw invalid('not yet valid');
+    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || !Array.isArray(claims.roles)) {
+      throw invalid('missing claims');
+    }
+    return claims as unknown as AccessTokenClaims;
+  }
+}

@@ -1,0 +1,18 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { epochMs } from '../database/columns.js';
+
+/** Stored only as a hash (checklist S5). `usedAt` set = spent; presenting it again is reuse (RFC 9700 §4.14.2). */
+@Entity('refresh_tokens')
+export class RefreshToken {
+  @PrimaryColumn({ name: 'token_hash', type: 'varchar', length: 64 })
+  tokenHash: string;
+
+  @Column({ name: 'session_id', type: 'varchar', length: 36 })
+  sessionId: string;
+
+  @Column({ name: 'created_at', type: 'bigint', transformer: epochMs })
+  createdAt: number;
+
+  @Column({ name: 'used_at', type: 'bigint', transformer: epochMs, nullable: true })
+  usedAt: number | null;
+}

@@ -1,0 +1,110 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { IsNull, type DataSource, type EntityManager } from 'typeorm';
+import { AuditService, type RequestContext } from '../audit/audit.service.js';
+import { Clock } from '../common/clock.js';
+import { randomToken, sha256 } from '../common/crypto.js';
+import { DomainError } from '../common/domain-error.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
+import { RefreshToken } from './refresh-token.entity.js';
+import { Session } from './session.entity.js';
+
+export interface IssuedSession {
+  session: Session;
+  refreshToken: string;
+}
+
+const spent = () => new DomainError('invalid_grant', 'refresh token is invalid, expired or revoked');
+
+/** Sessions and their rotating refresh tokens (RFC 9700 §4.14.2: rotation with reuse detection). */
+@Injectable()
+export class SessionsService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly audit: AuditService,
+    @InjectConfig() private readonly config: ResolvedConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Starts a session; pass the manager of the transaction that consumes the authorization code. */
+  async create(
+    m: EntityManager,
+    userId: string,
+    identityId: string | null,
+    ctx: RequestContext,
+  ): Promise<IssuedSession> {
+    const now = this.clock.now();
+    const session: Session = {
+      id: randomUUID(),
+      userId,
+      identityId,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: now + this.config.jwt.refreshTokenTtl * 1000,
+      revokedAt: null,
+      revokedReason: null,
+      userAgent: ctx.userAgent?.slice(0, 512) ?? null,
+      ip: ctx.ip,
+    };
+    await m.insert(Session, session);
+    const refreshToken = await this.addRefreshToken(m, session.id, now);
+    return { session, refreshToken };
+  }
+
+  /**
+   * Spends a refresh token and returns its successor. The spend is one conditional UPDATE (… WHERE used_at IS NULL):
+   * of any number of concurrent uses, exactly one changes the row (checklist R3). A token that was already spent is
+   * reuse: the whole session is revoked, since either the app or an attacker holds a stolen copy.
+   */
+  async rotate(refreshToken: string, ctx: RequestContext): Promise<IssuedSession> {
+    const hash = sha256(refreshToken);
+    const now = this.clock.now();
+    const result = await this.db.transaction(async (m) => {
+      const spend = await m.update(RefreshToken, { tokenHash: hash, usedAt: IsNull() }, { usedAt: now });
+      if (spend.affected !== 1) return undefined;
+      const row = await m.findOneByOrFail(RefreshToken, { tokenHash: hash });
+      const session = await m.findOneBy(Session, { id: row.sessionId });
+      if (!session || !this.isActive(session, now)) throw spent();
+      await m.update(Session, { id: session.id }, { lastUsedAt: now });
+      session.lastUsedAt = now;
+      return { session, refreshToken: await this.addRefreshToken(m, session.id, now) };
+    });
+    if (result) return result;
+    const known = await this.db.getRepository(RefreshToken).findOneBy({ tokenHash: hash });
+    if (known) {
+      const session = await this.db.getRepository(Session).findOneBy({ id: known.sessionId });
+      if (session && (await this.revoke(session.id, 'refresh_token_reused'))) {
+        await this.audit.record({ type: 'refresh_token_reused', userId: session.userId, reason: 'session revoked', ...ctx, details: { sessionId: session.id } });
+      }
+    }
+    throw spent();
+  }
+
+  /** Ends a session; returns whether it was still active. */
+  async revoke(sessionId: string, reason: string, m: EntityManager = this.db.manager): Promise<boolean> {
+    const res = await m.update(Session, { id: sessionId, revokedAt: IsNull() }, { revokedAt: this.clock.now(), revokedReason: reason });
+    return res.affected === 1;
+  }
+
+  async findActive(sessionId: string): Promise<Session | null> {
+    const session = await this.db.getRepository(Session).findOneBy({ id: sessionId });
+    return session && this.isActive(session, this.clock.now()) ? session : null;
+  }
+
+  /** Active = not revoked, within the absolute lifetime and within the idle lifetime (checklist R2). */
+  isActive(session: Session, now: number): boolean {
+    return (
+      session.revokedAt === null &&
+      session.expiresAt > now &&
+      session.lastUsedAt + this.config.jwt.refreshIdleTtl * 1000 > now
+    );
+  }
+
+  private async addRefreshToken(m: EntityManager, sessionId: string, now: number): Promise<string> {
+    const token = randomToken(32);
+    await m.insert(RefreshToken, { tokenHash: sha256(token), sessionId, createdAt: now, usedAt: null });
+    return token;
+  }
+}

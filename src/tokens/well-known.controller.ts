@@ -1,0 +1,42 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { Public } from '../auth/decorators/public.decorator.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
+import { SigningKeysService } from './signing-keys.service.js';
+
+/** What apps need to verify our tokens offline (RFC 8414 metadata, RFC 7517 JWKS). */
+@Public()
+@Controller('.well-known')
+export class WellKnownController {
+  constructor(
+    private readonly keys: SigningKeysService,
+    @InjectConfig() private readonly config: ResolvedConfig,
+  ) {}
+
+  @Get('openid-configuration')
+  @Header('Cache-Control', 'public, max-age=300')
+  configuration() {
+    const base = this.config.publicUrl;
+    return {
+      issuer: base,
+      jwks_uri: `${base}/.well-known/jwks.json`,
+      token_endpoint: `${base}/auth/token`,
+      userinfo_endpoint: `${base}/me`,
+      grant_types_supported: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_methods_supported: ['none'],
+      code_challenge_methods_supported: ['S256'],
+      response_types_supported: ['code'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: [this.config.jwt.alg],
+      access_token_signing_alg_values_supported: [this.config.jwt.alg],
+    };
+  }
+
+  /** Short cache: a rotated key must reach verifiers well before tokens signed with it arrive. */
+  @Get('jwks.json')
+  @Header('Cache-Control', 'public, max-age=300')
+  @Header('Content-Type', 'application/jwk-set+json')
+  jwks() {
+    return this.keys.jwks();
+  }
+}

@@ -1,0 +1,67 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { createApp } from '../../src/bootstrap.js';
+import type { Clock } from '../../src/common/clock.js';
+import type { ResolvedConfig } from '../../src/config/app-secret.js';
+import { loadConfig } from '../../src/config/config.js';
+import { freePort } from './net.js';
+
+export const TEST_APP_SECRET = 'test-app-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+
+export function tempDatabase(): string {
+  return join(mkdtempSync(join(tmpdir(), 'sls-test-')), 'app.db');
+}
+
+export interface RunningService {
+  url: string;
+  publicUrl: string;
+  app: NestExpressApplication;
+  config: ResolvedConfig;
+  databaseUrl: string;
+  /** Responses with a 5xx status this instance sent: the suite asserts there are none. */
+  serverErrors: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the real application on 127.0.0.1 (random port) with a fresh SQLite file unless `databaseUrl` is given.
+ * Pass `publicUrl` to start a second instance "behind the same load balancer" as another one.
+ */
+export async function startService(
+  env: Record<string, string> = {},
+  opts: { clock?: Clock; databaseUrl?: string; publicUrl?: string; port?: number } = {},
+): Promise<RunningService> {
+  const port = opts.port ?? (await freePort());
+  const publicUrl = opts.publicUrl ?? `http://127.0.0.1:${port}`;
+  const databaseUrl = opts.databaseUrl ?? `sqlite:${tempDatabase()}`;
+  const config = loadConfig({
+    PORT: String(port),
+    PUBLIC_URL: publicUrl,
+    DATABASE_URL: databaseUrl,
+    APP_SECRET: TEST_APP_SECRET,
+    DEMO_IDP: 'false',
+    ...env,
+  }) as ResolvedConfig;
+  const app = await createApp(config, { clock: opts.clock, logger: process.env.TEST_LOGS ? undefined : false });
+  await app.listen(port, '127.0.0.1');
+  const serverErrors: string[] = [];
+  app.getHttpServer().on('request', (req: { method: string; url: string }, res: { statusCode: number; on: (e: string, f: () => void) => void }) => {
+    res.on('finish', () => {
+      if (res.statusCode >= 500) serverErrors.push(`${res.statusCode} ${req.method} ${req.url}`);
+    });
+  });
+  return { url: `http://127.0.0.1:${port}`, publicUrl, app, config, databaseUrl, serverErrors, close: () => app.close() };
+}
+
+/** A clock the test moves by hand. */
+export class ManualClock {
+  constructor(private t = Date.now()) {}
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}

@@ -1,0 +1,89 @@
+import { generateKeyPairSync } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SignJWT, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
+import { listenLocal } from './net.js';
+
+export type Tamper =
+  | 'alg-none'
+  | 'other-key'
+  | 'wrong-nonce'
+  | 'wrong-audience'
+  | 'extra-audience'
+  | 'wrong-issuer'
+  | 'expired'
+  | 'userinfo-other-sub'
+  | 'userinfo-not-json';
+
+/**
+ * A transparent proxy in front of a stand-in OP (whose issuer is the proxy's URL). With `tamper` set it rewrites the
+ * ID token in token responses, or the UserInfo answer, the way an attacker on that path (or a malicious OP) would.
+ * Tokens it re-signs use the OP's own key, so only the claim checks stand between them and a sign-in.
+ */
+export async function startTamperingProxy() {
+  const net = await listenLocal();
+  const state: { target?: string; opKey?: JWK; tamper?: Tamper } = {};
+  const attackerKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+
+  async function forge(idToken: string, tamper: Tamper): Promise<string> {
+    const header = decodeProtectedHeader(idToken);
+    const claims = decodeJwt(idToken);
+    const now = Math.floor(Date.now() / 1000);
+    if (tamper === 'alg-none') {
+      const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      return `${enc({ alg: 'none', typ: 'JWT' })}.${enc(claims)}.`;
+    }
+    const changed = { ...claims };
+    if (tamper === 'wrong-nonce') changed.nonce = 'not-the-nonce-we-sent';
+    if (tamper === 'wrong-audience') changed.aud = 'some-other-client';
+    if (tamper === 'extra-audience') Object.assign(changed, { aud: [claims.aud as string, 'untrusted-client'], azp: claims.aud });
+    if (tamper === 'wrong-issuer') changed.iss = 'https://evil.example';
+    if (tamper === 'expired') Object.assign(changed, { iat: now - 7200, exp: now - 3600 });
+    const key = tamper === 'other-key' ? attackerKey : await importJWK(state.opKey!, 'RS256');
+    return new SignJWT(changed).setProtectedHeader({ alg: 'RS256', kid: header.kid, typ: header.typ }).sign(key);
+  }
+
+  net.setHandler(async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'content-length') headers.set(k, v);
+    const upstream = await fetch(`${state.target}${req.url}`, {
+      method: req.method,
+      headers,
+      body: chunks.length ? Buffer.concat(chunks) : undefined,
+      redirect: 'manual',
+    });
+    let body = Buffer.from(await upstream.arrayBuffer());
+    const path = new URL(req.url ?? '/', net.url).pathname;
+    if (state.tamper && upstream.ok) {
+      if (path === '/token' && !state.tamper.startsWith('userinfo')) {
+        const json = JSON.parse(body.toString());
+        json.id_token = await forge(json.id_token, state.tamper);
+        body = Buffer.from(JSON.stringify(json));
+      } else if (path === '/me' && state.tamper === 'userinfo-other-sub') {
+        body = Buffer.from(JSON.stringify({ ...JSON.parse(body.toString()), sub: 'admin' }));
+      } else if (path === '/me' && state.tamper === 'userinfo-not-json') {
+        body = Buffer.from('<html>oops</html>');
+      }
+    }
+    const out: Record<string, string> = {};
+    upstream.headers.forEach((v, k) => {
+      if (!['content-length', 'content-encoding', 'transfer-encoding', 'set-cookie'].includes(k)) out[k] = v;
+    });
+    const cookies = upstream.headers.getSetCookie();
+    res.writeHead(upstream.status, { ...out, ...(cookies.length ? { 'set-cookie': cookies } : {}), 'content-length': String(body.length) });
+    res.end(body);
+  });
+
+  return {
+    url: net.url,
+    connect(target: string, opKey: JWK) {
+      state.target = target;
+      state.opKey = opKey;
+    },
+    set tamper(t: Tamper | undefined) {
+      state.tamper = t;
+    },
+    close: net.close,
+  };
+}
