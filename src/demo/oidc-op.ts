@@ -165,7 +165,9 @@ class MemoryAdapter implements Adapter {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage & { body?: unknown }): Promise<string> {
+  // Mounted inside the service, Express's urlencoded parser has already read the form.
+  if (req.body && typeof req.body === 'object') return new URLSearchParams(req.body as Record<string, string>).toString();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

@@ -29,6 +29,8 @@ export async function startOidcStandIn(options: StandInOptions) {
     idTokenCarriesClaims: options.idTokenCarriesClaims,
     claimsFor: (sub) => accounts.get(sub) ?? { email: `${sub}@example.test`, email_verified: true, name: `User ${sub}` },
   });
+  // Behind the tampering proxy, URLs in discovery must name the proxy: trust its X-Forwarded-Host.
+  provider.proxy = true;
   net.setHandler(provider.callback());
   return {
     url: net.url,

@@ -9,6 +9,8 @@ export interface SignInOptions {
   declineEmail?: boolean;
   /** Press "Cancel" at the provider. */
   cancel?: boolean;
+  /** Where the service is expected to send the browser back to, when it is not returnTo (e.g. a refused returnTo). */
+  backAt?: string;
 }
 
 export interface SignInResult {
@@ -21,7 +23,7 @@ export interface SignInResult {
 /** Clicks "Log in with <provider>", signs in at the stand-in, and stops when the service redirects back. */
 export async function browserSignIn(browser: TestBrowser, serviceUrl: string, provider: string, opts: SignInOptions = {}): Promise<SignInResult> {
   const returnTo = opts.returnTo ?? `${serviceUrl}/`;
-  const back = new URL(returnTo);
+  const back = new URL(opts.backAt ?? returnTo);
   const isBack = (u: string) => {
     const url = new URL(u);
     return url.origin === back.origin && url.pathname === back.pathname && (url.searchParams.has('code') || url.searchParams.has('error'));

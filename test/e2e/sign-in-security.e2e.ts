@@ -1,0 +1,273 @@
+import { createHash } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { TestBrowser } from '../support/browser.js';
+import { browserSignIn, exchangeCode, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
+import type { Tamper } from '../support/tampering-proxy.js';
+import { startWorld, type World } from '../support/world.js';
+
+let world: World;
+let url: string;
+let home: string;
+
+beforeAll(async () => {
+  world = await startWorld();
+  url = world.service.url;
+  home = `${world.service.publicUrl}/`;
+});
+
+afterAll(async () => {
+  await world?.close();
+});
+
+afterEach(() => {
+  expect(world.service.serverErrors).toEqual([]);
+});
+
+const db = () => world.service.app.get(DataSource);
+const errorOf = (u: URL) => ({ error: u.searchParams.get('error'), code: u.searchParams.get('code') });
+
+/** Runs a sign-in up to the moment the provider sends the browser to our callback, without following it. */
+async function untilCallback(browser: TestBrowser, provider: string, login = 'mallory') {
+  const isCallback = (u: string) => new URL(u).pathname === `/auth/${provider}/callback`;
+  const start = await browser.request(`${url}/auth/${provider}/login`);
+  let r = await browser.follow(start.headers.get('location')!, isCallback);
+  if (!r.stoppedAt) {
+    const action = r.last.body.match(/action="([^"]+\/login)"/)![1];
+    r = await browser.follow(new URL(action, r.last.url).href, isCallback, { method: 'POST', form: { login } });
+  }
+  return new URL(r.stoppedAt!);
+}
+
+describe('login state (checklist F1, F5, F6)', () => {
+  it('refuses a callback whose state was never issued (forged)', async () => {
+    const browser = new TestBrowser();
+    const callback = await untilCallback(browser, 'acme');
+    callback.searchParams.set('state', 'A'.repeat(43));
+    const hop = await browser.request(callback.href);
+    expect(hop.status).toBe(302);
+    const back = new URL(hop.headers.get('location')!);
+    expect(back.origin + back.pathname).toBe(home);
+    expect(errorOf(back)).toEqual({ error: 'invalid_state', code: null });
+  });
+
+  it('refuses a callback without state', async () => {
+    const browser = new TestBrowser();
+    const callback = await untilCallback(browser, 'acme');
+    callback.searchParams.delete('state');
+    const hop = await browser.request(callback.href);
+    expect(errorOf(new URL(hop.headers.get('location')!)).error).toBe('invalid_state');
+  });
+
+  it('refuses a replayed callback, even with a copy of the login cookie', async () => {
+    const browser = new TestBrowser();
+    const callback = await untilCallback(browser, 'acme');
+    const cookies = new Map(browser.cookies('127.0.0.1'));
+    const first = await browser.request(callback.href);
+    expect(new URL(first.headers.get('location')!).searchParams.get('code')).toBeTruthy();
+    for (const [k, v] of cookies) browser.cookies('127.0.0.1').set(k, v);
+    const replay = await browser.request(callback.href);
+    expect(errorOf(new URL(replay.headers.get('location')!))).toEqual({ error: 'invalid_state', code: null });
+  });
+
+  it('makes a provider code useless in another browser (no login cookie there)', async () => {
+    const victim = new TestBrowser();
+    const callback = await untilCallback(victim, 'corp');
+    const attacker = new TestBrowser();
+    const hop = await attacker.request(callback.href);
+    expect(errorOf(new URL(hop.headers.get('location')!)).error).toBe('invalid_state');
+  });
+
+  it("refuses provider A's code and state at provider B's callback (mix-up): the state is bound to A", async () => {
+    const browser = new TestBrowser();
+    const callback = await untilCallback(browser, 'corp');
+    // Facebook sends no `iss`, so only the binding of state to its provider can catch this.
+    const mixed = new URL(callback.href.replace('/auth/corp/callback', '/auth/facebook/callback'));
+    mixed.searchParams.delete('iss');
+    const hop = await browser.request(mixed.href);
+    expect(errorOf(new URL(hop.headers.get('location')!)).error).toBe('invalid_state');
+  });
+
+  it("refuses provider A's response at provider B's callback when B always names itself (iss, RFC 9207)", async () => {
+    const browser = new TestBrowser();
+    const callback = await untilCallback(browser, 'corp');
+    const mixed = new URL(callback.href.replace('/auth/corp/callback', '/auth/acme/callback'));
+    for (const iss of [callback.searchParams.get('iss')!, null]) {
+      if (iss === null) mixed.searchParams.delete('iss');
+      const hop = await browser.request(mixed.href);
+      expect(errorOf(new URL(hop.headers.get('location')!)).error).toBe('invalid_request');
+    }
+  });
+
+  it('refuses a response whose iss names another issuer (RFC 9207)', async () => {
+    const browser = new TestBrowser();
+    const callback = await untilCallback(browser, 'corp');
+    callback.searchParams.set('iss', world.acme.issuer);
+    const hop = await browser.request(callback.href);
+    expect(errorOf(new URL(hop.headers.get('location')!)).error).toBe('invalid_request');
+  });
+
+  it('seals login state in an HttpOnly, SameSite=Lax cookie, and the callback sends Referrer-Policy: no-referrer', async () => {
+    const browser = new TestBrowser();
+    const start = await browser.request(`${url}/auth/corp/login`);
+    const cookie = start.headers.getSetCookie().find((c) => c.startsWith('login_'))!;
+    expect(cookie).toMatch(/; HttpOnly/);
+    expect(cookie).toMatch(/; SameSite=Lax/);
+    expect(cookie).toMatch(/; Path=\//);
+    expect(cookie).not.toContain(new URL(start.headers.get('location')!).searchParams.get('nonce'));
+    const callback = await untilCallback(browser, 'corp');
+    const hop = await browser.request(callback.href);
+    expect(hop.headers.get('referrer-policy')).toBe('no-referrer');
+  });
+
+  it('uses a fresh PKCE challenge and nonce on every login (F2, F3)', async () => {
+    const seen = new Set<string>();
+    for (const provider of ['google', 'facebook', 'corp', 'acme']) {
+      for (let i = 0; i < 2; i++) {
+        const hop = await new TestBrowser().request(`${url}/auth/${provider}/login`);
+        const authorize = new URL(hop.headers.get('location')!);
+        expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+        seen.add(authorize.searchParams.get('code_challenge')!);
+        if (provider !== 'facebook') seen.add(authorize.searchParams.get('nonce')!);
+      }
+    }
+    expect(seen.size).toBe(2 * 4 + 2 * 3);
+  });
+
+  it('builds redirect_uri from PUBLIC_URL, never from Host or X-Forwarded-Host (F4)', async () => {
+    const hop = await new TestBrowser().request(`${url}/auth/acme/login`, { headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' } });
+    expect(new URL(hop.headers.get('location')!).searchParams.get('redirect_uri')).toBe(`${world.service.publicUrl}/auth/acme/callback`);
+  });
+});
+
+describe('returnTo (checklist F7)', () => {
+  it.each(['https://evil.example/x', '//evil.example/x', '/\\evil.example/x', 'javascript:alert(1)', 'http://127.0.0.1:1/elsewhere'])(
+    'sends %s back to the built-in page instead',
+    async (returnTo) => {
+      const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { returnTo, backAt: home });
+      expect(result.origin + result.pathname).toBe(home);
+      expect(result.searchParams.get('code')).toBeTruthy();
+    },
+  );
+
+  it('keeps an allowed returnTo with its own query parameters', async () => {
+    const returnTo = `${world.service.publicUrl}/app/done?tab=2`;
+    const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { returnTo });
+    expect(result.pathname).toBe('/app/done');
+    expect(result.searchParams.get('tab')).toBe('2');
+    expect(result.searchParams.get('code')).toBeTruthy();
+  });
+});
+
+describe('ID tokens and UserInfo from a tampering proxy (checklist I1–I4, F3)', () => {
+  afterEach(() => {
+    world.proxy.tamper = undefined;
+  });
+
+  it.each<[Tamper, string]>([
+    ['alg-none', 'invalid_id_token'],
+    ['other-key', 'invalid_id_token'],
+    ['wrong-nonce', 'invalid_id_token'],
+    ['wrong-audience', 'invalid_id_token'],
+    ['extra-audience', 'invalid_id_token'],
+    ['wrong-issuer', 'invalid_id_token'],
+    ['expired', 'invalid_id_token'],
+    ['userinfo-other-sub', 'invalid_id_token'],
+    ['userinfo-not-json', 'provider_error'],
+  ])('refuses %s and creates no account', async (tamper, error) => {
+    world.proxy.tamper = tamper;
+    const login = `victim-${tamper}`;
+    const { result } = await browserSignIn(new TestBrowser(), url, 'shady', { login });
+    expect(errorOf(result)).toEqual({ error, code: null });
+    expect(await db().query(`SELECT count(*) AS n FROM identities WHERE provider = 'shady' AND subject = ?`, [login])).toEqual([{ n: 0 }]);
+  });
+
+  it('signs in through the same proxy when nothing is tampered with', async () => {
+    const { me } = await signInAndGetTokens(new TestBrowser(), url, 'shady', { login: 'honest' });
+    expect(me.identities[0]).toMatchObject({ provider: 'shady', subject: 'honest' });
+  });
+});
+
+describe('accounts', () => {
+  it('returns the same user for the same identity on a second sign-in, and refreshes the profile', async () => {
+    world.corp.accounts.set('sam', { email: 'sam@corp.test', email_verified: true, name: 'Sam' });
+    const first = await signInAndGetTokens(new TestBrowser(), url, 'corp', { login: 'sam' });
+    world.corp.accounts.set('sam', { email: 'sam@corp.test', email_verified: true, name: 'Samuel' });
+    const second = await signInAndGetTokens(new TestBrowser(), url, 'corp', { login: 'sam' });
+    expect(second.me.id).toBe(first.me.id);
+    expect(second.me.name).toBe('Samuel');
+    expect(second.me.identities).toHaveLength(1);
+  });
+
+  it('never merges by email by default: same email at another provider is another account (I5)', async () => {
+    world.acme.accounts.set('sam2', { email: 'same@mail.test', email_verified: true, name: 'A' });
+    world.corp.accounts.set('sam3', { email: 'same@mail.test', email_verified: true, name: 'B' });
+    const a = await signInAndGetTokens(new TestBrowser(), url, 'acme', { login: 'sam2' });
+    const b = await signInAndGetTokens(new TestBrowser(), url, 'corp', { login: 'sam3' });
+    expect(a.me.id).not.toBe(b.me.id);
+  });
+
+  it('reports a cancelled sign-in as access_denied to returnTo', async () => {
+    const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { cancel: true });
+    expect(errorOf(result)).toEqual({ error: 'access_denied', code: null });
+    const fb = await browserSignIn(new TestBrowser(), url, 'facebook', { cancel: true });
+    expect(errorOf(fb.result)).toEqual({ error: 'access_denied', code: null });
+  });
+});
+
+describe('the one-time code', () => {
+  it('is single use; a replay also ends the session it was exchanged for (RFC 6749 §4.1.2)', async () => {
+    const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { login: 'rita' });
+    const code = result.searchParams.get('code')!;
+    const first = await exchangeCode(url, code);
+    expect(first.status).toBe(200);
+    const again = await exchangeCode(url, code);
+    expect(again).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: expect.any(String) } });
+    const refresh = await postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token });
+    expect(refresh.body.error).toBe('invalid_grant');
+  });
+
+  it('of N concurrent exchanges, exactly one succeeds', async () => {
+    const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { login: 'racer' });
+    const code = result.searchParams.get('code')!;
+    const answers = await Promise.all(Array.from({ length: 10 }, () => exchangeCode(url, code)));
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 400)).toHaveLength(9);
+  });
+
+  it('is bound to the app’s PKCE challenge when it sent one', async () => {
+    const verifier = 'v'.repeat(20) + 'erifier-0123456789-abcdefghijkl';
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const signIn = async () => (await browserSignIn(new TestBrowser(), url, 'acme', { login: 'pkce-app', codeChallenge: challenge })).result.searchParams.get('code')!;
+    expect((await exchangeCode(url, await signIn())).body.error).toBe('invalid_grant');
+    expect((await exchangeCode(url, await signIn(), `${verifier}x`)).body.error).toBe('invalid_grant');
+    expect((await exchangeCode(url, await signIn(), verifier)).status).toBe(200);
+  });
+
+  it('refuses a plain or malformed code_challenge at login', async () => {
+    const hop = await new TestBrowser().request(`${url}/auth/acme/login?code_challenge=abc&code_challenge_method=plain`);
+    expect(errorOf(new URL(hop.headers.get('location')!)).error).toBe('invalid_request');
+  });
+
+  it('is stored only as a hash (S5)', async () => {
+    const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { login: 'hashy' });
+    const code = result.searchParams.get('code')!;
+    const rows: { code_hash: string }[] = await db().query('SELECT code_hash FROM authorization_codes');
+    expect(rows.map((r) => r.code_hash)).toContain(createHash('sha256').update(code).digest('base64url'));
+    expect(JSON.stringify(rows)).not.toContain(code);
+  });
+});
+
+describe('several instances', () => {
+  it('finishes on a second instance a sign-in started on the first (state lives in the browser, not in memory)', async () => {
+    const second = await world.secondInstance();
+    const browser = new TestBrowser();
+    browser.rewrite = (u) => (u.includes('/auth/corp/callback') ? u.replace(world.service.url, second.url) : u);
+    const { result } = await browserSignIn(browser, url, 'corp', { login: 'wanderer' });
+    expect(browser.history.some((h) => h.url.startsWith(`${second.url}/auth/corp/callback`))).toBe(true);
+    const tokens = await exchangeCode(url, result.searchParams.get('code')!);
+    expect(tokens.status).toBe(200);
+    const me = await getJson(`${second.url}/me`, tokens.body.access_token as string);
+    expect(me.body.identities).toEqual([expect.objectContaining({ provider: 'corp', subject: 'wanderer' })]);
+    expect(second.serverErrors).toEqual([]);
+  });
+});
