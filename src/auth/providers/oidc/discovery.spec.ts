@@ -1,0 +1,55 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { discover } from './discovery.js';
+
+async function serve(body: unknown): Promise<{ url: string; hits: () => number; close: () => void }> {
+  let hits = 0;
+  const server = createServer((_req, res) => {
+    hits++;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits: () => hits, close: () => server.close() };
+}
+
+describe('OIDC discovery', () => {
+  it('reads the document of the configured issuer', async () => {
+    let url = '';
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ issuer: url, authorization_endpoint: `${url}/a`, token_endpoint: `${url}/t`, jwks_uri: `${url}/j` }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await expect(discover('corp', url, { attempts: 1 })).resolves.toMatchObject({ issuer: url, token_endpoint: `${url}/t` });
+    server.close();
+  });
+
+  it('refuses, without retrying, a document that names another issuer (Discovery §4.3)', async () => {
+    const op = await serve({ issuer: 'https://elsewhere.example', authorization_endpoint: 'a', token_endpoint: 't', jwks_uri: 'j' });
+    await expect(discover('corp', op.url, { attempts: 3, backoffMs: 1 })).rejects.toThrow(/discovery says issuer https:\/\/elsewhere.example/);
+    expect(op.hits()).toBe(1);
+    op.close();
+  });
+
+  it('fails with a message naming the provider and the reason after retrying an unreachable issuer', async () => {
+    const gone = await serve({});
+    gone.close();
+    await expect(discover('corp', gone.url, { attempts: 2, backoffMs: 1, timeoutMs: 500 })).rejects.toThrow(
+      new RegExp(`OIDC provider "corp": discovery at ${gone.url}/.well-known/openid-configuration failed after 2 attempts`),
+    );
+  });
+
+  it('refuses a document without the required endpoints', async () => {
+    let url = '';
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ issuer: url, authorization_endpoint: `${url}/a` }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await expect(discover('corp', url, { attempts: 1 })).rejects.toThrow(/lacks token_endpoint/);
+    server.close();
+  });
+});

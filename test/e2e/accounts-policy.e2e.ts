@@ -1,0 +1,70 @@
+import { TestBrowser } from '../support/browser.js';
+import { signInAndGetTokens } from '../support/sign-in.js';
+import { startWorld, type World } from '../support/world.js';
+
+/** AUTO_LINK_VERIFIED_EMAIL and ADMIN_EMAILS: only provider-verified emails count, and Facebook never verifies. */
+describe('email-based rules with AUTO_LINK_VERIFIED_EMAIL=true and ADMIN_EMAILS', () => {
+  let world: World;
+  let url: string;
+
+  beforeAll(async () => {
+    world = await startWorld({ AUTO_LINK_VERIFIED_EMAIL: 'true', ADMIN_EMAILS: 'Boss@Corp.test' });
+    url = world.service.url;
+  });
+
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  afterEach(() => {
+    expect(world.service.serverErrors).toEqual([]);
+  });
+
+  const signIn = (provider: string, login: string) => signInAndGetTokens(new TestBrowser(), url, provider, { login });
+
+  it('links a new identity with a verified email to the account whose email was also verified', async () => {
+    world.corp.accounts.set('kim', { email: 'kim@shared.test', email_verified: true, name: 'Kim' });
+    world.google.accounts.set('kim-g', { email: 'KIM@shared.test', email_verified: true, name: 'Kim G' });
+    const first = await signIn('corp', 'kim');
+    const second = await signIn('google', 'kim-g');
+    expect(second.me.id).toBe(first.me.id);
+    expect(second.me.identities.map((i: { provider: string }) => i.provider).sort()).toEqual(['corp', 'google']);
+  });
+
+  it('does not link when the new identity’s email is unverified', async () => {
+    world.corp.accounts.set('lee', { email: 'lee@shared.test', email_verified: true });
+    world.acme.accounts.set('lee-a', { email: 'lee@shared.test', email_verified: false });
+    const first = await signIn('corp', 'lee');
+    const second = await signIn('acme', 'lee-a');
+    expect(second.me.id).not.toBe(first.me.id);
+  });
+
+  it('does not link to an account whose own email was never verified', async () => {
+    world.acme.accounts.set('max-a', { email: 'max@shared.test', email_verified: false });
+    world.corp.accounts.set('max', { email: 'max@shared.test', email_verified: true });
+    const first = await signIn('acme', 'max-a');
+    const second = await signIn('corp', 'max');
+    expect(second.me.id).not.toBe(first.me.id);
+  });
+
+  it('never links on a Facebook email, in either direction', async () => {
+    world.facebook.users.set('nia-fb', { id: '900001', name: 'Nia', email: 'nia@shared.test' });
+    world.corp.accounts.set('nia', { email: 'nia@shared.test', email_verified: true });
+    const corp = await signIn('corp', 'nia');
+    const fb = await signIn('facebook', 'nia-fb');
+    expect(fb.me.id).not.toBe(corp.me.id);
+    expect(fb.me.emailVerified).toBe(false);
+  });
+
+  it('grants admin for an ADMIN_EMAILS address only when the provider verified it', async () => {
+    world.acme.accounts.set('boss-fake', { email: 'boss@corp.test', email_verified: false });
+    world.corp.accounts.set('boss', { email: 'boss@corp.test', email_verified: true });
+    world.facebook.users.set('boss-fb', { id: '900002', name: 'Boss?', email: 'boss@corp.test' });
+    expect((await signIn('acme', 'boss-fake')).me.roles).toEqual(['user']);
+    expect((await signIn('facebook', 'boss-fb')).me.roles).toEqual(['user']);
+    const real = await signIn('corp', 'boss');
+    expect(real.me.roles).toEqual(['user', 'admin']);
+    const claims = JSON.parse(Buffer.from(real.tokens.access_token.split('.')[1], 'base64url').toString());
+    expect(claims.roles).toEqual(['user', 'admin']);
+  });
+});
