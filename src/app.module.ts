@@ -9,6 +9,7 @@ import { DomainErrorFilter } from './common/domain-error.filter.js';
 import type { ResolvedConfig } from './config/app-secret.js';
 import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source.js';
+import { Db } from './database/db.service.js';
 import { HealthModule } from './health/health.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { WebModule } from './web/web.module.js';
@@ -37,8 +38,9 @@ export class AppModule {
       providers: [
         { provide: Clock, useValue: options.clock ?? new SystemClock() },
         { provide: APP_FILTER, useClass: DomainErrorFilter },
+        Db,
       ],
-      exports: [Clock],
+      exports: [Clock, Db],
     };
   }
 }

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
+import { TokensModule } from '../tokens/tokens.module.js';
 import { AccountsService } from './accounts.service.js';
 import { MeController } from './me.controller.js';
 
 @Module({
-  imports: [AuditModule],
+  imports: [AuditModule, TokensModule],
   controllers: [MeController],
   providers: [AccountsService],
   exports: [AccountsService],

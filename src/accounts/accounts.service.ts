@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import type { ProviderProfile } from '../auth/providers/provider-profile.js';
 import { AuditService, type RequestContext } from '../audit/audit.service.js';
 import { Clock } from '../common/clock.js';
 import { DomainError } from '../common/domain-error.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
+import { Db } from '../database/db.service.js';
 import { isUniqueViolation } from '../database/errors.js';
 import { Identity } from './identity.entity.js';
 import { decideLinking, needsEmailOwners, type LinkingDecision } from './linking-policy.js';
@@ -23,7 +23,7 @@ export interface SignInResult {
 @Injectable()
 export class AccountsService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly audit: AuditService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
@@ -56,14 +56,18 @@ export class AccountsService {
   }
 
   findUser(id: string): Promise<User | null> {
-    return this.db.getRepository(User).findOneBy({ id });
+    return this.db.run((m) => m.findOneBy(User, { id }));
   }
 
   identitiesOf(userId: string): Promise<Identity[]> {
-    return this.db.getRepository(Identity).find({ where: { userId }, order: { linkedAt: 'ASC' } });
+    return this.db.run((m) => m.find(Identity, { where: { userId }, order: { linkedAt: 'ASC' } }));
   }
 
-  private async signInOnce(m: EntityManager, profile: ProviderProfile, opts: { linkUserId?: string; ctx: RequestContext }): Promise<SignInResult> {
+  private async signInOnce(
+    m: EntityManager,
+    profile: ProviderProfile,
+    opts: { linkUserId?: string; ctx: RequestContext },
+  ): Promise<SignInResult> {
     const now = this.clock.now();
     const existing = await m.findOneBy(Identity, { provider: profile.provider, subject: profile.subject });
     const facts = {
@@ -95,14 +99,21 @@ export class AccountsService {
         updatedAt: now,
       };
       await m.insert(User, user);
-      await this.audit.record({ type: 'account_created', userId: user.id, provider: profile.provider, reason: decision.rule, ...opts.ctx }, m);
+      await this.audit.record(
+        { type: 'account_created', userId: user.id, provider: profile.provider, reason: decision.rule, ...opts.ctx },
+        m,
+      );
     } else {
       const found = await m.findOneBy(User, { id: decision.userId });
       if (!found) throw new DomainError('invalid_state', 'the account for this sign-in no longer exists');
       user = found;
       if (user.disabled) throw new DomainError('account_disabled', 'this account is disabled');
       this.refreshUser(user, profile, now);
-      await m.update(User, { id: user.id }, { email: user.email, emailVerified: user.emailVerified, name: user.name, picture: user.picture, roles: user.roles, updatedAt: now });
+      await m.update(
+        User,
+        { id: user.id },
+        { email: user.email, emailVerified: user.emailVerified, name: user.name, picture: user.picture, roles: user.roles, updatedAt: now },
+      );
     }
 
     const fields = {
@@ -121,10 +132,30 @@ export class AccountsService {
       identity = { id: randomUUID(), userId: user.id, provider: profile.provider, subject: profile.subject, linkedAt: now, ...fields };
       await m.insert(Identity, identity);
       if (decision.action === 'link') {
-        await this.audit.record({ type: 'identity_linked', userId: user.id, provider: profile.provider, reason: decision.rule, ...opts.ctx, details: { identityId: identity.id } }, m);
+        await this.audit.record(
+          {
+            type: 'identity_linked',
+            userId: user.id,
+            provider: profile.provider,
+            reason: decision.rule,
+            ...opts.ctx,
+            details: { identityId: identity.id },
+          },
+          m,
+        );
       }
     }
-    await this.audit.record({ type: 'sign_in', userId: user.id, provider: profile.provider, reason: decision.rule, ...opts.ctx, details: { identityId: identity.id } }, m);
+    await this.audit.record(
+      {
+        type: 'sign_in',
+        userId: user.id,
+        provider: profile.provider,
+        reason: decision.rule,
+        ...opts.ctx,
+        details: { identityId: identity.id },
+      },
+      m,
+    );
     return { user, identity, decision };
   }
 

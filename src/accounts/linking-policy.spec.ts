@@ -37,7 +37,11 @@ describe('decideLinking', () => {
 
   it('auto-links only a provider-verified email to exactly one verified owner', () => {
     const on = { autoLinkVerifiedEmail: true };
-    expect(decideLinking(facts({ ...on, verifiedEmailOwners: ['u1'] }))).toEqual({ action: 'link', userId: 'u1', rule: 'auto_link_verified_email' });
+    expect(decideLinking(facts({ ...on, verifiedEmailOwners: ['u1'] }))).toEqual({
+      action: 'link',
+      userId: 'u1',
+      rule: 'auto_link_verified_email',
+    });
     expect(decideLinking(facts({ ...on, emailVerified: false, verifiedEmailOwners: ['u1'] })).rule).toBe('new_account_email_unverified');
     expect(decideLinking(facts({ ...on, verifiedEmailOwners: ['u1', 'u2'] })).rule).toBe('new_account_email_ambiguous');
     expect(decideLinking(facts({ ...on, verifiedEmailOwners: [] })).rule).toBe('new_account');

@@ -30,11 +30,16 @@ export type LinkingRule =
 export type LinkingDecision =
   | { action: 'sign_in'; userId: string; rule: 'existing_identity' | 'already_linked_to_you' }
   | { action: 'link'; userId: string; rule: 'link_requested' | 'auto_link_verified_email' }
-  | { action: 'create_account'; rule: 'new_account' | 'new_account_auto_link_off' | 'new_account_email_unverified' | 'new_account_email_ambiguous' }
+  | {
+      action: 'create_account';
+      rule: 'new_account' | 'new_account_auto_link_off' | 'new_account_email_unverified' | 'new_account_email_ambiguous';
+    }
   | { action: 'refuse'; code: 'identity_already_linked'; rule: 'identity_owned_by_other_user' };
 
 /** Whether the decision needs `verifiedEmailOwners`: saves the email query on every returning sign-in. */
-export function needsEmailOwners(f: Pick<LinkingFacts, 'existingIdentityUserId' | 'linkingUserId' | 'autoLinkVerifiedEmail' | 'email' | 'emailVerified'>): boolean {
+export function needsEmailOwners(
+  f: Pick<LinkingFacts, 'existingIdentityUserId' | 'linkingUserId' | 'autoLinkVerifiedEmail' | 'email' | 'emailVerified'>,
+): boolean {
   return f.existingIdentityUserId === null && f.linkingUserId === null && f.autoLinkVerifiedEmail && f.emailVerified && f.email !== null;
 }
 

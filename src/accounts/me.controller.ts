@@ -1,12 +1,16 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe } from '@nestjs/common';
 import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
 import { DomainError } from '../common/domain-error.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
+import { SessionsService } from '../tokens/sessions.service.js';
 import { AccountsService } from './accounts.service.js';
 
 @Controller('me')
 export class MeController {
-  constructor(private readonly accounts: AccountsService) {}
+  constructor(
+    private readonly accounts: AccountsService,
+    private readonly sessions: SessionsService,
+  ) {}
 
   @Get()
   async me(@CurrentAuth() auth: AccessTokenClaims) {
@@ -34,5 +38,28 @@ export class MeController {
   @Get('claims')
   claims(@CurrentAuth() auth: AccessTokenClaims) {
     return auth;
+  }
+
+  /** The caller's active sessions (devices), the current one marked. */
+  @Get('sessions')
+  async mySessions(@CurrentAuth() auth: AccessTokenClaims) {
+    const sessions = await this.sessions.listActive(auth.sub);
+    return sessions.map((s) => ({
+      id: s.id,
+      current: s.id === auth.sid,
+      createdAt: new Date(s.createdAt).toISOString(),
+      lastUsedAt: new Date(s.lastUsedAt).toISOString(),
+      userAgent: s.userAgent,
+      ip: s.ip,
+    }));
+  }
+
+  /** Signs one device out: its refresh token and its access tokens stop working. */
+  @Delete('sessions/:id')
+  @HttpCode(204)
+  async endSession(@CurrentAuth() auth: AccessTokenClaims, @Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
+    const session = (await this.sessions.listActive(auth.sub)).find((s) => s.id === id);
+    if (!session) throw new DomainError('not_found', 'no such active session');
+    await this.sessions.revoke(id, 'signed_out_by_user');
   }
 }

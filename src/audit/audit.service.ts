@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import type { EntityManager, Repository } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import type { JsonObject } from '../database/columns.js';
+import { Db } from '../database/db.service.js';
 import { AuditEvent } from './audit-event.entity.js';
 
 export type AuditType =
@@ -41,7 +41,7 @@ export interface RequestContext {
 @Injectable()
 export class AuditService {
   constructor(
-    @InjectRepository(AuditEvent) private readonly events: Repository<AuditEvent>,
+    private readonly db: Db,
     private readonly clock: Clock,
   ) {}
 
@@ -58,6 +58,7 @@ export class AuditService {
       userAgent: entry.userAgent?.slice(0, 512) ?? null,
       details: entry.details ?? null,
     };
-    await (manager ? manager.getRepository(AuditEvent) : this.events).insert(row);
+    if (manager) await manager.insert(AuditEvent, row);
+    else await this.db.run((m) => m.insert(AuditEvent, row));
   }
 }

@@ -37,7 +37,9 @@ export class AuthController {
     if (codeChallenge !== undefined || method !== undefined) {
       // Only S256: "plain" would hand the secret over in the front channel (RFC 7636 §4.2, RFC 9700 §2.1.1).
       if (method !== 'S256' || typeof codeChallenge !== 'string' || !S256_CHALLENGE.test(codeChallenge)) {
-        throw new DomainError('invalid_request', 'code_challenge must be an S256 challenge with code_challenge_method=S256').redirectingTo(returnTo);
+        throw new DomainError('invalid_request', 'code_challenge must be an S256 challenge with code_challenge_method=S256').redirectingTo(
+          returnTo,
+        );
       }
     }
     const url = await this.signIn.start(provider, req, { returnTo, appCodeChallenge: codeChallenge as string | undefined });

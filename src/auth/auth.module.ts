@@ -1,11 +1,9 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountsModule } from '../accounts/accounts.module.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { AuthController } from './auth.controller.js';
-import { AuthorizationCode } from './authorization-code.entity.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
 import { ExpiredRowsCleanup } from './expired-rows.cleanup.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
@@ -15,10 +13,9 @@ import { ProviderRegistry } from './providers/provider-registry.js';
 import { SignInService } from './sign-in.service.js';
 import { TokenController } from './token.controller.js';
 import { TokenEndpointService } from './token-endpoint.service.js';
-import { UsedLoginState } from './used-login-state.entity.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([AuthorizationCode, UsedLoginState]), TokensModule, AccountsModule, AuditModule],
+  imports: [TokensModule, AccountsModule, AuditModule],
   controllers: [AuthController, TokenController],
   providers: [
     LoginStateStore,

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
-import { IsNull, LessThan, MoreThan, type DataSource } from 'typeorm';
+import { IsNull, LessThan, MoreThan } from 'typeorm';
 import type { RequestContext } from '../audit/audit.service.js';
 import { Clock } from '../common/clock.js';
 import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
+import { Db } from '../database/db.service.js';
 import { AuthorizationCode } from './authorization-code.entity.js';
 
 /** RFC 7636 §4.1: 43–128 characters of the unreserved set. */
@@ -21,14 +21,14 @@ const badCode = () => new DomainError('invalid_grant', 'the code is invalid, exp
 @Injectable()
 export class AuthorizationCodesService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {}
 
   async create(userId: string, identityId: string, codeChallenge: string | undefined, ctx: RequestContext): Promise<string> {
     const code = randomToken(32);
-    await this.db.getRepository(AuthorizationCode).insert({
+    const row = {
       codeHash: sha256(code),
       userId,
       identityId,
@@ -38,7 +38,8 @@ export class AuthorizationCodesService {
       sessionId: null,
       userAgent: ctx.userAgent?.slice(0, 512) ?? null,
       ip: ctx.ip,
-    });
+    };
+    await this.db.run((m) => m.insert(AuthorizationCode, row));
     return code;
   }
 
@@ -49,9 +50,10 @@ export class AuthorizationCodesService {
   async consume(code: string, codeVerifier: string | undefined): Promise<{ row: AuthorizationCode } | { reused: AuthorizationCode }> {
     const hash = sha256(code);
     const now = this.clock.now();
-    const repo = this.db.getRepository(AuthorizationCode);
-    const spend = await repo.update({ codeHash: hash, consumedAt: IsNull(), expiresAt: MoreThan(now) }, { consumedAt: now });
-    const row = await repo.findOneBy({ codeHash: hash });
+    const { spend, row } = await this.db.run(async (m) => ({
+      spend: await m.update(AuthorizationCode, { codeHash: hash, consumedAt: IsNull(), expiresAt: MoreThan(now) }, { consumedAt: now }),
+      row: await m.findOneBy(AuthorizationCode, { codeHash: hash }),
+    }));
     if (spend.affected !== 1) {
       if (row?.consumedAt != null) return { reused: row };
       throw badCode();
@@ -59,9 +61,11 @@ export class AuthorizationCodesService {
     if (!row) throw badCode();
     // PKCE (RFC 7636 §4.6). A verifier without a challenge is refused too: that is a downgrade (RFC 9700 §2.1.1).
     if (row.codeChallenge) {
-      if (typeof codeVerifier !== 'string' || !VERIFIER.test(codeVerifier)) throw new DomainError('invalid_grant', 'code_verifier is missing or malformed');
+      if (typeof codeVerifier !== 'string' || !VERIFIER.test(codeVerifier))
+        throw new DomainError('invalid_grant', 'code_verifier is missing or malformed');
       const computed = createHash('sha256').update(codeVerifier).digest('base64url');
-      if (!safeEqual(computed, row.codeChallenge)) throw new DomainError('invalid_grant', 'code_verifier does not match the code_challenge');
+      if (!safeEqual(computed, row.codeChallenge))
+        throw new DomainError('invalid_grant', 'code_verifier does not match the code_challenge');
     } else if (codeVerifier !== undefined) {
       throw new DomainError('invalid_grant', 'code_verifier sent, but the sign-in started without a code_challenge');
     }
@@ -69,11 +73,12 @@ export class AuthorizationCodesService {
   }
 
   async attachSession(codeHash: string, sessionId: string): Promise<void> {
-    await this.db.getRepository(AuthorizationCode).update({ codeHash }, { sessionId });
+    await this.db.run((m) => m.update(AuthorizationCode, { codeHash }, { sessionId }));
   }
 
   async purgeExpired(): Promise<void> {
     // Keep spent codes a while past expiry so a late replay is still recognised as reuse.
-    await this.db.getRepository(AuthorizationCode).delete({ expiresAt: LessThan(this.clock.now() - 3600_000) });
+    const before = this.clock.now() - 3600_000;
+    await this.db.run((m) => m.delete(AuthorizationCode, { expiresAt: LessThan(before) }));
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
 import { LoginStateStore } from './login-state.store.js';
+import { RevocationsService } from '../tokens/revocations.service.js';
 
 const EVERY_MS = 10 * 60_000;
 
@@ -13,6 +14,7 @@ export class ExpiredRowsCleanup implements OnApplicationBootstrap, OnModuleDestr
   constructor(
     private readonly loginStates: LoginStateStore,
     private readonly codes: AuthorizationCodesService,
+    private readonly revocations: RevocationsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -28,6 +30,7 @@ export class ExpiredRowsCleanup implements OnApplicationBootstrap, OnModuleDestr
     try {
       await this.loginStates.purgeExpired();
       await this.codes.purgeExpired();
+      await this.revocations.purgeExpired();
     } catch (e) {
       this.logger.warn(`cleanup failed, will retry: ${(e as Error).message}`);
     }

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
 import type { Request, Response } from 'express';
-import { LessThan, type Repository } from 'typeorm';
+import { LessThan } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import { deriveKey, randomToken, safeEqual, seal, sha256, unseal } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
+import { Db } from '../database/db.service.js';
 import { isUniqueViolation } from '../database/errors.js';
 import { UsedLoginState } from './used-login-state.entity.js';
 
@@ -46,7 +46,7 @@ export class LoginStateStore {
   private readonly prefix: string;
 
   constructor(
-    @InjectRepository(UsedLoginState) private readonly used: Repository<UsedLoginState>,
+    private readonly db: Db,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {
@@ -96,7 +96,7 @@ export class LoginStateStore {
       throw new DomainError('invalid_state', 'the sign-in response came back to another provider').redirectingTo(attempt.returnTo);
     }
     try {
-      await this.used.insert({ stateHash: sha256(state), expiresAt: attempt.expiresAt });
+      await this.db.run((m) => m.insert(UsedLoginState, { stateHash: sha256(state), expiresAt: attempt.expiresAt }));
     } catch (e) {
       if (isUniqueViolation(e)) {
         throw new DomainError('invalid_state', 'this sign-in response was already used').redirectingTo(attempt.returnTo);
@@ -108,7 +108,8 @@ export class LoginStateStore {
 
   /** Rows are only needed until their attempt would have expired anyway. */
   async purgeExpired(): Promise<void> {
-    await this.used.delete({ expiresAt: LessThan(this.clock.now()) });
+    const now = this.clock.now();
+    await this.db.run((m) => m.delete(UsedLoginState, { expiresAt: LessThan(now) }));
   }
 
   private cookieName(state: string): string {

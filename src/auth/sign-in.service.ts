@@ -93,7 +93,13 @@ export class SignInService {
     } catch (e) {
       const error = this.toSignInError(e);
       if (error.code !== 'invalid_state') {
-        await this.audit.record({ type: 'sign_in_failed', provider: provider.id, reason: error.code, ...ctx, details: { description: error.description } });
+        await this.audit.record({
+          type: 'sign_in_failed',
+          provider: provider.id,
+          reason: error.code,
+          ...ctx,
+          details: { description: error.description },
+        });
       }
       throw error.redirectingTo(error.redirectTo ?? restoredAttempt(req)?.returnTo ?? this.fallbackUrl);
     }

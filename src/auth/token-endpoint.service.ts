@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { AccountsService } from '../accounts/accounts.service.js';
 import type { User } from '../accounts/user.entity.js';
 import { AuditService, type RequestContext } from '../audit/audit.service.js';
 import { sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
+import { Db } from '../database/db.service.js';
 import { AccessTokensService } from '../tokens/access-tokens.service.js';
 import { RefreshToken } from '../tokens/refresh-token.entity.js';
 import { SessionsService, type IssuedSession } from '../tokens/sessions.service.js';
@@ -22,7 +21,7 @@ export interface TokenResponse {
 @Injectable()
 export class TokenEndpointService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly codes: AuthorizationCodesService,
     private readonly sessions: SessionsService,
     private readonly accessTokens: AccessTokensService,
@@ -40,7 +39,9 @@ export class TokenEndpointService {
       throw new DomainError('invalid_grant', 'the code is invalid, expired or already used');
     }
     const user = await this.activeUser(result.row.userId);
-    const issued = await this.db.transaction((m) => this.sessions.create(m, user.id, result.row.identityId, ctx));
+    // The session belongs to the browser that signed in, not to the app backend that exchanges the code.
+    const browser = { ip: result.row.ip, userAgent: result.row.userAgent };
+    const issued = await this.db.transaction((m) => this.sessions.create(m, user.id, result.row.identityId, browser));
     await this.codes.attachSession(result.row.codeHash, issued.session.id);
     return this.respond(user, issued);
   }
@@ -53,7 +54,7 @@ export class TokenEndpointService {
 
   /** Ends the session a refresh token belongs to. Unknown tokens end nothing and say nothing (RFC 7009 §2.2). */
   async logoutByRefreshToken(refreshToken: string): Promise<void> {
-    const row = await this.db.getRepository(RefreshToken).findOneBy({ tokenHash: sha256(refreshToken) });
+    const row = await this.db.run((m) => m.findOneBy(RefreshToken, { tokenHash: sha256(refreshToken) }));
     if (row) await this.sessions.revoke(row.sessionId, 'logout');
   }
 

@@ -40,7 +40,8 @@ export class DomainErrorFilter implements ExceptionFilter {
 
   private toDomainError(exception: unknown): DomainError {
     if (exception instanceof DomainError) {
-      if (exception.status >= 500) this.logger.error(exception.message, exception.cause instanceof Error ? exception.cause.stack : undefined);
+      if (exception.status >= 500)
+        this.logger.error(exception.message, exception.cause instanceof Error ? exception.cause.stack : undefined);
       return exception;
     }
     if (exception instanceof HttpException) {

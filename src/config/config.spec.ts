@@ -1,6 +1,11 @@
 import { ConfigError, loadConfig } from './config.js';
 
-const oidc = { OIDC_PROVIDERS: 'corp', OIDC_CORP_ISSUER: 'https://sso.corp.test', OIDC_CORP_CLIENT_ID: 'id', OIDC_CORP_CLIENT_SECRET: 'secret' };
+const oidc = {
+  OIDC_PROVIDERS: 'corp',
+  OIDC_CORP_ISSUER: 'https://sso.corp.test',
+  OIDC_CORP_CLIENT_ID: 'id',
+  OIDC_CORP_CLIENT_SECRET: 'secret',
+};
 
 describe('loadConfig', () => {
   it('applies the contract defaults', () => {
@@ -9,7 +14,13 @@ describe('loadConfig', () => {
     expect(c.publicUrl).toBe('http://localhost:3000');
     expect(c.database).toEqual({ type: 'sqlite', path: './data/app.db' });
     expect(c.dataDir).toBe('./data');
-    expect(c.jwt).toEqual({ alg: 'RS256', audience: 'http://localhost:3000', accessTokenTtl: 900, refreshTokenTtl: 2592000, refreshIdleTtl: 1209600 });
+    expect(c.jwt).toEqual({
+      alg: 'RS256',
+      audience: 'http://localhost:3000',
+      accessTokenTtl: 900,
+      refreshTokenTtl: 2592000,
+      refreshIdleTtl: 1209600,
+    });
     expect(c.allowedReturnUrls).toEqual(['http://localhost:3000']);
     expect(c.autoLinkVerifiedEmail).toBe(false);
     expect(c.providers).toEqual([]);
@@ -58,18 +69,31 @@ describe('loadConfig', () => {
     });
     expect(c.providers).toEqual([
       expect.objectContaining({ id: 'corp', name: 'corp', type: 'oidc', scopes: ['openid', 'email', 'profile'] }),
-      expect.objectContaining({ id: 'keycloak', name: 'Keycloak', issuer: 'https://kc.test/realms/x', scopes: ['openid', 'email', 'groups'], rolesClaim: 'groups' }),
+      expect.objectContaining({
+        id: 'keycloak',
+        name: 'Keycloak',
+        issuer: 'https://kc.test/realms/x',
+        scopes: ['openid', 'email', 'groups'],
+        rolesClaim: 'groups',
+      }),
     ]);
   });
 
   it('pins a current Facebook Graph version and builds its URLs from it', () => {
     const c = loadConfig({ DEMO_IDP: 'false', FACEBOOK_CLIENT_ID: 'a', FACEBOOK_CLIENT_SECRET: 'b', FACEBOOK_GRAPH_VERSION: 'v23.0' });
     expect(c.providers[0]).toMatchObject({ graphVersion: 'v23.0', tokenUrl: 'https://graph.facebook.com/v23.0/oauth/access_token' });
-    expect(loadConfig({ DEMO_IDP: 'false', FACEBOOK_CLIENT_ID: 'a', FACEBOOK_CLIENT_SECRET: 'b' }).providers[0]).toMatchObject({ graphVersion: 'v24.0' });
+    expect(loadConfig({ DEMO_IDP: 'false', FACEBOOK_CLIENT_ID: 'a', FACEBOOK_CLIENT_SECRET: 'b' }).providers[0]).toMatchObject({
+      graphVersion: 'v24.0',
+    });
   });
 
   it('keeps Google’s issuer when its endpoints are overridden', () => {
-    const c = loadConfig({ DEMO_IDP: 'false', GOOGLE_CLIENT_ID: 'a', GOOGLE_CLIENT_SECRET: 'b', GOOGLE_TOKEN_URL: 'http://127.0.0.1:1/token' });
+    const c = loadConfig({
+      DEMO_IDP: 'false',
+      GOOGLE_CLIENT_ID: 'a',
+      GOOGLE_CLIENT_SECRET: 'b',
+      GOOGLE_TOKEN_URL: 'http://127.0.0.1:1/token',
+    });
     expect(c.providers[0]).toMatchObject({ issuer: 'https://accounts.google.com', tokenUrl: 'http://127.0.0.1:1/token' });
   });
 

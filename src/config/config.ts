@@ -63,6 +63,8 @@ export interface AppConfig {
     refreshTokenTtl: number;
     refreshIdleTtl: number;
   };
+  /** Signing keys older than this are rotated (checked hourly by every instance; one wins). */
+  keyRotationDays: number;
   /** Lifetime of the one-time code handed to the app (≤ 60 s by contract). */
   codeTtl: number;
   /** How long a started sign-in may take at the provider before its login state expires. */
@@ -116,6 +118,7 @@ const baseSchema = z.object({
   ACCESS_TOKEN_TTL: seconds(900),
   REFRESH_TOKEN_TTL: seconds(2_592_000),
   REFRESH_IDLE_TTL: seconds(1_209_600),
+  KEY_ROTATION_DAYS: z.coerce.number().positive().default(30),
   CODE_TTL: z.coerce.number().int().min(1).max(60).default(60),
   LOGIN_STATE_TTL: seconds(600),
   ALLOWED_RETURN_URLS: list,
@@ -188,6 +191,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
       refreshTokenTtl: e.REFRESH_TOKEN_TTL,
       refreshIdleTtl: e.REFRESH_IDLE_TTL,
     },
+    keyRotationDays: e.KEY_ROTATION_DAYS,
     codeTtl: e.CODE_TTL,
     loginStateTtl: e.LOGIN_STATE_TTL,
     allowedReturnUrls: e.ALLOWED_RETURN_URLS.length ? e.ALLOWED_RETURN_URLS.map(normaliseAllowedReturnUrl) : [publicUrl],

@@ -12,7 +12,9 @@ export function createDemoIdp(config: ResolvedConfig) {
   return createOp({
     issuer: demo.issuer,
     title: 'Demo identity provider',
-    clients: [{ client_id: demo.clientId, client_secret: demo.clientSecret, redirect_uris: [`${config.publicUrl}/auth/${demo.id}/callback`] }],
+    clients: [
+      { client_id: demo.clientId, client_secret: demo.clientSecret, redirect_uris: [`${config.publicUrl}/auth/${demo.id}/callback`] },
+    ],
     // .invalid can never be a real mailbox (RFC 2606), so a demo "verified" email can never match a real account.
     claimsFor: (sub) => ({ name: sub, email: `${sub.toLowerCase()}@demo.invalid`, email_verified: true }),
     pkceRequired: true,

@@ -91,7 +91,12 @@ export function createOp(options: OpOptions): Provider {
     const grant = new provider.Grant({ accountId: login, clientId: details.params.client_id as string });
     grant.addOIDCScope(String(details.params.scope ?? 'openid'));
     const grantId = await grant.save();
-    const to = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: login }, consent: { grantId } }, { mergeWithLastSubmission: false });
+    const to = await provider.interactionResult(
+      ctx.req,
+      ctx.res,
+      { login: { accountId: login }, consent: { grantId } },
+      { mergeWithLastSubmission: false },
+    );
     ctx.redirect(to);
   });
   return provider;

@@ -27,9 +27,13 @@ export const ACCESS_TOKEN_TYP = 'at+jwt';
 const LEEWAY_S = 30;
 
 const invalid = (why: string) => new DomainError('invalid_token', why);
+/** Verified tokens remembered (FIFO), so a client that repeats its token pays one map look-up, not a signature check. */
+const CACHE_SIZE = 10_000;
 
 @Injectable()
 export class AccessTokensService {
+  private readonly verified = new Map<string, AccessTokenClaims>();
+
   constructor(
     private readonly keys: SigningKeysService,
     @InjectConfig() private readonly config: ResolvedConfig,
@@ -60,6 +64,18 @@ export class AccessTokensService {
    * are never read (checklist J4).
    */
   verify(token: string): AccessTokenClaims {
+    const cached = this.verified.get(token);
+    if (cached) {
+      if (cached.exp > this.clock.now() / 1000 - LEEWAY_S) return cached;
+      this.verified.delete(token);
+    }
+    const claims = this.verifyUncached(token);
+    if (this.verified.size >= CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, claims);
+    return claims;
+  }
+
+  private verifyUncached(token: string): AccessTokenClaims {
     const jws = decodeJws(token);
     if (!jws) throw invalid('malformed token');
     const { alg, kid, typ } = jws.header;

@@ -1,14 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { IsNull, type DataSource, type EntityManager } from 'typeorm';
+import { IsNull, type EntityManager } from 'typeorm';
 import { AuditService, type RequestContext } from '../audit/audit.service.js';
 import { Clock } from '../common/clock.js';
 import { randomToken, sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
+import { Db } from '../database/db.service.js';
 import { RefreshToken } from './refresh-token.entity.js';
+import { RevocationsService } from './revocations.service.js';
 import { Session } from './session.entity.js';
 
 export interface IssuedSession {
@@ -22,19 +23,15 @@ const spent = () => new DomainError('invalid_grant', 'refresh token is invalid, 
 @Injectable()
 export class SessionsService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly audit: AuditService,
+    private readonly revocations: RevocationsService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {}
 
   /** Starts a session; pass the manager of the transaction that consumes the authorization code. */
-  async create(
-    m: EntityManager,
-    userId: string,
-    identityId: string | null,
-    ctx: RequestContext,
-  ): Promise<IssuedSession> {
+  async create(m: EntityManager, userId: string, identityId: string | null, ctx: RequestContext): Promise<IssuedSession> {
     const now = this.clock.now();
     const session: Session = {
       id: randomUUID(),
@@ -72,34 +69,49 @@ export class SessionsService {
       return { session, refreshToken: await this.addRefreshToken(m, session.id, now) };
     });
     if (result) return result;
-    const known = await this.db.getRepository(RefreshToken).findOneBy({ tokenHash: hash });
-    if (known) {
-      const session = await this.db.getRepository(Session).findOneBy({ id: known.sessionId });
-      if (session && (await this.revoke(session.id, 'refresh_token_reused'))) {
-        await this.audit.record({ type: 'refresh_token_reused', userId: session.userId, reason: 'session revoked', ...ctx, details: { sessionId: session.id } });
-      }
+    const session = await this.db.run(async (m) => {
+      const known = await m.findOneBy(RefreshToken, { tokenHash: hash });
+      return known ? m.findOneBy(Session, { id: known.sessionId }) : null;
+    });
+    if (session && (await this.revoke(session.id, 'refresh_token_reused'))) {
+      await this.audit.record({
+        type: 'refresh_token_reused',
+        userId: session.userId,
+        reason: 'session revoked',
+        ...ctx,
+        details: { sessionId: session.id },
+      });
     }
     throw spent();
   }
 
-  /** Ends a session; returns whether it was still active. */
-  async revoke(sessionId: string, reason: string, m: EntityManager = this.db.manager): Promise<boolean> {
+  /**
+   * Ends a session and its access tokens (through the revocation feed, in the same transaction); returns whether it
+   * was still active.
+   */
+  async revoke(sessionId: string, reason: string, m?: EntityManager): Promise<boolean> {
+    if (!m) return this.db.transaction((tx) => this.revoke(sessionId, reason, tx));
     const res = await m.update(Session, { id: sessionId, revokedAt: IsNull() }, { revokedAt: this.clock.now(), revokedReason: reason });
-    return res.affected === 1;
+    if (res.affected !== 1) return false;
+    await this.revocations.revokeSession(sessionId, m);
+    return true;
+  }
+
+  /** The user's sessions that can still be refreshed, newest first. */
+  async listActive(userId: string): Promise<Session[]> {
+    const now = this.clock.now();
+    const rows = await this.db.run((m) => m.find(Session, { where: { userId, revokedAt: IsNull() }, order: { createdAt: 'DESC' } }));
+    return rows.filter((s) => this.isActive(s, now));
   }
 
   async findActive(sessionId: string): Promise<Session | null> {
-    const session = await this.db.getRepository(Session).findOneBy({ id: sessionId });
+    const session = await this.db.run((m) => m.findOneBy(Session, { id: sessionId }));
     return session && this.isActive(session, this.clock.now()) ? session : null;
   }
 
   /** Active = not revoked, within the absolute lifetime and within the idle lifetime (checklist R2). */
   isActive(session: Session, now: number): boolean {
-    return (
-      session.revokedAt === null &&
-      session.expiresAt > now &&
-      session.lastUsedAt + this.config.jwt.refreshIdleTtl * 1000 > now
-    );
+    return session.revokedAt === null && session.expiresAt > now && session.lastUsedAt + this.config.jwt.refreshIdleTtl * 1000 > now;
   }
 
   private async addRefreshToken(m: EntityManager, sessionId: string, now: number): Promise<string> {

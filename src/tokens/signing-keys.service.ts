@@ -1,14 +1,15 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import type { Repository } from 'typeorm';
+import { IsNull, LessThan } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import { deriveKey, seal, unseal } from '../common/crypto.js';
 import type { JwtAlg } from '../config/config.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import type { JsonObject } from '../database/columns.js';
+import { Db } from '../database/db.service.js';
+import { Revocation } from './revocation.entity.js';
 import { SigningKey } from './signing-key.entity.js';
 
 export interface ActiveKey {
@@ -23,6 +24,11 @@ export interface VerificationKey {
   publicKey: KeyObject;
   jwk: JWK;
 }
+
+const DAY_MS = 86_400_000;
+const ROTATION_CHECK_MS = 3_600_000;
+/** A retired key outlives the last token it signed by this much (clock differences, in-flight requests). */
+const RETIRED_KEY_MARGIN_S = 300;
 
 function generate(alg: JwtAlg): { privateKey: KeyObject; publicKey: KeyObject } {
   switch (alg) {
@@ -40,14 +46,16 @@ function generate(alg: JwtAlg): { privateKey: KeyObject; publicKey: KeyObject } 
  * restarts. Keys are imported once as KeyObjects; the guard never parses a key per request.
  */
 @Injectable()
-export class SigningKeysService implements OnModuleInit {
+export class SigningKeysService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SigningKeysService.name);
   private readonly sealingKey: Buffer;
   private active?: ActiveKey;
   private verification = new Map<string, VerificationKey>();
+  private activeCreatedAt = 0;
+  private timer?: NodeJS.Timeout;
 
   constructor(
-    @InjectRepository(SigningKey) private readonly keys: Repository<SigningKey>,
+    private readonly db: Db,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {
@@ -56,10 +64,20 @@ export class SigningKeysService implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     await this.reload();
-    if (!this.active) {
-      await this.createKey();
-      await this.reload();
-    }
+    // First start, or JWT_ALG changed: make a key of the configured algorithm (retiring any other).
+    if (!this.active) await this.rotate();
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(
+      () => void this.rotateIfDue().catch((e: Error) => this.logger.warn(`scheduled key rotation failed: ${e.message}`)),
+      ROTATION_CHECK_MS,
+    );
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
   }
 
   /** The key new tokens are signed with. */
@@ -80,7 +98,7 @@ export class SigningKeysService implements OnModuleInit {
   /** Reads the keys from the database: the current signing key for JWT_ALG and every key still published. */
   async reload(): Promise<void> {
     const now = this.clock.now();
-    const rows = await this.keys.find({ order: { createdAt: 'DESC' } });
+    const rows = await this.db.run((m) => m.find(SigningKey, { order: { createdAt: 'DESC' } }));
     const verification = new Map<string, VerificationKey>();
     let active: ActiveKey | undefined;
     for (const row of rows) {
@@ -96,28 +114,65 @@ export class SigningKeysService implements OnModuleInit {
           continue;
         }
         active = { kid: row.kid, alg, privateKey: createPrivateKey(pem) };
+        this.activeCreatedAt = row.createdAt;
       }
     }
     this.verification = verification;
     this.active = active;
   }
 
-  private async createKey(): Promise<void> {
+  /** Rotates when the signing key is older than KEY_ROTATION_DAYS. Every instance checks; one wins (see rotate). */
+  async rotateIfDue(): Promise<boolean> {
+    await this.purgeExpired();
+    if (this.clock.now() - this.activeCreatedAt < this.config.keyRotationDays * DAY_MS) return false;
+    return this.rotate();
+  }
+
+  /**
+   * Retires the current signing key(s) and creates a new one, in one transaction. The retire is conditional on the
+   * key still being current, so of several instances rotating at once exactly one does. A retired key stays in the
+   * JWKS until every token it signed has expired, so no token breaks; other instances reload through the feed.
+   */
+  async rotate(): Promise<boolean> {
+    const now = this.clock.now();
+    const created = await this.db.transaction(async (m) => {
+      const current = this.active?.kid;
+      const retire = { retiredAt: now, expiresAt: now + (this.config.jwt.accessTokenTtl + RETIRED_KEY_MARGIN_S) * 1000 };
+      if (current) {
+        const res = await m.update(SigningKey, { kid: current, retiredAt: IsNull() }, retire);
+        if (res.affected !== 1) return false;
+      }
+      // Keys of another algorithm (JWT_ALG changed) are retired too.
+      await m.update(SigningKey, { retiredAt: IsNull() }, retire);
+      await m.insert(SigningKey, await this.newKey(now));
+      await m.insert(Revocation, { kind: 'keys', subject: null, notBefore: null, at: now, expiresAt: now + DAY_MS });
+      return true;
+    });
+    await this.reload();
+    return created;
+  }
+
+  private async newKey(now: number): Promise<SigningKey> {
     const alg = this.config.jwt.alg;
     const { privateKey, publicKey } = generate(alg);
     const publicJwk = publicKey.export({ format: 'jwk' }) as JWK;
     // RFC 7638 thumbprint as kid: stable, unique per key, and reveals nothing.
     const kid = await calculateJwkThumbprint(publicJwk);
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    await this.keys.insert({
+    this.logger.log(`created ${alg} signing key ${kid}`);
+    return {
       kid,
       alg,
       publicJwk: publicJwk as JsonObject,
       privateKeySealed: seal(this.sealingKey, pem, kid),
-      createdAt: this.clock.now(),
+      createdAt: now,
       retiredAt: null,
       expiresAt: null,
-    });
-    this.logger.log(`created ${alg} signing key ${kid}`);
+    };
+  }
+
+  private async purgeExpired(): Promise<void> {
+    const now = this.clock.now();
+    await this.db.run((m) => m.delete(SigningKey, { expiresAt: LessThan(now) }));
   }
 }

@@ -1,18 +1,16 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module.js';
 import { AccessTokensService } from './access-tokens.service.js';
-import { RefreshToken } from './refresh-token.entity.js';
-import { Session } from './session.entity.js';
+import { RevocationsService } from './revocations.service.js';
 import { SessionsService } from './sessions.service.js';
-import { SigningKey } from './signing-key.entity.js';
 import { SigningKeysService } from './signing-keys.service.js';
+import { KeysAdminController } from './keys-admin.controller.js';
 import { WellKnownController } from './well-known.controller.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([SigningKey, Session, RefreshToken]), AuditModule],
-  controllers: [WellKnownController],
-  providers: [SigningKeysService, AccessTokensService, SessionsService],
-  exports: [SigningKeysService, AccessTokensService, SessionsService],
+  imports: [AuditModule],
+  controllers: [WellKnownController, KeysAdminController],
+  providers: [SigningKeysService, AccessTokensService, SessionsService, RevocationsService],
+  exports: [SigningKeysService, AccessTokensService, SessionsService, RevocationsService],
 })
 export class TokensModule {}

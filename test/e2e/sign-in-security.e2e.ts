@@ -134,7 +134,9 @@ describe('login state (checklist F1, F5, F6)', () => {
   });
 
   it('builds redirect_uri from PUBLIC_URL, never from Host or X-Forwarded-Host (F4)', async () => {
-    const hop = await new TestBrowser().request(`${url}/auth/acme/login`, { headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' } });
+    const hop = await new TestBrowser().request(`${url}/auth/acme/login`, {
+      headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' },
+    });
     expect(new URL(hop.headers.get('location')!).searchParams.get('redirect_uri')).toBe(`${world.service.publicUrl}/auth/acme/callback`);
   });
 });
@@ -237,7 +239,10 @@ describe('the one-time code', () => {
   it('is bound to the app’s PKCE challenge when it sent one', async () => {
     const verifier = 'v'.repeat(20) + 'erifier-0123456789-abcdefghijkl';
     const challenge = createHash('sha256').update(verifier).digest('base64url');
-    const signIn = async () => (await browserSignIn(new TestBrowser(), url, 'acme', { login: 'pkce-app', codeChallenge: challenge })).result.searchParams.get('code')!;
+    const signIn = async () =>
+      (await browserSignIn(new TestBrowser(), url, 'acme', { login: 'pkce-app', codeChallenge: challenge })).result.searchParams.get(
+        'code',
+      )!;
     expect((await exchangeCode(url, await signIn())).body.error).toBe('invalid_grant');
     expect((await exchangeCode(url, await signIn(), `${verifier}x`)).body.error).toBe('invalid_grant');
     expect((await exchangeCode(url, await signIn(), verifier)).status).toBe(200);

@@ -52,10 +52,17 @@ describe('Google (oidc-provider standing in, issuer https://accounts.google.com)
     expect(code).toMatch(/^[\w-]{43}$/);
     const tokens = await exchangeCode(url, code);
     expect(tokens.status).toBe(200);
-    expect(tokens.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900, refresh_token: expect.any(String) });
+    expect(tokens.body).toEqual({
+      access_token: expect.any(String),
+      token_type: 'Bearer',
+      expires_in: 900,
+      refresh_token: expect.any(String),
+    });
     const me = await getJson(`${url}/me`, tokens.body.access_token as string);
     expect(me.body).toMatchObject({ email: 'gina@example.test', emailVerified: true, name: 'Gina G', roles: ['user'] });
-    expect(me.body.identities).toEqual([{ id: expect.any(String), provider: 'google', subject: 'gina', email: 'gina@example.test', linkedAt: expect.any(String) }]);
+    expect(me.body.identities).toEqual([
+      { id: expect.any(String), provider: 'google', subject: 'gina', email: 'gina@example.test', linkedAt: expect.any(String) },
+    ]);
   });
 });
 

@@ -29,9 +29,13 @@ export class TestBrowser {
     return m;
   }
 
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Hop> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Hop> {
     const target = new URL(this.rewrite(url));
-    if (target.hostname !== '127.0.0.1' && target.hostname !== 'localhost') throw new Error(`test browser refuses to leave this machine: ${target.href}`);
+    if (target.hostname !== '127.0.0.1' && target.hostname !== 'localhost')
+      throw new Error(`test browser refuses to leave this machine: ${target.href}`);
     const now = Date.now();
     const cookieHeader = [...this.cookies(target.hostname)]
       .filter(([, c]) => target.pathname.startsWith(c.path) && (c.expires === undefined || c.expires > now))
@@ -55,7 +59,11 @@ export class TestBrowser {
    * Requests `url` and follows redirects. Stops before requesting a URL for which `until` is true (returning it
    * un-fetched as `stoppedAt`), or at the first response that is not a redirect.
    */
-  async follow(url: string, until: (url: string) => boolean = () => false, init?: Parameters<TestBrowser['request']>[1]): Promise<{ stoppedAt?: string; last: Hop }> {
+  async follow(
+    url: string,
+    until: (url: string) => boolean = () => false,
+    init?: Parameters<TestBrowser['request']>[1],
+  ): Promise<{ stoppedAt?: string; last: Hop }> {
     let next: string | undefined = url;
     let last: Hop | undefined;
     let options = init;

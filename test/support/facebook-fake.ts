@@ -24,13 +24,18 @@ export async function startFacebookFake(opts: { clientId: string; clientSecret: 
   const log: { path: string; query: Record<string, string>; authorization?: string }[] = [];
 
   const userFor = (login: string): FakeFacebookUser =>
-    users.get(login) ?? { id: String(BigInt(`0x${createHash('sha256').update(login).digest('hex').slice(0, 12)}`)), name: `FB ${login}`, email: `${login}@fb.example.test` };
+    users.get(login) ?? {
+      id: String(BigInt(`0x${createHash('sha256').update(login).digest('hex').slice(0, 12)}`)),
+      name: `FB ${login}`,
+      email: `${login}@fb.example.test`,
+    };
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
-  const oauthError = (res: ServerResponse, message: string, status = 400) => json(res, status, { error: { message, type: 'OAuthException', code: 100 } });
+  const oauthError = (res: ServerResponse, message: string, status = 400) =>
+    json(res, status, { error: { message, type: 'OAuthException', code: 100 } });
   const redirect = (res: ServerResponse, to: string) => {
     res.writeHead(302, { location: to });
     res.end();
@@ -67,12 +72,18 @@ export async function startFacebookFake(opts: { clientId: string; clientSecret: 
         return redirect(res, back.href);
       }
       const code = randomBytes(16).toString('hex');
-      codes.set(code, { login: body.get('login') ?? 'someone', redirectUri: request.redirectUri, challenge: request.challenge, declineEmail: body.get('decline_email') === '1' });
+      codes.set(code, {
+        login: body.get('login') ?? 'someone',
+        redirectUri: request.redirectUri,
+        challenge: request.challenge,
+        declineEmail: body.get('decline_email') === '1',
+      });
       back.searchParams.set('code', code);
       return redirect(res, back.href);
     }
     if (url.pathname === `/${version}/oauth/access_token`) {
-      if (params('client_id') !== opts.clientId || params('client_secret') !== opts.clientSecret) return oauthError(res, 'Error validating client secret.');
+      if (params('client_id') !== opts.clientId || params('client_secret') !== opts.clientSecret)
+        return oauthError(res, 'Error validating client secret.');
       const grant = codes.get(params('code') ?? '');
       codes.delete(params('code') ?? '');
       if (!grant) return oauthError(res, 'This authorization code has been used.');
@@ -91,7 +102,8 @@ export async function startFacebookFake(opts: { clientId: string; clientSecret: 
       const session = tokens.get(token);
       if (!session) return oauthError(res, 'Invalid OAuth access token.', 401);
       const proof = createHmac('sha256', opts.clientSecret).update(token).digest('hex');
-      if (url.searchParams.get('appsecret_proof') !== proof) return oauthError(res, 'API calls from the server require an appsecret_proof argument');
+      if (url.searchParams.get('appsecret_proof') !== proof)
+        return oauthError(res, 'API calls from the server require an appsecret_proof argument');
       const user = userFor(session.login);
       const fields = (url.searchParams.get('fields') ?? 'id,name').split(',');
       const me: Record<string, unknown> = { id: user.id };

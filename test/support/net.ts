@@ -4,7 +4,13 @@ import type { AddressInfo } from 'node:net';
 /** An HTTP server on 127.0.0.1 and a random port; the handler can be set after the URL is known. */
 export async function listenLocal(
   handler?: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<{ server: Server; url: string; port: number; setHandler: (h: (req: IncomingMessage, res: ServerResponse) => void) => void; close: () => Promise<void> }> {
+): Promise<{
+  server: Server;
+  url: string;
+  port: number;
+  setHandler: (h: (req: IncomingMessage, res: ServerResponse) => void) => void;
+  close: () => Promise<void>;
+}> {
   let current = handler;
   const server = createServer((req, res) => {
     if (!current) {

@@ -47,11 +47,13 @@ export async function startService(
   const app = await createApp(config, { clock: opts.clock, logger: process.env.TEST_LOGS ? undefined : false });
   await app.listen(port, '127.0.0.1');
   const serverErrors: string[] = [];
-  app.getHttpServer().on('request', (req: { method: string; url: string }, res: { statusCode: number; on: (e: string, f: () => void) => void }) => {
-    res.on('finish', () => {
-      if (res.statusCode >= 500) serverErrors.push(`${res.statusCode} ${req.method} ${req.url}`);
+  app
+    .getHttpServer()
+    .on('request', (req: { method: string; url: string }, res: { statusCode: number; on: (e: string, f: () => void) => void }) => {
+      res.on('finish', () => {
+        if (res.statusCode >= 500) serverErrors.push(`${res.statusCode} ${req.method} ${req.url}`);
+      });
     });
-  });
   return { url: `http://127.0.0.1:${port}`, publicUrl, app, config, databaseUrl, serverErrors, close: () => app.close() };
 }
 

@@ -21,7 +21,12 @@ export interface SignInResult {
 }
 
 /** Clicks "Log in with <provider>", signs in at the stand-in, and stops when the service redirects back. */
-export async function browserSignIn(browser: TestBrowser, serviceUrl: string, provider: string, opts: SignInOptions = {}): Promise<SignInResult> {
+export async function browserSignIn(
+  browser: TestBrowser,
+  serviceUrl: string,
+  provider: string,
+  opts: SignInOptions = {},
+): Promise<SignInResult> {
   const returnTo = opts.returnTo ?? `${serviceUrl}/`;
   const back = new URL(opts.backAt ?? returnTo);
   const isBack = (u: string) => {
@@ -41,7 +46,11 @@ export async function browserSignIn(browser: TestBrowser, serviceUrl: string, pr
   if (!r.stoppedAt) {
     const page = r.last;
     if (page.url.includes('/dialog/oauth')) {
-      const form: Record<string, string> = { request: hiddenField(page, 'request'), login: opts.login ?? 'someone', action: opts.cancel ? 'cancel' : 'continue' };
+      const form: Record<string, string> = {
+        request: hiddenField(page, 'request'),
+        login: opts.login ?? 'someone',
+        action: opts.cancel ? 'cancel' : 'continue',
+      };
       if (opts.declineEmail) form.decline_email = '1';
       r = await browser.follow(formAction(page, '/dialog/confirm'), isBack, { method: 'POST', form });
     } else {
@@ -53,7 +62,11 @@ export async function browserSignIn(browser: TestBrowser, serviceUrl: string, pr
   return { result: new URL(r.stoppedAt), authorizeUrl };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
@@ -67,7 +80,11 @@ export async function getJson(url: string, token?: string): Promise<{ status: nu
 
 /** Exchanges a one-time code at POST /auth/token. */
 export function exchangeCode(serviceUrl: string, code: string, codeVerifier?: string) {
-  return postJson(`${serviceUrl}/auth/token`, { grant_type: 'authorization_code', code, ...(codeVerifier ? { code_verifier: codeVerifier } : {}) });
+  return postJson(`${serviceUrl}/auth/token`, {
+    grant_type: 'authorization_code',
+    code,
+    ...(codeVerifier ? { code_verifier: codeVerifier } : {}),
+  });
 }
 
 /** Signs in and exchanges the code: the tokens and /me of the signed-in user. */

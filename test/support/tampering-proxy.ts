@@ -46,7 +46,8 @@ export async function startTamperingProxy() {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'content-length' && k !== 'host') headers.set(k, v);
+    for (const [k, v] of Object.entries(req.headers))
+      if (typeof v === 'string' && k !== 'content-length' && k !== 'host') headers.set(k, v);
     // fetch will not forward Host; the OP (koa with `proxy` on) builds its URLs from this instead.
     headers.set('x-forwarded-host', new URL(net.url).host);
     const upstream = await fetch(`${state.target}${req.url}`, {

@@ -24,10 +24,16 @@ export async function startWorld(extraEnv: Record<string, string> = {}, opts: { 
     clients: [{ client_id: 'google-client', client_secret: 'google-secret', redirect_uris: cb('google') }],
   });
   const facebook = await startFacebookFake({ clientId: 'fb-app', clientSecret: 'fb-secret' });
-  const corp = await startOidcStandIn({ pkceRequired: true, clients: [{ client_id: 'corp-client', client_secret: 'corp-secret', redirect_uris: cb('corp') }] });
+  const corp = await startOidcStandIn({
+    pkceRequired: true,
+    clients: [{ client_id: 'corp-client', client_secret: 'corp-secret', redirect_uris: cb('corp') }],
+  });
   const acme = await startOidcStandIn({ clients: [{ client_id: 'acme-client', client_secret: 'acme-secret', redirect_uris: cb('acme') }] });
   const proxy = await startTamperingProxy();
-  const shady = await startOidcStandIn({ issuer: proxy.url, clients: [{ client_id: 'shady-client', client_secret: 'shady-secret', redirect_uris: cb('shady') }] });
+  const shady = await startOidcStandIn({
+    issuer: proxy.url,
+    clients: [{ client_id: 'shady-client', client_secret: 'shady-secret', redirect_uris: cb('shady') }],
+  });
   proxy.connect(shady.url, shady.privateJwk);
 
   const env: Record<string, string> = {

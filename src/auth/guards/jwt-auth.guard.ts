@@ -2,6 +2,7 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import { DomainError } from '../../common/domain-error.js';
 import { AccessTokensService } from '../../tokens/access-tokens.service.js';
+import { RevocationsService } from '../../tokens/revocations.service.js';
 import type { AuthenticatedRequest } from '../decorators/current-auth.decorator.js';
 import { IS_PUBLIC } from '../decorators/public.decorator.js';
 
@@ -18,6 +19,7 @@ export class JwtAuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: AccessTokensService,
+    private readonly revocations: RevocationsService,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
@@ -25,7 +27,10 @@ export class JwtAuthGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const token = bearerToken(req.headers.authorization);
     if (!token) throw new DomainError('invalid_token', 'a bearer access token is required');
-    req.auth = this.tokens.verify(token);
+    const claims = this.tokens.verify(token);
+    // Logout, session revoke, disable and role changes reach access tokens here, from memory (RevocationsService).
+    if (this.revocations.isRevoked(claims.sid, claims.sub, claims.iat)) throw new DomainError('invalid_token', 'the session has ended');
+    req.auth = claims;
     return true;
   }
 }

@@ -13,7 +13,8 @@ export interface IdTokenVerifierOptions {
   timeoutMs: number;
 }
 
-const refused = (why: string, cause?: unknown) => new DomainError('invalid_id_token', `the provider's ID token was refused: ${why}`, { cause });
+const refused = (why: string, cause?: unknown) =>
+  new DomainError('invalid_id_token', `the provider's ID token was refused: ${why}`, { cause });
 
 /**
  * Verifies a provider's ID token as OIDC Core §3.1.3.7 requires. passport-openidconnect only base64-decodes it, so

@@ -30,10 +30,13 @@ export function oauth2StateStore(store: LoginStateStore, provider: string) {
       }
     },
     verify(req: Request, handle: unknown, cb: Callback<[string | boolean, LoginAttempt?]>) {
-      store.consume(req, req.res!, provider, handle).then((attempt) => {
-        (req as Request & { [ATTEMPT]?: LoginAttempt })[ATTEMPT] = attempt;
-        cb(null, attempt.pkceVerifier ?? true, attempt);
-      }, (e: unknown) => cb(e));
+      store.consume(req, req.res!, provider, handle).then(
+        (attempt) => {
+          (req as Request & { [ATTEMPT]?: LoginAttempt })[ATTEMPT] = attempt;
+          cb(null, attempt.pkceVerifier ?? true, attempt);
+        },
+        (e: unknown) => cb(e),
+      );
     },
   };
 }
@@ -52,11 +55,14 @@ export function oidcStateStore(store: LoginStateStore, provider: string, onResto
       }
     },
     verify(req: Request, handle: unknown, cb: Callback<[object | false, LoginAttempt?]>) {
-      store.consume(req, req.res!, provider, handle).then((attempt) => {
-        (req as Request & { [ATTEMPT]?: LoginAttempt })[ATTEMPT] = attempt;
-        onRestored(req, attempt);
-        cb(null, {}, attempt);
-      }, (e: unknown) => cb(e));
+      store.consume(req, req.res!, provider, handle).then(
+        (attempt) => {
+          (req as Request & { [ATTEMPT]?: LoginAttempt })[ATTEMPT] = attempt;
+          onRestored(req, attempt);
+          cb(null, {}, attempt);
+        },
+        (e: unknown) => cb(e),
+      );
     },
   };
 }

@@ -1,10 +1,7 @@
 import type { Request } from 'express';
 import type { Strategy } from 'passport';
 
-export type StrategyOutcome =
-  | { kind: 'redirect'; url: string }
-  | { kind: 'success'; user: unknown }
-  | { kind: 'fail'; info: unknown };
+export type StrategyOutcome = { kind: 'redirect'; url: string } | { kind: 'success'; user: unknown } | { kind: 'fail'; info: unknown };
 
 /**
  * Runs a Passport strategy for one request and resolves with what it decided. This is what

@@ -171,7 +171,16 @@ export class InitialSchema1764100000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const t of ['audit_events', 'signing_keys', 'used_login_states', 'authorization_codes', 'refresh_tokens', 'sessions', 'identities', 'users']) {
+    for (const t of [
+      'audit_events',
+      'signing_keys',
+      'used_login_states',
+      'authorization_codes',
+      'refresh_tokens',
+      'sessions',
+      'identities',
+      'users',
+    ]) {
       await q.dropTable(t);
     }
   }

@@ -28,7 +28,9 @@ describe('OIDC discovery', () => {
 
   it('refuses, without retrying, a document that names another issuer (Discovery §4.3)', async () => {
     const op = await serve({ issuer: 'https://elsewhere.example', authorization_endpoint: 'a', token_endpoint: 't', jwks_uri: 'j' });
-    await expect(discover('corp', op.url, { attempts: 3, backoffMs: 1 })).rejects.toThrow(/discovery says issuer https:\/\/elsewhere.example/);
+    await expect(discover('corp', op.url, { attempts: 3, backoffMs: 1 })).rejects.toThrow(
+      /discovery says issuer https:\/\/elsewhere.example/,
+    );
     expect(op.hits()).toBe(1);
     op.close();
   });

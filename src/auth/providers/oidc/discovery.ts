@@ -52,7 +52,10 @@ export async function discover(
       lastError = e;
     }
   }
-  const why = lastError instanceof Error ? `${lastError.message}${lastError.cause ? ` (${String((lastError.cause as Error).message ?? lastError.cause)})` : ''}` : String(lastError);
+  const why =
+    lastError instanceof Error
+      ? `${lastError.message}${lastError.cause ? ` (${String((lastError.cause as Error).message ?? lastError.cause)})` : ''}`
+      : String(lastError);
   throw new DiscoveryError(`OIDC provider "${providerId}": discovery at ${url} failed after ${attempts} attempts: ${why}`);
 }
 

@@ -1,0 +1,64 @@
+import { DataSource } from 'typeorm';
+import { AuditEvent } from '../audit/audit-event.entity.js';
+import { dataSourceOptions } from './data-source.js';
+import { Db } from './db.service.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The SQLite driver shares one connection: without Db's queue, a write would be lost with another's rollback. */
+describe('Db on SQLite', () => {
+  let ds: DataSource;
+  let db: Db;
+
+  beforeAll(async () => {
+    ds = await new DataSource(
+      dataSourceOptions({ type: 'sqlite', path: join(mkdtempSync(join(tmpdir(), 'sls-db-')), 'app.db') }),
+    ).initialize();
+    db = new Db(ds);
+  });
+
+  afterAll(async () => {
+    await ds.destroy();
+  });
+
+  const event = (type: string) => ({
+    at: Date.now(),
+    type,
+    actorId: null,
+    userId: null,
+    provider: null,
+    reason: null,
+    ip: null,
+    userAgent: null,
+    details: null,
+  });
+
+  it('keeps a write made while another unit’s transaction rolls back', async () => {
+    const failing = db.transaction(async (m) => {
+      await m.insert(AuditEvent, event('rolled_back'));
+      await new Promise((r) => setTimeout(r, 20));
+      throw new Error('boom');
+    });
+    const meanwhile = db.run((m) => m.insert(AuditEvent, event('kept')));
+    await expect(failing).rejects.toThrow('boom');
+    await meanwhile;
+    const types = (await ds.query('SELECT type FROM audit_events')).map((r: { type: string }) => r.type);
+    expect(types).toEqual(['kept']);
+  });
+
+  it('runs concurrent transactions one after another, none nested in another', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        db.transaction(async (m) => {
+          await m.insert(AuditEvent, event(`t${i}`));
+          await new Promise((r) => setTimeout(r, 1));
+          if (i % 2) throw new Error('odd');
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
+    const rows: { type: string }[] = await ds.query(`SELECT type FROM audit_events WHERE type LIKE 't%' ORDER BY id`);
+    expect(rows.map((r) => r.type)).toEqual(Array.from({ length: 10 }, (_, i) => `t${i * 2}`));
+  });
+});

@@ -1,0 +1,43 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+
+/** One queue per SQLite file in this process (several app instances in one process share the file's lock). */
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Every unit of database work goes through here. On PostgreSQL it is a plain pass-through (a pool, real
+ * transactions). On SQLite, TypeORM's better-sqlite3 driver has ONE connection for the whole app, so a statement
+ * from one request would run inside another request's open transaction and vanish with its rollback, and a second
+ * transaction would silently nest as a savepoint. Units are therefore run one at a time; better-sqlite3 is
+ * synchronous, so this costs little: SQLite has a single writer anyway.
+ */
+@Injectable()
+export class Db {
+  private readonly queueKey?: string;
+
+  constructor(@InjectDataSource() readonly dataSource: DataSource) {
+    const o = dataSource.options;
+    if (o.type === 'better-sqlite3') this.queueKey = String(o.database);
+  }
+
+  /** A unit of work outside a transaction (one statement, or reads). Do not call from inside `transaction`. */
+  run<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.serialise(() => work(this.dataSource.manager));
+  }
+
+  /** A transaction. Inside it, use only the manager it hands you. */
+  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.serialise(() => this.dataSource.transaction(work));
+  }
+
+  private serialise<T>(work: () => Promise<T>): Promise<T> {
+    if (this.queueKey === undefined) return work();
+    const next = (queues.get(this.queueKey) ?? Promise.resolve()).then(work);
+    queues.set(
+      this.queueKey,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+}

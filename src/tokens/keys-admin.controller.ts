@@ -1,0 +1,17 @@
+import { Controller, HttpCode, Post } from '@nestjs/common';
+import { Roles } from '../auth/decorators/roles.decorator.js';
+import { SigningKeysService } from './signing-keys.service.js';
+
+@Controller('admin/keys')
+@Roles('admin')
+export class KeysAdminController {
+  constructor(private readonly keys: SigningKeysService) {}
+
+  /** Rotates the signing key now; tokens signed by the old one keep verifying until they expire. */
+  @Post('rotate')
+  @HttpCode(200)
+  async rotate() {
+    await this.keys.rotate();
+    return { kid: this.keys.signingKey().kid, keys: this.keys.jwks().keys.map((k) => k.kid) };
+  }
+}

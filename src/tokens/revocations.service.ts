@@ -1,0 +1,136 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { In, LessThan, MoreThan, type EntityManager } from 'typeorm';
+import { Clock } from '../common/clock.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
+import { Db } from '../database/db.service.js';
+import { Revocation, type RevocationKind } from './revocation.entity.js';
+import { SigningKeysService } from './signing-keys.service.js';
+
+/** How often each instance reads the feed: the bound on how long a revoked token still works elsewhere. */
+export const REVOCATION_POLL_MS = 500;
+/** A gap in the ids (a transaction not yet committed on PostgreSQL) is re-read for this long, then given up. */
+const HOLE_TTL_MS = 10_000;
+/** Rows outlive the tokens they concern by this margin (clock differences between instances). */
+const MARGIN_MS = 60_000;
+
+/**
+ * Revocation without a database query per request: every instance keeps the revoked sessions and per-user
+ * not-before times in memory, fed by the `revocations` table, which it polls twice a second. The instance that
+ * revokes applies the change at once; the others within REVOCATION_POLL_MS plus one query. Works on SQLite alone.
+ */
+@Injectable()
+export class RevocationsService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(RevocationsService.name);
+  private readonly sessions = new Map<string, number>();
+  private readonly users = new Map<string, { notBefore: number; expiresAt: number }>();
+  private lastId = 0;
+  private readonly holes = new Map<number, number>();
+  private timer?: NodeJS.Timeout;
+  private polling?: Promise<void>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly keys: SigningKeysService,
+    @InjectConfig() private readonly config: ResolvedConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const now = this.clock.now();
+    const rows = await this.db.run((m) => m.find(Revocation, { where: { expiresAt: MoreThan(now) }, order: { id: 'ASC' } }));
+    for (const row of rows) this.apply(row, false);
+    const last = await this.db.run((m) =>
+      m.createQueryBuilder(Revocation, 'r').select('MAX(r.id)', 'max').getRawOne<{ max: string | number | null }>(),
+    );
+    this.lastId = Number(last?.max ?? 0);
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.poll(), REVOCATION_POLL_MS);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.polling;
+  }
+
+  /** The hot path: two map look-ups. */
+  isRevoked(sid: string, userId: string, iatSeconds: number): boolean {
+    if (this.sessions.has(sid)) return true;
+    const user = this.users.get(userId);
+    return user !== undefined && iatSeconds * 1000 <= user.notBefore;
+  }
+
+  /** Pass the manager of the transaction that ends the session, so both commit together. */
+  async revokeSession(sessionId: string, m?: EntityManager): Promise<void> {
+    await this.publish('session', sessionId, null, m);
+  }
+
+  /** Every access token of the user issued until now stops working (disable, role change, delete). */
+  async revokeUserTokens(userId: string, m?: EntityManager): Promise<void> {
+    await this.publish('user', userId, this.clock.now(), m);
+  }
+
+  /** Reads new feed entries now (tests and the poll timer). */
+  poll(): Promise<void> {
+    this.polling ??= this.readFeed().finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  private async publish(kind: RevocationKind, subject: string, notBefore: number | null, m?: EntityManager): Promise<void> {
+    const at = this.clock.now();
+    const row = { kind, subject, notBefore, at, expiresAt: at + this.config.jwt.accessTokenTtl * 1000 + MARGIN_MS };
+    if (m) await m.insert(Revocation, row);
+    else await this.db.run((tx) => tx.insert(Revocation, row));
+    this.apply(row as Revocation, false);
+  }
+
+  private async readFeed(): Promise<void> {
+    try {
+      const now = this.clock.now();
+      const holeIds = [...this.holes.keys()];
+      const after = { id: MoreThan(String(this.lastId)) };
+      const where = holeIds.length ? [after, { id: In(holeIds.map(String)) }] : after;
+      const rows = await this.db.run((m) => m.find(Revocation, { where, order: { id: 'ASC' } }));
+      for (const row of rows) {
+        const id = Number(row.id);
+        this.holes.delete(id);
+        if (id > this.lastId) {
+          // Ids skipped over may belong to transactions that commit later (PostgreSQL): read them again.
+          for (let missing = this.lastId + 1; missing < id && missing > id - 1000; missing++) this.holes.set(missing, now);
+          this.lastId = id;
+        }
+        this.apply(row, true);
+      }
+      for (const [id, since] of this.holes) if (now - since > HOLE_TTL_MS) this.holes.delete(id);
+      this.prune(now);
+    } catch (e) {
+      this.logger.warn(`revocation feed not readable, retrying: ${(e as Error).message}`);
+    }
+  }
+
+  private apply(row: Pick<Revocation, 'kind' | 'subject' | 'notBefore' | 'expiresAt'>, fromFeed: boolean): void {
+    if (row.kind === 'session' && row.subject) {
+      this.sessions.set(row.subject, row.expiresAt);
+    } else if (row.kind === 'user' && row.subject && row.notBefore !== null) {
+      const current = this.users.get(row.subject);
+      if (!current || current.notBefore < row.notBefore)
+        this.users.set(row.subject, { notBefore: row.notBefore, expiresAt: row.expiresAt });
+    } else if (row.kind === 'keys' && fromFeed) {
+      void this.keys.reload().catch((e: Error) => this.logger.warn(`signing keys not reloaded: ${e.message}`));
+    }
+  }
+
+  private prune(now: number): void {
+    for (const [sid, expiresAt] of this.sessions) if (expiresAt <= now) this.sessions.delete(sid);
+    for (const [user, entry] of this.users) if (entry.expiresAt <= now) this.users.delete(user);
+  }
+
+  /** Feed rows are only needed while the tokens they concern can still be alive. */
+  async purgeExpired(): Promise<void> {
+    const now = this.clock.now();
+    await this.db.run((m) => m.delete(Revocation, { expiresAt: LessThan(now) }));
+  }
+}

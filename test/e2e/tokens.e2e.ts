@@ -1,0 +1,384 @@
+import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+import { DataSource } from 'typeorm';
+import { RevocationsService } from '../../src/tokens/revocations.service.js';
+import { SigningKeysService } from '../../src/tokens/signing-keys.service.js';
+import { signJwt } from '../../src/tokens/jwt.js';
+import { TestBrowser } from '../support/browser.js';
+import { listenLocal } from '../support/net.js';
+import { getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
+import { ManualClock, startService, type RunningService } from '../support/service.js';
+import { startWorld, type World } from '../support/world.js';
+
+const decode = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()) as Record<string, unknown>;
+const refresh = (url: string, refresh_token: unknown) => postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token });
+
+/** Polls until `check` holds or `ms` pass; returns the time it took. For bounds, not for ordering. */
+async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    if (await check()) return Date.now() - start;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`not within ${ms} ms`);
+}
+
+describe('tokens', () => {
+  let world: World;
+  let url: string;
+  const signIn = (login: string, provider = 'acme') => signInAndGetTokens(new TestBrowser(), url, provider, { login });
+
+  beforeAll(async () => {
+    world = await startWorld({ ADMIN_EMAILS: 'root@corp.test' });
+    url = world.service.url;
+    world.corp.accounts.set('root', { email: 'root@corp.test', email_verified: true });
+  });
+
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  afterEach(() => {
+    expect(world.service.serverErrors).toEqual([]);
+  });
+
+  describe('access tokens (RFC 9068) and the JWKS', () => {
+    it('are at+jwt with kid and every contract claim, and verify with jose through the JWKS', async () => {
+      const { tokens, me } = await signIn('ada');
+      const header = decodeProtectedHeader(tokens.access_token);
+      expect(header).toEqual({ alg: 'RS256', typ: 'at+jwt', kid: expect.any(String) });
+      const jwks = await getJson(`${url}/.well-known/jwks.json`);
+      expect(jwks.body.keys).toContainEqual(expect.objectContaining({ kid: header.kid, alg: 'RS256', use: 'sig', kty: 'RSA' }));
+      expect(JSON.stringify(jwks.body)).not.toMatch(/"(d|p|q|dp|dq|qi)":/);
+      const config = await getJson(`${url}/.well-known/openid-configuration`);
+      expect(config.body).toMatchObject({
+        issuer: world.service.publicUrl,
+        jwks_uri: `${world.service.publicUrl}/.well-known/jwks.json`,
+        token_endpoint: `${world.service.publicUrl}/auth/token`,
+      });
+      const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${url}/.well-known/jwks.json`)), {
+        issuer: world.service.publicUrl,
+        audience: world.service.publicUrl,
+        algorithms: ['RS256'],
+        typ: 'at+jwt',
+      });
+      expect(payload).toEqual({
+        iss: world.service.publicUrl,
+        aud: world.service.publicUrl,
+        sub: me.id,
+        iat: expect.any(Number),
+        nbf: expect.any(Number),
+        exp: (payload.iat as number) + 900,
+        jti: expect.any(String),
+        sid: expect.any(String),
+        roles: ['user'],
+      });
+    });
+
+    it('answers /me/claims from the token alone', async () => {
+      const { tokens } = await signIn('bea');
+      const claims = await getJson(`${url}/me/claims`, tokens.access_token);
+      expect(claims.body).toEqual(decode(tokens.access_token));
+    });
+  });
+
+  describe('refresh tokens (checklist R1, R3, S5)', () => {
+    it('rotate: each use returns a new one; reusing a spent one ends the whole session', async () => {
+      const { tokens } = await signIn('cy');
+      const second = await refresh(url, tokens.refresh_token);
+      expect(second.status).toBe(200);
+      expect(second.body.refresh_token).not.toBe(tokens.refresh_token);
+      expect(decode(second.body.access_token as string).sid).toBe(decode(tokens.access_token).sid);
+
+      const reuse = await refresh(url, tokens.refresh_token);
+      expect(reuse).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: expect.any(String) } });
+      expect((await refresh(url, second.body.refresh_token)).body.error).toBe('invalid_grant');
+      expect((await getJson(`${url}/me`, second.body.access_token as string)).status).toBe(401);
+      expect((await getJson(`${url}/me`, tokens.access_token)).status).toBe(401);
+      const audit = await world.service.app
+        .get(DataSource)
+        .query(`SELECT type, reason FROM audit_events WHERE type = 'refresh_token_reused'`);
+      expect(audit.length).toBeGreaterThanOrEqual(1);
+    });
+
+    it('of 20 concurrent uses of one refresh token, exactly one succeeds', async () => {
+      const { tokens } = await signIn('dee');
+      const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(url, tokens.refresh_token)));
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+      expect(answers.filter((a) => a.status === 400 && a.body.error === 'invalid_grant')).toHaveLength(19);
+    });
+
+    it('are stored only as hashes; private signing keys only encrypted', async () => {
+      const { tokens } = await signIn('eve');
+      const db = world.service.app.get(DataSource);
+      const dump =
+        JSON.stringify(await db.query('SELECT * FROM refresh_tokens')) + JSON.stringify(await db.query('SELECT * FROM sessions'));
+      expect(dump).not.toContain(tokens.refresh_token);
+      const keys: { private_key: string }[] = await db.query('SELECT private_key FROM signing_keys');
+      for (const k of keys) {
+        expect(k.private_key).toMatch(/^v1\./);
+        expect(k.private_key).not.toContain('PRIVATE KEY');
+      }
+    });
+
+    it('refuse malformed requests with RFC 6749 codes', async () => {
+      expect((await postJson(`${url}/auth/token`, {})).body.error).toBe('invalid_request');
+      expect((await postJson(`${url}/auth/token`, { grant_type: 'password' })).body.error).toBe('unsupported_grant_type');
+      expect((await postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: ['a', 'b'] })).body.error).toBe(
+        'invalid_request',
+      );
+      expect((await refresh(url, 'x'.repeat(43))).body.error).toBe('invalid_grant');
+      const form = await fetch(`${url}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=refresh_token&refresh_token=nope',
+      });
+      expect(form.status).toBe(400);
+      expect(form.headers.get('cache-control')).toBe('no-store');
+      const broken = await fetch(`${url}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"grant_type":',
+      });
+      expect(broken.status).toBe(400);
+      expect(await broken.json()).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
+    });
+  });
+
+  describe('ending sessions reaches access tokens on every instance within 1 s (checklist S1, S2)', () => {
+    let second: RunningService;
+    beforeAll(async () => {
+      second = await world.secondInstance();
+    });
+
+    it('logout with the refresh token', async () => {
+      const { tokens } = await signIn('fay');
+      expect((await getJson(`${second.url}/me`, tokens.access_token)).status).toBe(200);
+      const res = await postJson(`${url}/auth/logout`, { refresh_token: tokens.refresh_token });
+      expect(res.status).toBe(204);
+      expect((await getJson(`${url}/me`, tokens.access_token)).status).toBe(401);
+      await within(1000, async () => (await getJson(`${second.url}/me/claims`, tokens.access_token)).status === 401);
+      expect((await refresh(url, tokens.refresh_token)).body.error).toBe('invalid_grant');
+    });
+
+    it('logout with the bearer access token', async () => {
+      const { tokens } = await signIn('gus');
+      const res = await fetch(`${url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}` } });
+      expect(res.status).toBe(204);
+      await within(1000, async () => (await getJson(`${second.url}/me/claims`, tokens.access_token)).status === 401);
+    });
+
+    it('signing one device out from the session list', async () => {
+      const phone = await signIn('hal');
+      const laptop = await signIn('hal');
+      const list = await getJson(`${url}/me/sessions`, laptop.tokens.access_token);
+      expect(list.body).toHaveLength(2);
+      const phoneSid = decode(phone.tokens.access_token).sid;
+      expect(list.body).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ id: phoneSid, current: false, userAgent: 'test-browser/1.0' }),
+          expect.objectContaining({ current: true }),
+        ]),
+      );
+      const del = await fetch(`${url}/me/sessions/${phoneSid}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${laptop.tokens.access_token}` },
+      });
+      expect(del.status).toBe(204);
+      await within(1000, async () => (await getJson(`${second.url}/me/claims`, phone.tokens.access_token)).status === 401);
+      expect((await getJson(`${second.url}/me/claims`, laptop.tokens.access_token)).status).toBe(200);
+      const other = await signIn('ivy');
+      const foreign = await fetch(`${url}/me/sessions/${decode(other.tokens.access_token).sid}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${laptop.tokens.access_token}` },
+      });
+      expect(foreign.status).toBe(404);
+    });
+
+    it("a user's tokens, when the user is revoked (disable, role change)", async () => {
+      const { tokens, me } = await signIn('jay');
+      await world.service.app.get(RevocationsService).revokeUserTokens(me.id);
+      await within(1000, async () => (await getJson(`${second.url}/me/claims`, tokens.access_token)).status === 401);
+    });
+  });
+
+  describe('the guard refuses forged and foreign tokens (checklist J1–J4)', () => {
+    let valid: string;
+    let refreshToken: string;
+    beforeAll(async () => {
+      const { tokens } = await signIn('kai');
+      valid = tokens.access_token;
+      refreshToken = tokens.refresh_token;
+    });
+    const call = (token: string) => getJson(`${url}/me/claims`, token);
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+    it('accepts the genuine token', async () => {
+      expect((await call(valid)).status).toBe(200);
+    });
+
+    it('refuses alg none', async () => {
+      const [h, p] = valid.split('.');
+      const header = { ...JSON.parse(Buffer.from(h, 'base64url').toString()), alg: 'none' };
+      expect((await call(`${enc(header)}.${p}.`)).status).toBe(401);
+    });
+
+    it('refuses HS256 signed with our public key', async () => {
+      const header = decodeProtectedHeader(valid);
+      const keys = world.service.app.get(SigningKeysService);
+      const pem = keys.verificationKey(header.kid!)!.publicKey.export({ format: 'pem', type: 'spki' });
+      const input = `${enc({ ...header, alg: 'HS256' })}.${valid.split('.')[1]}`;
+      const forged = `${input}.${createHmac('sha256', pem).update(input).digest('base64url')}`;
+      const res = await call(forged);
+      expect(res).toEqual({ status: 401, body: { error: 'invalid_token', error_description: expect.any(String) } });
+    });
+
+    it('refuses a changed claim, a foreign audience or issuer, and an expired token', async () => {
+      const claims = decode(valid);
+      const key = world.service.app.get(SigningKeysService).signingKey();
+      const sign = (over: object) => signJwt({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }, { ...claims, ...over }, key.privateKey);
+      const [h, , s] = valid.split('.');
+      expect((await call(`${h}.${enc({ ...claims, roles: ['admin'] })}.${s}`)).status).toBe(401);
+      expect((await call(sign({}))).status).toBe(200);
+      expect((await call(sign({ aud: 'https://other.app' }))).status).toBe(401);
+      expect((await call(sign({ iss: 'https://evil.example' }))).status).toBe(401);
+      const past = Math.floor(Date.now() / 1000) - 3600;
+      expect((await call(sign({ iat: past - 900, nbf: past - 900, exp: past }))).status).toBe(401);
+      expect((await call(sign({ nbf: Math.floor(Date.now() / 1000) + 3600 }))).status).toBe(401);
+    });
+
+    it('ignores jku, x5u and jwk headers and fetches nothing (J4)', async () => {
+      let hits = 0;
+      const attacker = await listenLocal((_req, res) => {
+        hits++;
+        res.end('{}');
+      });
+      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const jwk = publicKey.export({ format: 'jwk' });
+      const forged = await new SignJWT(decode(valid))
+        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'attacker', jku: `${attacker.url}/jwks`, x5u: `${attacker.url}/x5u`, jwk })
+        .sign(privateKey);
+      expect((await call(forged)).status).toBe(401);
+      const sameKid = await new SignJWT(decode(valid))
+        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: decodeProtectedHeader(valid).kid!, jku: `${attacker.url}/jwks` })
+        .sign(privateKey);
+      expect((await call(sameKid)).status).toBe(401);
+      expect(hits).toBe(0);
+      await attacker.close();
+    });
+
+    it('refuses a refresh token, a provider ID token and a token without typ as bearer (J3)', async () => {
+      expect((await call(refreshToken)).status).toBe(401);
+      const key = world.service.app.get(SigningKeysService).signingKey();
+      expect((await call(signJwt({ alg: key.alg, kid: key.kid, typ: 'JWT' }, decode(valid), key.privateKey))).status).toBe(401);
+      // An ID token from a provider: signed by someone we do not trust for access tokens, and typ JWT.
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const idToken = await new SignJWT({ sub: decode(valid).sub as string, aud: 'acme-client' })
+        .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
+        .setIssuer(world.acme.issuer)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(privateKey);
+      expect((await call(idToken)).status).toBe(401);
+    });
+
+    it('answers a missing or malformed Authorization header with 401 and WWW-Authenticate', async () => {
+      for (const header of [undefined, 'Basic abc', 'Bearer', 'Bearer a.b', 'Bearer ....', `Bearer ${valid} extra`]) {
+        const res = await fetch(`${url}/me`, { headers: header ? { authorization: header } : {} });
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      }
+    });
+  });
+
+  describe('signing-key rotation', () => {
+    it('keeps old tokens valid, signs new ones with the new kid, publishes both, reaches other instances', async () => {
+      const second = await world.secondInstance();
+      const admin = await signIn('root', 'corp');
+      expect(admin.me.roles).toContain('admin');
+      const oldKid = decodeProtectedHeader(admin.tokens.access_token).kid;
+      const user = await signIn('lou');
+      expect((await postJson(`${url}/admin/keys/rotate`, {}, { authorization: `Bearer ${user.tokens.access_token}` })).status).toBe(403);
+      expect((await postJson(`${url}/admin/keys/rotate`, {})).status).toBe(401);
+      const rotated = await postJson(`${url}/admin/keys/rotate`, {}, { authorization: `Bearer ${admin.tokens.access_token}` });
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.kid).not.toBe(oldKid);
+      const jwks = await getJson(`${url}/.well-known/jwks.json`);
+      expect((jwks.body.keys as { kid: string }[]).map((k) => k.kid)).toEqual(expect.arrayContaining([oldKid, rotated.body.kid]));
+      expect((await getJson(`${url}/me/claims`, admin.tokens.access_token)).status).toBe(200);
+      const fresh = await refresh(url, admin.tokens.refresh_token);
+      expect(decodeProtectedHeader(fresh.body.access_token as string).kid).toBe(rotated.body.kid);
+      await within(1000, async () => (await getJson(`${second.url}/me/claims`, fresh.body.access_token as string)).status === 200);
+    });
+  });
+});
+
+describe('lifetimes and restarts (checklist R2), with a clock the test moves', () => {
+  const clock = new ManualClock();
+  let world: World;
+  const signIn = (login: string) => signInAndGetTokens(new TestBrowser(), world.service.url, 'acme', { login });
+
+  beforeAll(async () => {
+    world = await startWorld({ REFRESH_TOKEN_TTL: '7200', REFRESH_IDLE_TTL: '1800', ACCESS_TOKEN_TTL: '600' }, { clock });
+  });
+
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it('refuses a refresh token after the idle lifetime without use', async () => {
+    const { tokens } = await signIn('idle');
+    clock.advance(1799_000);
+    const ok = await refresh(world.service.url, tokens.refresh_token);
+    expect(ok.status).toBe(200);
+    clock.advance(1801_000);
+    expect((await refresh(world.service.url, ok.body.refresh_token)).body.error).toBe('invalid_grant');
+  });
+
+  it('refuses a refresh token after the absolute lifetime even when used all along', async () => {
+    const { tokens } = await signIn('busy');
+    let rt = tokens.refresh_token;
+    for (let i = 0; i < 4; i++) {
+      clock.advance(1700_000);
+      const r = await refresh(world.service.url, rt);
+      expect(r.status).toBe(200);
+      rt = r.body.refresh_token as string;
+    }
+    clock.advance(1000_000);
+    expect((await refresh(world.service.url, rt)).body.error).toBe('invalid_grant');
+  });
+
+  it('expires access tokens, and removes a retired key from the JWKS once its tokens have expired', async () => {
+    const { tokens } = await signIn('old');
+    const kid = decodeProtectedHeader(tokens.access_token).kid;
+    const keys = world.service.app.get(SigningKeysService);
+    await keys.rotate();
+    expect(keys.jwks().keys.map((k) => k.kid)).toContain(kid);
+    clock.advance(600_000 + 301_000);
+    expect((await getJson(`${world.service.url}/me/claims`, tokens.access_token)).status).toBe(401);
+    await keys.rotateIfDue();
+    await keys.reload();
+    expect(keys.jwks().keys.map((k) => k.kid)).not.toContain(kid);
+  });
+
+  it('rotates on schedule (KEY_ROTATION_DAYS, default 30), exactly once across instances', async () => {
+    const second = await world.secondInstance();
+    const keys = [world.service, second].map((s) => s.app.get(SigningKeysService));
+    const before = keys[0].signingKey().kid;
+    expect(await keys[0].rotateIfDue()).toBe(false);
+    clock.advance(31 * 86_400_000);
+    const results = await Promise.all(keys.map((k) => k.rotateIfDue()));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    await Promise.all(keys.map((k) => k.reload()));
+    expect(keys[0].signingKey().kid).not.toBe(before);
+    expect(keys[1].signingKey().kid).toBe(keys[0].signingKey().kid);
+  });
+
+  it('keeps tokens verifying across a restart', async () => {
+    const { tokens } = await signIn('restart');
+    const again = await startService(world.env, { databaseUrl: world.service.databaseUrl, publicUrl: world.service.publicUrl, clock });
+    expect((await getJson(`${again.url}/me/claims`, tokens.access_token)).status).toBe(200);
+    expect((await refresh(again.url, tokens.refresh_token)).status).toBe(200);
+    await again.close();
+  });
+});
