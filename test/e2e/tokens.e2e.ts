@@ -382,3 +382,31 @@ describe('lifetimes and restarts (checklist R2), with a clock the test moves', (
     await again.close();
   });
 });
+
+describe.each(['ES256', 'EdDSA'] as const)('JWT_ALG=%s', (alg) => {
+  let world: World;
+
+  beforeAll(async () => {
+    world = await startWorld({ JWT_ALG: alg });
+  });
+
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it('issues tokens of that algorithm that verify through the JWKS and pass the guard', async () => {
+    const { tokens } = await signInAndGetTokens(new TestBrowser(), world.service.url, 'acme', { login: `alg-${alg}` });
+    expect(decodeProtectedHeader(tokens.access_token)).toMatchObject({ alg, typ: 'at+jwt' });
+    const jwks = createRemoteJWKSet(new URL(`${world.service.url}/.well-known/jwks.json`));
+    const { payload } = await jwtVerify(tokens.access_token, jwks, {
+      issuer: world.service.publicUrl,
+      audience: world.service.publicUrl,
+      algorithms: [alg],
+      typ: 'at+jwt',
+    });
+    expect(payload.roles).toEqual(['user']);
+    expect((await getJson(`${world.service.url}/me/claims`, tokens.access_token)).status).toBe(200);
+    const config = await getJson(`${world.service.url}/.well-known/openid-configuration`);
+    expect(config.body.access_token_signing_alg_values_supported).toEqual([alg]);
+  });
+});

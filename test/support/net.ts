@@ -2,9 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 /** An HTTP server on 127.0.0.1 and a random port; the handler can be set after the URL is known. */
-export async function listenLocal(
-  handler?: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<{
+export async function listenLocal(handler?: (req: IncomingMessage, res: ServerResponse) => void): Promise<{
   server: Server;
   url: string;
   port: number;
