@@ -2,6 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 
+export interface SqlResult<T> {
+  rows: T[];
+  affected: number;
+}
+
 /** One queue per SQLite file in this process (several app instances in one process share the file's lock). */
 const queues = new Map<string, Promise<unknown>>();
 
@@ -29,6 +34,21 @@ export class Db {
   /** A transaction. Inside it, use only the manager it hands you. */
   transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
     return this.serialise(() => this.dataSource.transaction(work));
+  }
+
+  /**
+   * Plain SQL with `:name` parameters, for the few hot paths where the query builder's cost shows (refresh rotation
+   * is mostly query building otherwise). Same text on SQLite and PostgreSQL; call inside `run` or `transaction`.
+   */
+  async sql<T = Record<string, unknown>>(m: EntityManager, text: string, params: Record<string, unknown>): Promise<SqlResult<T>> {
+    const [query, values] = this.dataSource.driver.escapeQueryWithParameters(text, params);
+    const runner = m.queryRunner ?? this.dataSource.createQueryRunner();
+    try {
+      const result = await runner.query(query, values, true);
+      return { rows: (result.records ?? []) as T[], affected: result.affected ?? 0 };
+    } finally {
+      if (!m.queryRunner) await runner.release();
+    }
   }
 
   private serialise<T>(work: () => Promise<T>): Promise<T> {

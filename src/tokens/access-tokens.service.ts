@@ -5,7 +5,7 @@ import { DomainError } from '../common/domain-error.js';
 import type { JwtAlg } from '../config/config.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
-import { decodeJws, parseJsonObject, signJwt, verifySignature } from './jwt.js';
+import { decodeJws, parseJsonObject, signJwtOffThread, verifySignature } from './jwt.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
 /** RFC 9068 §2.2 claims of our access tokens. */
@@ -40,7 +40,7 @@ export class AccessTokensService {
     private readonly clock: Clock,
   ) {}
 
-  issue(subject: { userId: string; sessionId: string; roles: string[] }): { token: string; expiresIn: number } {
+  async issue(subject: { userId: string; sessionId: string; roles: string[] }): Promise<{ token: string; expiresIn: number }> {
     const key = this.keys.signingKey();
     const iat = Math.floor(this.clock.now() / 1000);
     const expiresIn = this.config.jwt.accessTokenTtl;
@@ -55,7 +55,7 @@ export class AccessTokensService {
       sid: subject.sessionId,
       roles: subject.roles,
     };
-    return { token: signJwt({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP }, claims, key.privateKey), expiresIn };
+    return { token: await signJwtOffThread({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP }, claims, key.privateKey), expiresIn };
   }
 
   /**

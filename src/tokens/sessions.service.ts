@@ -13,8 +13,23 @@ import { RevocationsService } from './revocations.service.js';
 import { Session } from './session.entity.js';
 
 export interface IssuedSession {
-  session: Session;
+  session: Pick<Session, 'id' | 'userId'>;
   refreshToken: string;
+}
+
+export interface RotatedSession extends IssuedSession {
+  /** The user's current roles, read in the same transaction (the new access token carries them). */
+  roles: string[];
+}
+
+interface RotationRow {
+  id: string;
+  user_id: string;
+  last_used_at: string | number;
+  expires_at: string | number;
+  revoked_at: string | number | null;
+  roles: string;
+  disabled: boolean | number;
 }
 
 const spent = () => new DomainError('invalid_grant', 'refresh token is invalid, expired or revoked');
@@ -55,18 +70,45 @@ export class SessionsService {
    * of any number of concurrent uses, exactly one changes the row (checklist R3). A token that was already spent is
    * reuse: the whole session is revoked, since either the app or an attacker holds a stolen copy.
    */
-  async rotate(refreshToken: string, ctx: RequestContext): Promise<IssuedSession> {
+  async rotate(refreshToken: string, ctx: RequestContext): Promise<RotatedSession> {
     const hash = sha256(refreshToken);
     const now = this.clock.now();
+    // Plain SQL: this is the hottest write path, and four statements through the query builder cost 3× the rest.
     const result = await this.db.transaction(async (m) => {
-      const spend = await m.update(RefreshToken, { tokenHash: hash, usedAt: IsNull() }, { usedAt: now });
+      const spend = await this.db.sql(m, 'UPDATE refresh_tokens SET used_at = :now WHERE token_hash = :hash AND used_at IS NULL', {
+        now,
+        hash,
+      });
       if (spend.affected !== 1) return undefined;
-      const row = await m.findOneByOrFail(RefreshToken, { tokenHash: hash });
-      const session = await m.findOneBy(Session, { id: row.sessionId });
-      if (!session || !this.isActive(session, now)) throw spent();
-      await m.update(Session, { id: session.id }, { lastUsedAt: now });
-      session.lastUsedAt = now;
-      return { session, refreshToken: await this.addRefreshToken(m, session.id, now) };
+      const { rows } = await this.db.sql<RotationRow>(
+        m,
+        `SELECT s.id, s.user_id, s.last_used_at, s.expires_at, s.revoked_at, u.roles, u.disabled
+           FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
+          WHERE r.token_hash = :hash`,
+        { hash },
+      );
+      const row = rows[0];
+      if (!row || Boolean(row.disabled)) throw spent();
+      const session = {
+        id: row.id,
+        userId: row.user_id,
+        lastUsedAt: Number(row.last_used_at),
+        expiresAt: Number(row.expires_at),
+        revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+      };
+      if (!this.isActive(session, now)) throw spent();
+      await this.db.sql(m, 'UPDATE sessions SET last_used_at = :now WHERE id = :id', { now, id: session.id });
+      const next = randomToken(32);
+      await this.db.sql(
+        m,
+        'INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at) VALUES (:hash, :sessionId, :now, NULL)',
+        {
+          hash: sha256(next),
+          sessionId: session.id,
+          now,
+        },
+      );
+      return { session: { id: session.id, userId: session.userId }, refreshToken: next, roles: JSON.parse(row.roles) as string[] };
     });
     if (result) return result;
     const session = await this.db.run(async (m) => {
@@ -110,7 +152,7 @@ export class SessionsService {
   }
 
   /** Active = not revoked, within the absolute lifetime and within the idle lifetime (checklist R2). */
-  isActive(session: Session, now: number): boolean {
+  isActive(session: Pick<Session, 'revokedAt' | 'expiresAt' | 'lastUsedAt'>, now: number): boolean {
     return session.revokedAt === null && session.expiresAt > now && session.lastUsedAt + this.config.jwt.refreshIdleTtl * 1000 > now;
   }
 
