@@ -11,8 +11,20 @@ import { Db } from '../database/db.service.js';
 import { isUniqueViolation } from '../database/errors.js';
 import { Identity } from './identity.entity.js';
 import { decideLinking, needsEmailOwners, type LinkingDecision } from './linking-policy.js';
-import { rolesAfterSignIn } from './roles.js';
+import { mapProviderRoles, rolesAfterSignIn } from './roles.js';
+import { RevocationsService } from '../tokens/revocations.service.js';
 import { User } from './user.entity.js';
+
+/** A refused sign-in that concerns a known account, so the audit row can name it. */
+class AccountRefused extends DomainError {
+  constructor(
+    readonly userId: string,
+    code: 'account_disabled',
+    description: string,
+  ) {
+    super(code, description);
+  }
+}
 
 export interface SignInResult {
   user: User;
@@ -25,6 +37,7 @@ export class AccountsService {
   constructor(
     private readonly db: Db,
     private readonly audit: AuditService,
+    private readonly revocations: RevocationsService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {}
@@ -43,7 +56,7 @@ export class AccountsService {
         if (e instanceof DomainError) {
           await this.audit.record({
             type: e.code === 'identity_already_linked' ? 'link_refused' : 'sign_in_failed',
-            userId: opts.linkUserId ?? null,
+            userId: e instanceof AccountRefused ? e.userId : (opts.linkUserId ?? null),
             provider: profile.provider,
             reason: e.code,
             ...opts.ctx,
@@ -57,6 +70,37 @@ export class AccountsService {
 
   findUser(id: string): Promise<User | null> {
     return this.db.run((m) => m.findOneBy(User, { id }));
+  }
+
+  /**
+   * Removes one identity of a user, unless it is their last way to sign in (409 last_identity). The user row is
+   * touched first: on PostgreSQL that row lock makes two concurrent unlinks of the same user take turns, so they
+   * cannot both see "two identities left" and remove both.
+   */
+  async unlink(userId: string, identityId: string, ctx: RequestContext, actorId: string | null = userId): Promise<void> {
+    await this.db.transaction(async (m) => {
+      const locked = await m.update(User, { id: userId }, { updatedAt: this.clock.now() });
+      if (locked.affected !== 1) throw new DomainError('not_found', 'no such user');
+      const identity = await m.findOneBy(Identity, { id: identityId, userId });
+      if (!identity) throw new DomainError('not_found', 'no such identity for this user');
+      if ((await m.countBy(Identity, { userId })) <= 1) {
+        throw new DomainError('last_identity', 'this is the only way to sign in to this account; link another provider first');
+      }
+      await m.delete(Identity, { id: identityId });
+      await this.audit.record(
+        {
+          type: 'identity_unlinked',
+          userId,
+          actorId,
+          provider: identity.provider,
+          ...ctx,
+          details: { identityId, subject: identity.subject },
+        },
+        m,
+      );
+      const user = await m.findOneByOrFail(User, { id: userId });
+      await this.syncProviderRoles(m, user, ctx, actorId);
+    });
   }
 
   identitiesOf(userId: string): Promise<Identity[]> {
@@ -94,6 +138,7 @@ export class AccountsService {
         name: profile.name,
         picture: profile.picture,
         roles: rolesAfterSignIn([], profile.email, profile.emailVerified, this.config.adminEmails),
+        providerRoles: [],
         disabled: false,
         createdAt: now,
         updatedAt: now,
@@ -107,7 +152,7 @@ export class AccountsService {
       const found = await m.findOneBy(User, { id: decision.userId });
       if (!found) throw new DomainError('invalid_state', 'the account for this sign-in no longer exists');
       user = found;
-      if (user.disabled) throw new DomainError('account_disabled', 'this account is disabled');
+      if (user.disabled) throw new AccountRefused(user.id, 'account_disabled', 'this account is disabled');
       this.refreshUser(user, profile, now);
       await m.update(
         User,
@@ -123,6 +168,7 @@ export class AccountsService {
       picture: profile.picture,
       claims: profile.claims,
       lastSignInAt: now,
+      mappedRoles: this.mappedRoles(profile),
     };
     let identity: Identity;
     if (existing) {
@@ -145,6 +191,7 @@ export class AccountsService {
         );
       }
     }
+    await this.syncProviderRoles(m, user, opts.ctx);
     await this.audit.record(
       {
         type: 'sign_in',
@@ -157,6 +204,31 @@ export class AccountsService {
       m,
     );
     return { user, identity, decision };
+  }
+
+  /** The identity's local roles from its provider's roles claim; none when the provider has no roles claim. */
+  private mappedRoles(profile: ProviderProfile): string[] {
+    const provider = this.config.providers.find((p) => p.id === profile.provider);
+    if (!profile.providerRoles || provider?.type !== 'oidc') return [];
+    return mapProviderRoles(profile.providerRoles, provider.roleMap);
+  }
+
+  /**
+   * Recomputes the user's provider roles as the union over their identities (so a sign-in through one provider
+   * never drops what another grants). A role lost this way ends the user's older access tokens.
+   */
+  async syncProviderRoles(m: EntityManager, user: User, ctx: RequestContext, actorId: string | null = null): Promise<void> {
+    const identities = await m.find(Identity, { select: { mappedRoles: true }, where: { userId: user.id } });
+    const next = [...new Set(identities.flatMap((i) => i.mappedRoles))].sort();
+    const before = [...user.providerRoles].sort();
+    if (next.join() === before.join()) return;
+    user.providerRoles = next;
+    await m.update(User, { id: user.id }, { providerRoles: next });
+    await this.audit.record(
+      { type: 'role_changed', userId: user.id, actorId, reason: 'provider_roles_synced', ...ctx, details: { from: before, to: next } },
+      m,
+    );
+    if (before.some((r) => !next.includes(r))) await this.revocations.revokeUserTokens(user.id, m);
   }
 
   /**

@@ -32,6 +32,10 @@ export class Identity {
   @Column({ type: 'simple-json' })
   claims: JsonObject;
 
+  /** Local roles this identity's provider grants (OIDC_<ID>_ROLES_CLAIM through OIDC_<ID>_ROLE_MAP). */
+  @Column({ name: 'mapped_roles', type: 'simple-json' })
+  mappedRoles: string[];
+
   @Column({ name: 'linked_at', type: 'bigint', transformer: epochMs })
   linkedAt: number;
 

@@ -1,9 +1,12 @@
-import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { requestContext } from '../common/request-context.js';
 import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
 import { DomainError } from '../common/domain-error.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
 import { AccountsService } from './accounts.service.js';
+import { effectiveRoles } from './roles.js';
 
 @Controller('me')
 export class MeController {
@@ -23,7 +26,7 @@ export class MeController {
       emailVerified: user.emailVerified,
       name: user.name,
       picture: user.picture,
-      roles: user.roles,
+      roles: effectiveRoles(user),
       identities: identities.map((i) => ({
         id: i.id,
         provider: i.provider,
@@ -38,6 +41,17 @@ export class MeController {
   @Get('claims')
   claims(@CurrentAuth() auth: AccessTokenClaims) {
     return auth;
+  }
+
+  /** Unlinks one of the caller's identities; never the last one (409 last_identity). */
+  @Delete('identities/:identityId')
+  @HttpCode(204)
+  async unlink(
+    @CurrentAuth() auth: AccessTokenClaims,
+    @Param('identityId', new ParseUUIDPipe()) identityId: string,
+    @Req() req: Request,
+  ): Promise<void> {
+    await this.accounts.unlink(auth.sub, identityId, requestContext(req));
   }
 
   /** The caller's active sessions (devices), the current one marked. */

@@ -1,5 +1,9 @@
+import { ROLE_NAME } from '../config/config.js';
+
 export const ROLE_USER = 'user';
 export const ROLE_ADMIN = 'admin';
+
+const unique = (xs: string[]) => [...new Set(xs)];
 
 /** ADMIN_EMAILS grants admin only on an email its provider verified (an unverified one could be anybody's). */
 export function rolesAfterSignIn(
@@ -11,4 +15,22 @@ export function rolesAfterSignIn(
   const roles = new Set(current.length ? current : [ROLE_USER]);
   if (email && emailVerified && adminEmails.includes(email)) roles.add(ROLE_ADMIN);
   return [...roles];
+}
+
+/**
+ * A provider's role claim values as local roles: through OIDC_<ID>_ROLE_MAP when configured (values it does not
+ * name grant nothing), otherwise the values themselves when they are valid role names.
+ */
+export function mapProviderRoles(values: string[], roleMap: Record<string, string[]> | undefined): string[] {
+  if (roleMap) return unique(values.flatMap((v) => roleMap[v] ?? []));
+  return unique(values.filter((v) => ROLE_NAME.test(v)));
+}
+
+/** What tokens carry and guards check: assigned roles plus provider-mapped ones. */
+export function effectiveRoles(user: { roles: string[]; providerRoles: string[] }): string[] {
+  return unique([...user.roles, ...user.providerRoles]);
+}
+
+export function isAdmin(user: { roles: string[]; providerRoles: string[]; disabled: boolean }): boolean {
+  return !user.disabled && effectiveRoles(user).includes(ROLE_ADMIN);
 }

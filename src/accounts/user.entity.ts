@@ -20,8 +20,13 @@ export class User {
   @Column({ type: 'varchar', length: 2048, nullable: true })
   picture: string | null;
 
+  /** Roles assigned here: `user`, ADMIN_EMAILS' `admin`, and whatever an admin gives. A provider sync never touches them. */
   @Column({ type: 'simple-json' })
   roles: string[];
+
+  /** Roles mapped from providers' claims, the union over the user's identities; recomputed at each such sign-in. */
+  @Column({ name: 'provider_roles', type: 'simple-json' })
+  providerRoles: string[];
 
   @Column({ type: 'boolean', default: false })
   disabled: boolean;

@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import type { JsonObject } from '../database/columns.js';
 import { Db } from '../database/db.service.js';
+import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { AuditEvent } from './audit-event.entity.js';
 
 export type AuditType =
@@ -60,5 +61,25 @@ export class AuditService {
     };
     if (manager) await manager.insert(AuditEvent, row);
     else await this.db.run((m) => m.insert(AuditEvent, row));
+  }
+
+  /** Newest first, keyset-paginated on the event id. */
+  async list(filter: { userId?: string; type?: string }, limit = 50, cursor?: string) {
+    const before = decodeCursor<{ id: string }>(cursor, { id: 'string' });
+    const rows = await this.db.run((m) => {
+      const qb = m.createQueryBuilder(AuditEvent, 'e');
+      if (filter.userId) qb.andWhere('e.user_id = :userId', { userId: filter.userId });
+      if (filter.type) qb.andWhere('e.type = :type', { type: filter.type });
+      if (before) qb.andWhere('e.id < :before', { before: Number(before.id) });
+      return qb
+        .orderBy('e.id', 'DESC')
+        .take(limit + 1)
+        .getMany();
+    });
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map((e) => ({ ...e, id: String(e.id), at: new Date(e.at).toISOString() })),
+      nextCursor: rows.length > limit ? encodeCursor({ id: String(page.at(-1)!.id) }) : null,
+    };
   }
 }

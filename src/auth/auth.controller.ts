@@ -8,6 +8,7 @@ import { Public } from './decorators/public.decorator.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
 import { resolveReturnTo } from './return-url.js';
 import { SignInService } from './sign-in.service.js';
+import { LinkTicketsService } from './link-tickets.service.js';
 
 @Public()
 @Controller('auth')
@@ -15,6 +16,7 @@ export class AuthController {
   constructor(
     private readonly registry: ProviderRegistry,
     private readonly signIn: SignInService,
+    private readonly linkTickets: LinkTicketsService,
     @InjectConfig() private readonly config: ResolvedConfig,
   ) {}
 
@@ -29,11 +31,20 @@ export class AuthController {
     @Query('returnTo') rawReturnTo: unknown,
     @Query('code_challenge') codeChallenge: unknown,
     @Query('code_challenge_method') method: unknown,
+    @Query('link_ticket') linkTicket: unknown,
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
     const provider = this.registry.get(id);
-    const returnTo = resolveReturnTo(rawReturnTo, this.config.allowedReturnUrls, this.config.publicUrl, this.signIn.fallbackUrl);
+    // A link URL (POST /me/identities/:provider/link) carries its own user and returnTo.
+    const link =
+      linkTicket === undefined
+        ? undefined
+        : await this.linkTickets.consume(linkTicket, provider.id).catch((e: DomainError) => {
+            throw e.redirectingTo(this.signIn.fallbackUrl);
+          });
+    const returnTo =
+      link?.returnTo ?? resolveReturnTo(rawReturnTo, this.config.allowedReturnUrls, this.config.publicUrl, this.signIn.fallbackUrl);
     if (codeChallenge !== undefined || method !== undefined) {
       // Only S256: "plain" would hand the secret over in the front channel (RFC 7636 §4.2, RFC 9700 §2.1.1).
       if (method !== 'S256' || typeof codeChallenge !== 'string' || !S256_CHALLENGE.test(codeChallenge)) {
@@ -42,7 +53,11 @@ export class AuthController {
         );
       }
     }
-    const url = await this.signIn.start(provider, req, { returnTo, appCodeChallenge: codeChallenge as string | undefined });
+    const url = await this.signIn.start(provider, req, {
+      returnTo,
+      appCodeChallenge: codeChallenge as string | undefined,
+      linkUserId: link?.userId,
+    });
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(302, url);
   }

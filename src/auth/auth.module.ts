@@ -12,17 +12,20 @@ import { LoginStateStore } from './login-state.store.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
 import { SignInService } from './sign-in.service.js';
 import { TokenController } from './token.controller.js';
+import { LinkController } from './link.controller.js';
+import { LinkTicketsService } from './link-tickets.service.js';
 import { TokenEndpointService } from './token-endpoint.service.js';
 
 @Module({
   imports: [TokensModule, AccountsModule, AuditModule],
-  controllers: [AuthController, TokenController],
+  controllers: [AuthController, TokenController, LinkController],
   providers: [
     LoginStateStore,
     ProviderRegistry,
     SignInService,
     AuthorizationCodesService,
     TokenEndpointService,
+    LinkTicketsService,
     ExpiredRowsCleanup,
     // Order matters: authenticate first, then check roles. Deny by default; @Public() opts out.
     { provide: APP_GUARD, useClass: JwtAuthGuard },

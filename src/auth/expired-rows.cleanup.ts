@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
 import { LoginStateStore } from './login-state.store.js';
+import { LinkTicketsService } from './link-tickets.service.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 
 const EVERY_MS = 10 * 60_000;
@@ -15,6 +16,7 @@ export class ExpiredRowsCleanup implements OnApplicationBootstrap, OnModuleDestr
     private readonly loginStates: LoginStateStore,
     private readonly codes: AuthorizationCodesService,
     private readonly revocations: RevocationsService,
+    private readonly linkTickets: LinkTicketsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -31,6 +33,7 @@ export class ExpiredRowsCleanup implements OnApplicationBootstrap, OnModuleDestr
       await this.loginStates.purgeExpired();
       await this.codes.purgeExpired();
       await this.revocations.purgeExpired();
+      await this.linkTickets.purgeExpired();
     } catch (e) {
       this.logger.warn(`cleanup failed, will retry: ${(e as Error).message}`);
     }

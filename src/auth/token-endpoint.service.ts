@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AccountsService } from '../accounts/accounts.service.js';
+import { effectiveRoles } from '../accounts/roles.js';
 import type { User } from '../accounts/user.entity.js';
 import { AuditService, type RequestContext } from '../audit/audit.service.js';
 import { sha256 } from '../common/crypto.js';
@@ -43,7 +44,7 @@ export class TokenEndpointService {
     const browser = { ip: result.row.ip, userAgent: result.row.userAgent };
     const issued = await this.db.transaction((m) => this.sessions.create(m, user.id, result.row.identityId, browser));
     await this.codes.attachSession(result.row.codeHash, issued.session.id);
-    return this.respond(user, issued);
+    return this.respond({ id: user.id, roles: effectiveRoles(user) }, issued);
   }
 
   async refresh(refreshToken: string, ctx: RequestContext): Promise<TokenResponse> {

@@ -39,6 +39,8 @@ export interface OidcProviderConfig extends ProviderBase {
   issuer: string;
   scopes: string[];
   rolesClaim?: string;
+  /** Provider claim value → local roles. Without a map, claim values are taken as role names. */
+  roleMap?: Record<string, string[]>;
   /** The built-in demo provider: its metadata is known in-process, so no discovery request is made. */
   demo?: boolean;
 }
@@ -280,7 +282,29 @@ function oidcFromEnv(rawId: string, env: Env): OidcProviderConfig {
     clientSecret: requireVar(env, `${prefix}CLIENT_SECRET`, why),
     scopes,
     rolesClaim: env[`${prefix}ROLES_CLAIM`],
+    roleMap: parseRoleMap(env[`${prefix}ROLE_MAP`], `${prefix}ROLE_MAP`),
   };
+}
+
+/** A role name: what `@Roles()` and tokens carry. */
+export const ROLE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
+
+/** `claimValue:localRole,…` (a claim value may map to several roles by repeating it). */
+function parseRoleMap(raw: string | undefined, name: string): Record<string, string[]> | undefined {
+  if (!raw) return undefined;
+  const map: Record<string, string[]> = {};
+  for (const entry of raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    const i = entry.lastIndexOf(':');
+    const value = entry.slice(0, i).trim();
+    const role = entry.slice(i + 1).trim();
+    if (i <= 0 || !ROLE_NAME.test(role))
+      throw new ConfigError(`Invalid configuration: ${name} entry "${entry}" must be claimValue:localRole`);
+    (map[value] ??= []).push(role);
+  }
+  return map;
 }
 
 export function parseDatabaseUrl(url: string): DatabaseConfig {

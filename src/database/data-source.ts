@@ -13,9 +13,22 @@ import { AuditEvent } from '../audit/audit-event.entity.js';
 import { Revocation } from '../tokens/revocation.entity.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { Revocations1764200000000 } from './migrations/1764200000000-revocations.js';
+import { Accounts1764300000000 } from './migrations/1764300000000-accounts.js';
+import { LinkTicket } from '../accounts/link-ticket.entity.js';
 
-export const ENTITIES = [User, Identity, AuthorizationCode, UsedLoginState, SigningKey, Session, RefreshToken, AuditEvent, Revocation];
-export const MIGRATIONS = [InitialSchema1764100000000, Revocations1764200000000];
+export const ENTITIES = [
+  User,
+  Identity,
+  AuthorizationCode,
+  UsedLoginState,
+  SigningKey,
+  Session,
+  RefreshToken,
+  AuditEvent,
+  Revocation,
+  LinkTicket,
+];
+export const MIGRATIONS = [InitialSchema1764100000000, Revocations1764200000000, Accounts1764300000000];
 
 /** The same options serve start-up (migrations run there) and `npm run migration:run`. */
 export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {

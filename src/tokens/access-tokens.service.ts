@@ -6,6 +6,7 @@ import type { JwtAlg } from '../config/config.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { decodeJws, parseJsonObject, signJwtOffThread, verifySignature } from './jwt.js';
+import { RevocationsService } from './revocations.service.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
 /** RFC 9068 §2.2 claims of our access tokens. */
@@ -36,13 +37,17 @@ export class AccessTokensService {
 
   constructor(
     private readonly keys: SigningKeysService,
+    private readonly revocations: RevocationsService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {}
 
   async issue(subject: { userId: string; sessionId: string; roles: string[] }): Promise<{ token: string; expiresIn: number }> {
     const key = this.keys.signingKey();
-    const iat = Math.floor(this.clock.now() / 1000);
+    // After the user's tokens were revoked within this very second, a new token starts at the next second, so the
+    // revocation (which refuses iat ≤ its second) catches every older token and none of the new ones.
+    const notBefore = this.revocations.userNotBefore(subject.userId);
+    const iat = Math.max(Math.floor(this.clock.now() / 1000), notBefore === undefined ? 0 : Math.floor(notBefore / 1000) + 1);
     const expiresIn = this.config.jwt.accessTokenTtl;
     const claims: AccessTokenClaims = {
       iss: this.config.publicUrl,

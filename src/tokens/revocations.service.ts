@@ -60,7 +60,12 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
   isRevoked(sid: string, userId: string, iatSeconds: number): boolean {
     if (this.sessions.has(sid)) return true;
     const user = this.users.get(userId);
-    return user !== undefined && iatSeconds * 1000 <= user.notBefore;
+    return user !== undefined && iatSeconds <= Math.floor(user.notBefore / 1000);
+  }
+
+  /** When the user's tokens were last revoked (epoch ms), if that can still matter. */
+  userNotBefore(userId: string): number | undefined {
+    return this.users.get(userId)?.notBefore;
   }
 
   /** Pass the manager of the transaction that ends the session, so both commit together. */

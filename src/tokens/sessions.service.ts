@@ -9,6 +9,7 @@ import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { Db } from '../database/db.service.js';
 import { RefreshToken } from './refresh-token.entity.js';
+import { effectiveRoles } from '../accounts/roles.js';
 import { RevocationsService } from './revocations.service.js';
 import { Session } from './session.entity.js';
 
@@ -29,6 +30,7 @@ interface RotationRow {
   expires_at: string | number;
   revoked_at: string | number | null;
   roles: string;
+  provider_roles: string;
   disabled: boolean | number;
 }
 
@@ -82,7 +84,7 @@ export class SessionsService {
       if (spend.affected !== 1) return undefined;
       const { rows } = await this.db.sql<RotationRow>(
         m,
-        `SELECT s.id, s.user_id, s.last_used_at, s.expires_at, s.revoked_at, u.roles, u.disabled
+        `SELECT s.id, s.user_id, s.last_used_at, s.expires_at, s.revoked_at, u.roles, u.provider_roles, u.disabled
            FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
           WHERE r.token_hash = :hash`,
         { hash },
@@ -108,7 +110,11 @@ export class SessionsService {
           now,
         },
       );
-      return { session: { id: session.id, userId: session.userId }, refreshToken: next, roles: JSON.parse(row.roles) as string[] };
+      return {
+        session: { id: session.id, userId: session.userId },
+        refreshToken: next,
+        roles: effectiveRoles({ roles: JSON.parse(row.roles) as string[], providerRoles: JSON.parse(row.provider_roles) as string[] }),
+      };
     });
     if (result) return result;
     const session = await this.db.run(async (m) => {
@@ -137,6 +143,13 @@ export class SessionsService {
     if (res.affected !== 1) return false;
     await this.revocations.revokeSession(sessionId, m);
     return true;
+  }
+
+  /** Ends every session of a user and every access token they hold; returns how many sessions were active. */
+  async revokeAllOf(m: EntityManager, userId: string, reason: string): Promise<number> {
+    const res = await m.update(Session, { userId, revokedAt: IsNull() }, { revokedAt: this.clock.now(), revokedReason: reason });
+    await this.revocations.revokeUserTokens(userId, m);
+    return res.affected ?? 0;
   }
 
   /** The user's sessions that can still be refreshed, newest first. */

@@ -1,0 +1,20 @@
+import { effectiveRoles, mapProviderRoles, rolesAfterSignIn } from './roles.js';
+
+describe('roles', () => {
+  it('grants admin from ADMIN_EMAILS only for a verified email, and keeps assigned roles', () => {
+    expect(rolesAfterSignIn([], 'boss@x.test', true, ['boss@x.test'])).toEqual(['user', 'admin']);
+    expect(rolesAfterSignIn([], 'boss@x.test', false, ['boss@x.test'])).toEqual(['user']);
+    expect(rolesAfterSignIn(['user', 'editor'], 'a@x.test', true, [])).toEqual(['user', 'editor']);
+  });
+
+  it('maps provider claim values through the role map, or takes valid names as they are', () => {
+    const map = { 'cn=ops,dc=corp': ['admin'], devs: ['developer', 'reader'] };
+    expect(mapProviderRoles(['devs', 'cn=ops,dc=corp', 'other'], map)).toEqual(['developer', 'reader', 'admin']);
+    expect(mapProviderRoles(['other'], map)).toEqual([]);
+    expect(mapProviderRoles(['editor', 'bad role!', 'editor'], undefined)).toEqual(['editor']);
+  });
+
+  it('combines assigned and provider roles without duplicates', () => {
+    expect(effectiveRoles({ roles: ['user', 'admin'], providerRoles: ['admin', 'developer'] })).toEqual(['user', 'admin', 'developer']);
+  });
+});

@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import { IsNull, LessThan, MoreThan } from 'typeorm';
+import { LinkTicket } from '../accounts/link-ticket.entity.js';
+import { Clock } from '../common/clock.js';
+import { randomToken, sha256 } from '../common/crypto.js';
+import { DomainError } from '../common/domain-error.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
+import { InjectConfig } from '../config/config.module.js';
+import { Db } from '../database/db.service.js';
+
+/** How long the link URL may wait before the browser opens it. */
+const TICKET_TTL_MS = 5 * 60_000;
+
+/**
+ * "Link another provider" while signed in: the API hands out a single-use URL whose ticket says which user the next
+ * identity joins. The browser, not the bearer token, carries it to the provider and back.
+ */
+@Injectable()
+export class LinkTicketsService {
+  constructor(
+    private readonly db: Db,
+    @InjectConfig() private readonly config: ResolvedConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(userId: string, provider: string, returnTo: string): Promise<string> {
+    const ticket = randomToken(32);
+    const row = { ticketHash: sha256(ticket), userId, provider, returnTo, expiresAt: this.clock.now() + TICKET_TTL_MS, usedAt: null };
+    await this.db.run((m) => m.insert(LinkTicket, row));
+    return `${this.config.publicUrl}/auth/${encodeURIComponent(provider)}/login?${new URLSearchParams({ link_ticket: ticket })}`;
+  }
+
+  /** Spends the ticket (one conditional UPDATE: of two uses, one wins) and says whom and where it is for. */
+  async consume(ticket: unknown, provider: string): Promise<{ userId: string; returnTo: string }> {
+    const invalid = new DomainError('invalid_request', 'this link URL is invalid, expired or already used');
+    if (typeof ticket !== 'string' || ticket.length > 128) throw invalid;
+    const hash = sha256(ticket);
+    const now = this.clock.now();
+    const row = await this.db.run(async (m) => {
+      const spend = await m.update(LinkTicket, { ticketHash: hash, provider, usedAt: IsNull(), expiresAt: MoreThan(now) }, { usedAt: now });
+      return spend.affected === 1 ? m.findOneBy(LinkTicket, { ticketHash: hash }) : null;
+    });
+    if (!row) throw invalid;
+    return { userId: row.userId, returnTo: row.returnTo };
+  }
+
+  async purgeExpired(): Promise<void> {
+    const now = this.clock.now();
+    await this.db.run((m) => m.delete(LinkTicket, { expiresAt: LessThan(now) }));
+  }
+}

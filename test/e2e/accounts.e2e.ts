@@ -1,0 +1,394 @@
+import { randomUUID } from 'node:crypto';
+import { Db } from '../../src/database/db.service.js';
+import { User } from '../../src/accounts/user.entity.js';
+import { TestBrowser } from '../support/browser.js';
+import { browserSignIn, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
+import { startWorld, type World } from '../support/world.js';
+
+let world: World;
+let url: string;
+let adminToken: string;
+
+const signIn = (provider: string, login: string, browser = new TestBrowser()) => signInAndGetTokens(browser, url, provider, { login });
+const call = async (method: string, path: string, token?: string, body?: unknown) => {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+};
+const auditOf = async (userId: string) =>
+  (await call('GET', `/admin/audit?userId=${userId}&limit=100`, adminToken)).body.items as Record<string, any>[];
+
+/** Follows a link URL from POST /me/identities/:provider/link through the provider, back to returnTo. */
+async function followLink(linkUrl: string, login: string) {
+  const browser = new TestBrowser();
+  const back = `${world.service.publicUrl}/`;
+  const isBack = (u: string) => u.startsWith(back) && new URL(u).pathname === '/' && /[?&](code|error)=/.test(u);
+  let r = await browser.follow(linkUrl.replace(world.service.publicUrl, url), isBack);
+  if (!r.stoppedAt) {
+    const page = r.last;
+    const action = page.url.includes('/dialog/oauth') ? '/dialog/confirm' : '/login';
+    const form: Record<string, string> = { login };
+    if (action === '/dialog/confirm')
+      Object.assign(form, { request: /name="request" value="([^"]+)"/.exec(page.body)![1], action: 'continue' });
+    const target = new URL((/action="([^"]*)"/g.exec(page.body.slice(page.body.indexOf(action) - 200)) ?? [])[1] ?? action, page.url);
+    r = await browser.follow(
+      new URL(page.body.match(new RegExp(`action="([^"]*${action.replace('/', '\\/')})"`))![1], page.url).href,
+      isBack,
+      { method: 'POST', form },
+    );
+    void target;
+  }
+  return new URL(r.stoppedAt!);
+}
+
+beforeAll(async () => {
+  world = await startWorld({
+    ADMIN_EMAILS: 'root@corp.test',
+    OIDC_CORP_SCOPES: 'openid email profile groups',
+    OIDC_CORP_ROLES_CLAIM: 'groups',
+    OIDC_CORP_ROLE_MAP: 'devs:developer,ops:admin,ops:operator',
+  });
+  url = world.service.url;
+  world.corp.accounts.set('root', { email: 'root@corp.test', email_verified: true, name: 'Root' });
+  adminToken = (await signIn('corp', 'root')).tokens.access_token;
+});
+
+afterAll(async () => {
+  await world?.close();
+});
+
+afterEach(() => {
+  expect(world.service.serverErrors).toEqual([]);
+});
+
+describe('linking while signed in', () => {
+  it('links a second provider; signing in with either reaches the same user, and both are audited with their rule', async () => {
+    const first = await signIn('acme', 'lin');
+    const link = await postJson(`${url}/me/identities/facebook/link`, {}, { authorization: `Bearer ${first.tokens.access_token}` });
+    expect(link.status).toBe(200);
+    expect(link.body.url).toMatch(new RegExp(`^${world.service.publicUrl}/auth/facebook/login\\?link_ticket=`));
+    const back = await followLink(link.body.url as string, 'lin-fb');
+    expect(back.searchParams.get('code')).toBeTruthy();
+    const viaFacebook = await signIn('facebook', 'lin-fb');
+    expect(viaFacebook.me.id).toBe(first.me.id);
+    expect(viaFacebook.me.identities.map((i: { provider: string }) => i.provider)).toEqual(['acme', 'facebook']);
+    const events = await auditOf(first.me.id);
+    expect(events).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'identity_linked', provider: 'facebook', reason: 'link_requested' }),
+        expect.objectContaining({ type: 'account_created', provider: 'acme', reason: 'new_account_auto_link_off' }),
+        expect.objectContaining({ type: 'sign_in', provider: 'facebook', reason: 'existing_identity' }),
+      ]),
+    );
+  });
+
+  it('links a second account of the same provider (another subject)', async () => {
+    const first = await signIn('acme', 'two-a');
+    const link = await postJson(`${url}/me/identities/acme/link`, {}, { authorization: `Bearer ${first.tokens.access_token}` });
+    await followLink(link.body.url as string, 'two-b');
+    const me = await getJson(`${url}/me`, first.tokens.access_token);
+    expect((me.body.identities as { subject: string }[]).map((i) => i.subject)).toEqual(['two-a', 'two-b']);
+  });
+
+  it('refuses an identity that belongs to another user, and never moves it', async () => {
+    const owner = await signIn('acme', 'owner');
+    const other = await signIn('corp', 'thief');
+    const link = await postJson(`${url}/me/identities/acme/link`, {}, { authorization: `Bearer ${other.tokens.access_token}` });
+    const back = await followLink(link.body.url as string, 'owner');
+    expect(back.searchParams.get('error')).toBe('identity_already_linked');
+    expect((await signIn('acme', 'owner')).me.id).toBe(owner.me.id);
+    expect(await auditOf(other.me.id)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'link_refused', provider: 'acme', reason: 'identity_already_linked' })]),
+    );
+  });
+
+  it('makes the link URL single use', async () => {
+    const user = await signIn('acme', 'once');
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
+    await followLink(link.body.url as string, 'once-corp');
+    const again = await new TestBrowser().request((link.body.url as string).replace(world.service.publicUrl, url));
+    expect(new URL(again.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
+  });
+
+  it('needs a signed-in user and an enabled provider', async () => {
+    expect((await postJson(`${url}/me/identities/acme/link`, {})).status).toBe(401);
+    const user = await signIn('acme', 'nolink');
+    expect((await postJson(`${url}/me/identities/github/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` })).status).toBe(
+      404,
+    );
+    expect(
+      (await postJson(`${url}/me/identities/acme/link`, { extra: 1 }, { authorization: `Bearer ${user.tokens.access_token}` })).status,
+    ).toBe(400);
+  });
+});
+
+describe('unlinking', () => {
+  it('refuses the last identity with 409 last_identity, and unlinks one of two', async () => {
+    const user = await signIn('acme', 'unl');
+    const token = user.tokens.access_token;
+    const only = user.me.identities[0].id;
+    expect(await call('DELETE', `/me/identities/${only}`, token)).toEqual({
+      status: 409,
+      body: { error: 'last_identity', error_description: expect.any(String) },
+    });
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${token}` });
+    await followLink(link.body.url as string, 'unl-corp');
+    expect((await call('DELETE', `/me/identities/${only}`, token)).status).toBe(204);
+    const me = await getJson(`${url}/me`, token);
+    expect((me.body.identities as { provider: string }[]).map((i) => i.provider)).toEqual(['corp']);
+    expect((await signIn('acme', 'unl')).me.id).not.toBe(user.me.id);
+    expect((await call('DELETE', `/me/identities/${randomUUID()}`, token)).status).toBe(404);
+  });
+
+  it('of two concurrent unlinks of a two-identity account, exactly one succeeds', async () => {
+    const user = await signIn('acme', 'race-unl');
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
+    await followLink(link.body.url as string, 'race-unl-corp');
+    const ids = ((await getJson(`${url}/me`, user.tokens.access_token)).body.identities as { id: string }[]).map((i) => i.id);
+    const results = await Promise.all(ids.map((id) => call('DELETE', `/me/identities/${id}`, user.tokens.access_token)));
+    expect(results.map((r) => r.status).sort()).toEqual([204, 409]);
+  });
+});
+
+describe('roles from an OIDC groups claim (OIDC_CORP_ROLE_MAP)', () => {
+  it('maps groups to local roles, re-syncs them at each sign-in, and keeps roles an admin gave', async () => {
+    world.corp.accounts.set('dev', { email: 'dev@corp.test', email_verified: true, groups: ['devs', 'unmapped'] });
+    const first = await signIn('corp', 'dev');
+    expect(first.me.roles).toEqual(['user', 'developer']);
+    const patched = await call('PATCH', `/admin/users/${first.me.id}`, adminToken, { roles: ['user', 'editor'] });
+    expect(patched.body).toMatchObject({ assignedRoles: ['user', 'editor'], providerRoles: ['developer'] });
+    world.corp.accounts.set('dev', { email: 'dev@corp.test', email_verified: true, groups: [] });
+    const second = await signIn('corp', 'dev');
+    expect(second.me.roles).toEqual(['user', 'editor']);
+    expect(JSON.parse(Buffer.from(second.tokens.access_token.split('.')[1], 'base64url').toString()).roles).toEqual(['user', 'editor']);
+    expect(await auditOf(first.me.id)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'role_changed', reason: 'provider_roles_synced', details: { from: ['developer'], to: [] } }),
+      ]),
+    );
+  });
+});
+
+describe('admin API', () => {
+  it('answers 401 without a token and 403 for a plain user on every admin route', async () => {
+    const user = await signIn('acme', 'plain');
+    const id = user.me.id;
+    const routes: [string, string, unknown?][] = [
+      ['GET', '/admin/users'],
+      ['GET', `/admin/users/${id}`],
+      ['PATCH', `/admin/users/${id}`, { disabled: true }],
+      ['DELETE', `/admin/users/${id}`],
+      ['DELETE', `/admin/users/${id}/identities/${user.me.identities[0].id}`],
+      ['POST', `/admin/users/${id}/sessions/revoke`],
+      ['POST', `/admin/users/${id}/merge`, { sourceUserId: randomUUID() }],
+      ['GET', '/admin/audit'],
+      ['POST', '/admin/keys/rotate'],
+    ];
+    for (const [method, path, body] of routes) {
+      expect([method, path, (await call(method, path, undefined, body)).status]).toEqual([method, path, 401]);
+      expect([method, path, (await call(method, path, user.tokens.access_token, body)).status]).toEqual([method, path, 403]);
+    }
+    expect((await getJson(`${url}/me`, user.tokens.access_token)).status).toBe(200);
+  });
+
+  it('finds users by email, name and provider subject; SQL-looking input is just text', async () => {
+    world.acme.accounts.set('findme-sub', { email: 'Find.Me@Example.test', email_verified: true, name: 'Ms Findable 100%' });
+    const user = await signIn('acme', 'findme-sub');
+    for (const query of ['find.me@', 'FINDABLE', 'findme-sub', '100%']) {
+      const res = await call('GET', `/admin/users?query=${encodeURIComponent(query)}`, adminToken);
+      expect([query, res.body.items.map((u: { id: string }) => u.id)]).toEqual([query, [user.me.id]]);
+    }
+    for (const query of ["' OR 1=1 --", '%', '_', '"); DROP TABLE users; --', '!']) {
+      const res = await call('GET', `/admin/users?query=${encodeURIComponent(query)}`, adminToken);
+      expect(res.status).toBe(200);
+      expect(res.body.items.length).toBeLessThan(3);
+    }
+    expect((await call('GET', '/admin/users?limit=101', adminToken)).status).toBe(400);
+    expect((await call('GET', '/admin/users?cursor=garbage', adminToken)).body.error).toBe('invalid_request');
+    expect((await call('GET', '/admin/users?bogus=1', adminToken)).status).toBe(400);
+  });
+
+  it('pages through every user exactly once while users are being added', async () => {
+    const db = world.service.app.get(Db);
+    const addUsers = (n: number, tag: string) =>
+      Promise.all(
+        Array.from({ length: n }, (_, i) => {
+          const now = Date.now();
+          return db.run((m) =>
+            m.insert(User, {
+              id: randomUUID(),
+              email: `${tag}${i}@page.test`,
+              emailVerified: false,
+              name: `${tag} ${i}`,
+              picture: null,
+              roles: ['user'],
+              providerRoles: [],
+              disabled: false,
+              createdAt: now - i,
+              updatedAt: now,
+            }),
+          );
+        }),
+      );
+    await addUsers(45, 'before');
+    const all = new Set<string>((await call('GET', '/admin/users?limit=100', adminToken)).body.items.map((u: { id: string }) => u.id));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let round = 0;
+    do {
+      const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await call(
+        'GET',
+        `/admin/users?limit=7${cursor ? `&cursor=${cursor}` : ''}`,
+        adminToken,
+      );
+      seen.push(...page.body.items.map((u) => u.id));
+      cursor = page.body.nextCursor;
+      await addUsers(3, `during${round++}`);
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const id of all) expect(seen).toContain(id);
+  });
+
+  it('shows a user with identities and active sessions, changes roles, disables and enables', async () => {
+    const user = await signIn('acme', 'managed');
+    const detail = await call('GET', `/admin/users/${user.me.id}`, adminToken);
+    expect(detail.body).toMatchObject({
+      id: user.me.id,
+      roles: ['user'],
+      identities: [expect.objectContaining({ provider: 'acme', subject: 'managed' })],
+      sessions: [expect.objectContaining({ userAgent: 'test-browser/1.0' })],
+    });
+    const disabled = await call('PATCH', `/admin/users/${user.me.id}`, adminToken, { disabled: true });
+    expect(disabled.body).toMatchObject({ disabled: true, sessions: [] });
+    expect((await getJson(`${url}/me/claims`, user.tokens.access_token)).status).toBe(401);
+    expect(
+      (await postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: user.tokens.refresh_token })).body.error,
+    ).toBe('invalid_grant');
+    const refused = await browserSignIn(new TestBrowser(), url, 'acme', { login: 'managed' });
+    expect(refused.result.searchParams.get('error')).toBe('account_disabled');
+    await call('PATCH', `/admin/users/${user.me.id}`, adminToken, { disabled: false });
+    expect((await signIn('acme', 'managed')).me.id).toBe(user.me.id);
+    expect((await call('PATCH', `/admin/users/${user.me.id}`, adminToken, { roles: ['not a role!'] })).status).toBe(400);
+    expect((await call('PATCH', `/admin/users/${user.me.id}`, adminToken, { disabled: 'yes' })).status).toBe(400);
+    expect((await call('GET', `/admin/users/${randomUUID()}`, adminToken)).status).toBe(404);
+    const types = (await auditOf(user.me.id)).map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['user_disabled', 'user_enabled', 'sign_in_failed']));
+  });
+
+  it('a demoted admin loses admin at once (S4)', async () => {
+    world.corp.accounts.set('deputy', { email: 'deputy@corp.test', email_verified: true });
+    const deputy = await signIn('corp', 'deputy');
+    await call('PATCH', `/admin/users/${deputy.me.id}`, adminToken, { roles: ['user', 'admin'] });
+    const promoted = await postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: deputy.tokens.refresh_token });
+    const token = promoted.body.access_token as string;
+    expect((await call('GET', '/admin/users', token)).status).toBe(200);
+    await call('PATCH', `/admin/users/${deputy.me.id}`, adminToken, { roles: ['user'] });
+    expect([401, 403]).toContain((await call('GET', '/admin/users', token)).status);
+    const after = await postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: promoted.body.refresh_token });
+    expect(after.status).toBe(200);
+    expect((await call('GET', '/admin/users', after.body.access_token as string)).status).toBe(403);
+  });
+
+  it('removes an identity, ends sessions, deletes a user while audit rows stay', async () => {
+    const user = await signIn('acme', 'doomed');
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
+    await followLink(link.body.url as string, 'doomed-corp');
+    const detail = await call('GET', `/admin/users/${user.me.id}`, adminToken);
+    const [first, second] = detail.body.identities as { id: string }[];
+    expect((await call('DELETE', `/admin/users/${user.me.id}/identities/${first.id}`, adminToken)).status).toBe(204);
+    expect((await call('DELETE', `/admin/users/${user.me.id}/identities/${second.id}`, adminToken)).body.error).toBe('last_identity');
+    const revoked = await call('POST', `/admin/users/${user.me.id}/sessions/revoke`, adminToken);
+    expect(revoked.body).toEqual({ revoked: 1 });
+    expect((await getJson(`${url}/me/claims`, user.tokens.access_token)).status).toBe(401);
+    expect((await call('DELETE', `/admin/users/${user.me.id}`, adminToken)).status).toBe(204);
+    expect((await call('GET', `/admin/users/${user.me.id}`, adminToken)).status).toBe(404);
+    expect((await auditOf(user.me.id)).map((e) => e.type)).toEqual(
+      expect.arrayContaining(['user_deleted', 'session_revoked', 'identity_unlinked', 'sign_in']),
+    );
+  });
+
+  it('merges two accounts: identities and roles move, the source’s sessions end, both recorded', async () => {
+    const target = await signIn('acme', 'merge-target');
+    const source = await signIn('facebook', 'merge-source');
+    await call('PATCH', `/admin/users/${source.me.id}`, adminToken, { roles: ['user', 'reviewer'] });
+    const merged = await call('POST', `/admin/users/${target.me.id}/merge`, adminToken, { sourceUserId: source.me.id });
+    expect(merged.status).toBe(200);
+    expect(merged.body.roles).toEqual(['user', 'reviewer']);
+    expect(merged.body.identities.map((i: { provider: string }) => i.provider).sort()).toEqual(['acme', 'facebook']);
+    expect((await getJson(`${url}/me/claims`, source.tokens.access_token)).status).toBe(401);
+    expect((await signIn('facebook', 'merge-source')).me.id).toBe(target.me.id);
+    expect((await call('GET', `/admin/users/${source.me.id}`, adminToken)).status).toBe(404);
+    expect((await auditOf(source.me.id)).map((e) => `${e.type}:${e.reason}`)).toContain('users_merged:merged_away');
+    expect((await auditOf(target.me.id)).map((e) => `${e.type}:${e.reason}`)).toContain('users_merged:merged_into');
+    expect((await call('POST', `/admin/users/${target.me.id}/merge`, adminToken, { sourceUserId: target.me.id })).status).toBe(400);
+  });
+
+  it('protects the last admin (409 last_admin)', async () => {
+    const me = await getJson(`${url}/me`, adminToken);
+    const admins = await call('GET', '/admin/users?limit=100', adminToken);
+    for (const u of admins.body.items as { id: string; roles: string[] }[]) {
+      if (u.id !== me.body.id && u.roles.includes('admin')) await call('PATCH', `/admin/users/${u.id}`, adminToken, { roles: ['user'] });
+    }
+    expect((await call('PATCH', `/admin/users/${me.body.id}`, adminToken, { roles: ['user'] })).body.error).toBe('last_admin');
+    expect((await call('PATCH', `/admin/users/${me.body.id}`, adminToken, { disabled: true })).body.error).toBe('last_admin');
+    expect((await call('DELETE', `/admin/users/${me.body.id}`, adminToken)).body.error).toBe('last_admin');
+    expect((await call('GET', '/admin/users', adminToken)).status).toBe(200);
+  });
+
+  it('filters and pages the audit trail', async () => {
+    const page1 = await call('GET', '/admin/audit?type=sign_in&limit=5', adminToken);
+    expect(page1.body.items).toHaveLength(5);
+    expect(page1.body.items.every((e: { type: string }) => e.type === 'sign_in')).toBe(true);
+    expect(page1.body.items[0]).toEqual(
+      expect.objectContaining({
+        id: expect.any(String),
+        at: expect.any(String),
+        actorId: null,
+        userId: expect.any(String),
+        provider: expect.any(String),
+        reason: expect.any(String),
+        ip: '127.0.0.1',
+        userAgent: 'test-browser/1.0',
+      }),
+    );
+    const page2 = await call('GET', `/admin/audit?type=sign_in&limit=5&cursor=${page1.body.nextCursor}`, adminToken);
+    const ids = [...page1.body.items, ...page2.body.items].map((e: { id: string }) => Number(e.id));
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+    expect(new Set(ids).size).toBe(10);
+    expect((await call('GET', '/admin/audit?userId=not-a-uuid', adminToken)).status).toBe(400);
+  });
+});
+
+describe('OpenAPI', () => {
+  it('serves the document with every route and the bearer scheme, and the UI', async () => {
+    const doc = await getJson(`${url}/docs-json`);
+    expect(doc.status).toBe(200);
+    const paths = Object.keys(doc.body.paths as object);
+    for (const p of [
+      '/auth/providers',
+      '/auth/{provider}/login',
+      '/auth/{provider}/callback',
+      '/auth/token',
+      '/auth/logout',
+      '/me',
+      '/me/claims',
+      '/me/sessions',
+      '/me/identities/{provider}/link',
+      '/me/identities/{identityId}',
+      '/admin/users',
+      '/admin/users/{id}',
+      '/admin/users/{id}/merge',
+      '/admin/audit',
+      '/.well-known/jwks.json',
+      '/health',
+    ]) {
+      expect(paths).toContain(p);
+    }
+    expect((doc.body.components as any).securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect((await fetch(`${url}/docs`)).status).toBe(200);
+  });
+});
