@@ -1,15 +1,78 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import type { INestApplicationContext } from '@nestjs/common';
+import { AdminUsersService } from './admin/admin-users.service.js';
+import { User } from './accounts/user.entity.js';
 import { AppModule } from './app.module.js';
 import { resolveAppSecret } from './config/app-secret.js';
-import { loadConfig } from './config/config.js';
+import { ConfigError, loadConfig, ROLE_NAME } from './config/config.js';
+import { Db } from './database/db.service.js';
 import { SigningKeysService } from './tokens/signing-keys.service.js';
 
 /**
- * Operator commands without a browser: `npm run cli -- <command>`, with the service's own environment.
- *   keys:rotate   rotate the token-signing key now (every instance picks it up within a second)
+ * Operator commands without a browser: `npm run cli -- <command> [args]`, with the service's own environment
+ * (DATABASE_URL, APP_SECRET). Changes are audited with the actor "cli".
  */
-const COMMANDS: Record<string, (app: Awaited<ReturnType<typeof NestFactory.createApplicationContext>>) => Promise<string>> = {
+const USAGE = `usage: npm run cli -- <command>
+  users:list [query]            list users (newest first), optionally matching email, name or provider subject
+  roles:grant <email|id> <role> give a role
+  roles:revoke <email|id> <role> take a role away
+  users:disable <email|id>      disable a user and end all their sessions
+  users:enable <email|id>       enable a user again
+  keys:rotate                   rotate the token-signing key now (every instance picks it up within a second)`;
+
+const CLI = { actorId: 'cli', ctx: { ip: null, userAgent: 'cli' } };
+
+class UsageError extends Error {}
+
+async function findUser(app: INestApplicationContext, who: string | undefined): Promise<User> {
+  if (!who) throw new UsageError('name a user by email or id');
+  const users = await app
+    .get(Db)
+    .run((m) =>
+      m.createQueryBuilder(User, 'u').where('u.id = :who OR LOWER(u.email) = :email', { who, email: who.toLowerCase() }).take(2).getMany(),
+    );
+  if (users.length === 0) throw new UsageError(`no user ${who}`);
+  if (users.length > 1) throw new UsageError(`several accounts have the email ${who}; name one by id (users:list ${who})`);
+  return users[0];
+}
+
+function role(name: string | undefined): string {
+  if (!name || !ROLE_NAME.test(name)) throw new UsageError('name a role (letters, digits and . _ : -)');
+  return name;
+}
+
+const COMMANDS: Record<string, (app: INestApplicationContext, args: string[]) => Promise<string>> = {
+  'users:list': async (app, [query]) => {
+    const { items } = await app.get(AdminUsersService).list(query, 100);
+    return (
+      items
+        .map((u) => [u.id, u.email ?? '-', u.name ?? '-', u.roles.join(','), u.disabled ? 'disabled' : 'active'].join('\t'))
+        .join('\n') || 'no users'
+    );
+  },
+  'roles:grant': async (app, [who, name]) => {
+    const user = await findUser(app, who);
+    const roles = [...new Set([...user.roles, role(name)])];
+    const after = await app.get(AdminUsersService).update(user.id, { roles }, CLI.actorId, CLI.ctx);
+    return `${user.email ?? user.id}: roles ${after.roles.join(', ')}`;
+  },
+  'roles:revoke': async (app, [who, name]) => {
+    const user = await findUser(app, who);
+    const r = role(name);
+    const after = await app.get(AdminUsersService).update(user.id, { roles: user.roles.filter((x) => x !== r) }, CLI.actorId, CLI.ctx);
+    return `${user.email ?? user.id}: roles ${after.roles.join(', ')}${after.providerRoles.includes(r) ? ` (${r} still comes from a provider)` : ''}`;
+  },
+  'users:disable': async (app, [who]) => {
+    const user = await findUser(app, who);
+    await app.get(AdminUsersService).update(user.id, { disabled: true }, CLI.actorId, CLI.ctx);
+    return `${user.email ?? user.id}: disabled, sessions ended`;
+  },
+  'users:enable': async (app, [who]) => {
+    const user = await findUser(app, who);
+    await app.get(AdminUsersService).update(user.id, { disabled: false }, CLI.actorId, CLI.ctx);
+    return `${user.email ?? user.id}: enabled`;
+  },
   'keys:rotate': async (app) => {
     const keys = app.get(SigningKeysService);
     await keys.rotate();
@@ -20,18 +83,24 @@ const COMMANDS: Record<string, (app: Awaited<ReturnType<typeof NestFactory.creat
   },
 };
 
-async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
+async function main([command, ...args]: string[]): Promise<number> {
   const run = command ? COMMANDS[command] : undefined;
   if (!run) {
-    process.stderr.write(`usage: npm run cli -- <command>\ncommands: ${Object.keys(COMMANDS).join(', ')}\n`);
+    process.stderr.write(`${USAGE}\n`);
     return 2;
   }
+  // Provider settings are irrelevant here: no discovery requests, no demo provider.
   const config = resolveAppSecret({ ...loadConfig(process.env), providers: [], demoIdp: false }, (m) => process.stderr.write(`${m}\n`));
   const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error', 'warn'] });
   try {
-    process.stdout.write(`${await run(app)}\n`);
+    process.stdout.write(`${await run(app, args)}\n`);
     return 0;
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code) {
+      process.stderr.write(`${(e as Error).message}\n`);
+      return 1;
+    }
+    throw e;
   } finally {
     await app.close();
   }
@@ -40,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: Error) => {
-    process.stderr.write(`${e.message}\n`);
+    process.stderr.write(`${e instanceof ConfigError ? e.message : (e.stack ?? e.message)}\n`);
     process.exit(1);
   },
 );

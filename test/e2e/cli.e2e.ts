@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { User } from '../../src/accounts/user.entity.js';
+import { Db } from '../../src/database/db.service.js';
 import { startService, TEST_APP_SECRET } from '../support/service.js';
 
 const run = promisify(execFile);
@@ -25,6 +28,49 @@ describe('CLI', () => {
     expect(kids).toEqual(expect.arrayContaining([...kidsBefore, newKid]));
     const rows = await service.app.get(DataSource).query('SELECT kid FROM signing_keys WHERE retired_at IS NULL');
     expect(rows).toEqual([{ kid: newKid }]);
+    await service.close();
+  });
+
+  it('lists users, grants and revokes roles by email, disables and enables, all audited as "cli"', async () => {
+    const service = await startService();
+    const env = { ...process.env, DATABASE_URL: service.databaseUrl, APP_SECRET: TEST_APP_SECRET, NODE_OPTIONS: '' };
+    const cli = (...args: string[]) => run('node', ['dist/cli.js', ...args], { env });
+    const now = Date.now();
+    await service.app
+      .get(Db)
+      .run((m) =>
+        m.insert(User, {
+          id: randomUUID(),
+          email: 'ops@cli.test',
+          emailVerified: true,
+          name: 'Ops',
+          picture: null,
+          roles: ['user'],
+          providerRoles: [],
+          disabled: false,
+          createdAt: now,
+          updatedAt: now,
+        }),
+      );
+    expect((await cli('users:list', 'ops@')).stdout).toMatch(/ops@cli\.test\tOps\tuser\tactive/);
+    expect((await cli('roles:grant', 'OPS@cli.test', 'auditor')).stdout).toContain('roles user, auditor');
+    expect((await cli('roles:revoke', 'ops@cli.test', 'auditor')).stdout).toContain('roles user');
+    expect((await cli('users:disable', 'ops@cli.test')).stdout).toContain('disabled');
+    expect((await cli('users:list')).stdout).toContain('disabled');
+    expect((await cli('users:enable', 'ops@cli.test')).stdout).toContain('enabled');
+    await expect(cli('roles:grant', 'nobody@cli.test', 'x')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('no user nobody@cli.test'),
+    });
+    const audit: { type: string; actor_id: string }[] = await service.app
+      .get(DataSource)
+      .query(`SELECT type, actor_id FROM audit_events ORDER BY id`);
+    expect(audit.map((a) => `${a.type}:${a.actor_id}`)).toEqual([
+      'role_changed:cli',
+      'role_changed:cli',
+      'user_disabled:cli',
+      'user_enabled:cli',
+    ]);
     await service.close();
   });
 
