@@ -53,5 +53,3 @@ export class DomainError extends Error {
     return this;
   }
 }
-
-export const isDomainError = (e: unknown): e is DomainError => e instanceof DomainError;

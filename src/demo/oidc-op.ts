@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Provider, { type Adapter, type AdapterPayload, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Adapter, type AdapterPayload, type Configuration } from 'oidc-provider';
 
 /**
  * A real OpenID Provider (oidc-provider, OpenID-certified) with a one-field login form: "any username signs in".
@@ -101,8 +101,6 @@ export function createOp(options: OpOptions): Provider {
   });
   return provider;
 }
-
-export type { KoaContextWithOIDC };
 
 /**
  * oidc-provider's storage, in this process's memory: enough for the demo and the stand-ins (a restart forgets

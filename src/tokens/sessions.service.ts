@@ -159,11 +159,6 @@ export class SessionsService {
     return rows.filter((s) => this.isActive(s, now));
   }
 
-  async findActive(sessionId: string): Promise<Session | null> {
-    const session = await this.db.run((m) => m.findOneBy(Session, { id: sessionId }));
-    return session && this.isActive(session, this.clock.now()) ? session : null;
-  }
-
   /** Active = not revoked, within the absolute lifetime and within the idle lifetime (checklist R2). */
   isActive(session: Pick<Session, 'revokedAt' | 'expiresAt' | 'lastUsedAt'>, now: number): boolean {
     return session.revokedAt === null && session.expiresAt > now && session.lastUsedAt + this.config.jwt.refreshIdleTtl * 1000 > now;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Db } from '../../src/database/db.service.js';
 import { User } from '../../src/accounts/user.entity.js';
 import { TestBrowser } from '../support/browser.js';
-import { browserSignIn, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
+import { browserSignIn, completeAtProvider, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
 import { startWorld, type World } from '../support/world.js';
 
 let world: World;
@@ -22,27 +22,14 @@ const call = async (method: string, path: string, token?: string, body?: unknown
 const auditOf = async (userId: string) =>
   (await call('GET', `/admin/audit?userId=${userId}&limit=100`, adminToken)).body.items as Record<string, any>[];
 
-/** Follows a link URL from POST /me/identities/:provider/link through the provider, back to returnTo. */
+/** Follows a link URL from POST /me/identities/:provider/link through the provider, back to the built-in page. */
 async function followLink(linkUrl: string, login: string) {
-  const browser = new TestBrowser();
-  const back = `${world.service.publicUrl}/`;
-  const isBack = (u: string) => u.startsWith(back) && new URL(u).pathname === '/' && /[?&](code|error)=/.test(u);
-  let r = await browser.follow(linkUrl.replace(world.service.publicUrl, url), isBack);
-  if (!r.stoppedAt) {
-    const page = r.last;
-    const action = page.url.includes('/dialog/oauth') ? '/dialog/confirm' : '/login';
-    const form: Record<string, string> = { login };
-    if (action === '/dialog/confirm')
-      Object.assign(form, { request: /name="request" value="([^"]+)"/.exec(page.body)![1], action: 'continue' });
-    const target = new URL((/action="([^"]*)"/g.exec(page.body.slice(page.body.indexOf(action) - 200)) ?? [])[1] ?? action, page.url);
-    r = await browser.follow(
-      new URL(page.body.match(new RegExp(`action="([^"]*${action.replace('/', '\\/')})"`))![1], page.url).href,
-      isBack,
-      { method: 'POST', form },
-    );
-    void target;
-  }
-  return new URL(r.stoppedAt!);
+  const home = new URL(`${world.service.publicUrl}/`);
+  const isBack = (u: string) => {
+    const at = new URL(u);
+    return at.origin === home.origin && at.pathname === '/' && (at.searchParams.has('code') || at.searchParams.has('error'));
+  };
+  return (await completeAtProvider(new TestBrowser(), linkUrl.replace(world.service.publicUrl, url), isBack, { login })).result;
 }
 
 beforeAll(async () => {

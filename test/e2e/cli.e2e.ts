@@ -36,22 +36,20 @@ describe('CLI', () => {
     const env = { ...process.env, DATABASE_URL: service.databaseUrl, APP_SECRET: TEST_APP_SECRET, NODE_OPTIONS: '' };
     const cli = (...args: string[]) => run('node', ['dist/cli.js', ...args], { env });
     const now = Date.now();
-    await service.app
-      .get(Db)
-      .run((m) =>
-        m.insert(User, {
-          id: randomUUID(),
-          email: 'ops@cli.test',
-          emailVerified: true,
-          name: 'Ops',
-          picture: null,
-          roles: ['user'],
-          providerRoles: [],
-          disabled: false,
-          createdAt: now,
-          updatedAt: now,
-        }),
-      );
+    await service.app.get(Db).run((m) =>
+      m.insert(User, {
+        id: randomUUID(),
+        email: 'ops@cli.test',
+        emailVerified: true,
+        name: 'Ops',
+        picture: null,
+        roles: ['user'],
+        providerRoles: [],
+        disabled: false,
+        createdAt: now,
+        updatedAt: now,
+      }),
+    );
     expect((await cli('users:list', 'ops@')).stdout).toMatch(/ops@cli\.test\tOps\tuser\tactive/);
     expect((await cli('roles:grant', 'OPS@cli.test', 'auditor')).stdout).toContain('roles user, auditor');
     expect((await cli('roles:revoke', 'ops@cli.test', 'auditor')).stdout).toContain('roles user');

@@ -38,10 +38,24 @@ export async function browserSignIn(
     query.set('code_challenge', opts.codeChallenge);
     query.set('code_challenge_method', 'S256');
   }
-  const start = await browser.request(`${serviceUrl}/auth/${provider}/login?${query}`);
+  return completeAtProvider(browser, `${serviceUrl}/auth/${provider}/login?${query}`, isBack, opts);
+}
+
+/**
+ * From a URL of ours that redirects to a provider (a login or a link URL): signs in at the stand-in (its login form,
+ * or Facebook's dialog) and stops when the service sends the browser back (`isBack`).
+ */
+export async function completeAtProvider(
+  browser: TestBrowser,
+  startUrl: string,
+  isBack: (u: string) => boolean,
+  opts: SignInOptions = {},
+): Promise<SignInResult> {
+  const start = await browser.request(startUrl);
   const location = start.headers.get('location');
   if (start.status !== 302 || !location) throw new Error(`login did not redirect: ${start.status} ${start.body}`);
   const authorizeUrl = new URL(location);
+  if (isBack(authorizeUrl.href)) return { result: authorizeUrl, authorizeUrl };
   let r = await browser.follow(authorizeUrl.href, isBack);
   if (!r.stoppedAt) {
     const page = r.last;
