@@ -12,7 +12,7 @@ import type { Clock } from '../../src/common/clock.js';
  * - corp: a company OP that requires PKCE; acme: a second, ordinary OP;
  * - shady: an OP behind a tampering proxy.
  */
-export async function startWorld(extraEnv: Record<string, string> = {}, opts: { clock?: Clock } = {}) {
+export async function startWorld(extraEnv: Record<string, string> = {}, opts: { clock?: Clock; databaseUrl?: string } = {}) {
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
   const cb = (id: string) => [`${publicUrl}/auth/${id}/callback`];
@@ -57,7 +57,7 @@ export async function startWorld(extraEnv: Record<string, string> = {}, opts: { 
     OIDC_SHADY_CLIENT_SECRET: 'shady-secret',
     ...extraEnv,
   };
-  const service = await startService(env, { port, clock: opts.clock });
+  const service = await startService(env, { port, clock: opts.clock, databaseUrl: opts.databaseUrl });
   const extra: RunningService[] = [];
   return {
     service,

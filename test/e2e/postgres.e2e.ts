@@ -1,0 +1,97 @@
+import { SigningKeysService } from '../../src/tokens/signing-keys.service.js';
+import { TestBrowser } from '../support/browser.js';
+import { createTestDatabase, postgresAvailable } from '../support/postgres.js';
+import { exchangeCode, getJson, postJson, signInAndGetTokens, browserSignIn, completeAtProvider } from '../support/sign-in.js';
+import { ManualClock, type RunningService } from '../support/service.js';
+import { startWorld, type World } from '../support/world.js';
+
+/** The multi-instance guarantees on PostgreSQL: two app instances on one database, real concurrency. */
+const pgUp = await postgresAvailable();
+
+(pgUp ? describe : describe.skip)('PostgreSQL, two instances', () => {
+  const clock = new ManualClock();
+  let world: World;
+  let second: RunningService;
+  let drop: () => Promise<void>;
+  let a: string;
+  let b: string;
+
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    drop = db.drop;
+    world = await startWorld({}, { databaseUrl: db.url, clock });
+    second = await world.secondInstance();
+    a = world.service.url;
+    b = second.url;
+  });
+
+  afterAll(async () => {
+    await world?.close();
+    await drop?.();
+  });
+
+  afterEach(() => {
+    expect([...world.service.serverErrors, ...second.serverErrors]).toEqual([]);
+  });
+
+  const refresh = (url: string, token: string) => postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: token });
+
+  it('signs in on one instance and exchanges the code on the other', async () => {
+    const { result } = await browserSignIn(new TestBrowser(), a, 'corp', { login: 'pg-user' });
+    const tokens = await exchangeCode(b, result.searchParams.get('code')!);
+    expect(tokens.status).toBe(200);
+    const me = await getJson(`${a}/me`, tokens.body.access_token as string);
+    expect(me.body.identities).toEqual([expect.objectContaining({ provider: 'corp', subject: 'pg-user' })]);
+  });
+
+  it('of 20 concurrent uses of one refresh token across both instances, exactly one succeeds (R3)', async () => {
+    const { tokens } = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-racer' });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => refresh(i % 2 ? a : b, tokens.refresh_token)));
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(answers.filter((r) => r.body.error === 'invalid_grant')).toHaveLength(19);
+  });
+
+  it('refuses a logged-out session’s access token on the other instance within 1 s (S1)', async () => {
+    const { tokens } = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-leaver' });
+    expect((await getJson(`${b}/me/claims`, tokens.access_token)).status).toBe(200);
+    expect((await postJson(`${a}/auth/logout`, { refresh_token: tokens.refresh_token })).status).toBe(204);
+    const start = Date.now();
+    while ((await getJson(`${b}/me/claims`, tokens.access_token)).status !== 401) {
+      expect(Date.now() - start).toBeLessThan(1000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+
+  it('creates one account when the same identity signs in on both instances at once', async () => {
+    const returnTo = `${world.service.publicUrl}/`;
+    const results = await Promise.all(
+      [a, b, a, b].map((url) => signInAndGetTokens(new TestBrowser(), url, 'acme', { login: 'pg-twin', returnTo })),
+    );
+    expect(new Set(results.map((r) => r.me.id)).size).toBe(1);
+  });
+
+  it('of two concurrent unlinks of a two-identity account, on two instances, exactly one succeeds', async () => {
+    const user = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-unlink' });
+    const link = await postJson(`${a}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
+    const home = new URL(`${world.service.publicUrl}/`);
+    const isBack = (u: string) => new URL(u).origin === home.origin && new URL(u).pathname === '/' && /[?&](code|error)=/.test(u);
+    await completeAtProvider(new TestBrowser(), link.body.url as string, isBack, { login: 'pg-unlink-corp' });
+    const ids = ((await getJson(`${a}/me`, user.tokens.access_token)).body.identities as { id: string }[]).map((i) => i.id);
+    expect(ids).toHaveLength(2);
+    const results = await Promise.all(
+      ids.map((id, i) =>
+        fetch(`${i ? a : b}/me/identities/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${user.tokens.access_token}` } }),
+      ),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([204, 409]);
+  });
+
+  it('rotates the signing key on schedule exactly once across instances', async () => {
+    const keys = [world.service, second].map((s) => s.app.get(SigningKeysService));
+    clock.advance(31 * 86_400_000);
+    const results = await Promise.all(keys.map((k) => k.rotateIfDue()));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    await Promise.all(keys.map((k) => k.reload()));
+    expect(keys[1].signingKey().kid).toBe(keys[0].signingKey().kid);
+  });
+});
