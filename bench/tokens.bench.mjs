@@ -20,7 +20,7 @@ async function seed(databaseUrl, n) {
   for (let i = 0; i < n; i++) {
     userId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
     const now = Date.now();
-    await db.run((m) => m.insert(User, { id: userId, email: null, emailVerified: false, name: `bench ${i}`, picture: null, roles: ['user'], disabled: false, createdAt: now, updatedAt: now }));
+    await db.run((m) => m.insert(User, { id: userId, email: null, emailVerified: false, name: `bench ${i}`, picture: null, roles: ['user'], providerRoles: [], disabled: false, createdAt: now, updatedAt: now }));
     const issued = await db.transaction((m) => sessions.create(m, userId, null, { ip: '127.0.0.1', userAgent: 'bench' }));
     refreshTokens.push(issued.refreshToken);
     sessionId = issued.session.id;
