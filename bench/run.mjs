@@ -6,7 +6,7 @@ import { guardBench, jwtBench, refreshBench } from './tokens.bench.mjs';
 const m = machine();
 const sections = [
   ['Sign and verify per algorithm (node:crypto, synchronous)', 'what | rate', () => jwtBench()],
-  ['The guard (autocannon, 10 connections, 127.0.0.1, load generator on the same machine)', 'endpoint | throughput (median of 3) | p50 | p99 | errors', () => guardBench()],
+  ['The guard (autocannon, 10 connections, 127.0.0.1, load generator on the same machine)', 'endpoint | throughput (median of 5 interleaved runs) | p50 | p99 | errors', () => guardBench()],
   ['Refresh-token rotation (autocannon, 10 connections each rotating its own chain)', 'what | throughput (median of 3) | p50 | p99 | errors', () => refreshBench()],
 ];
 
