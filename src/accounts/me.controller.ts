@@ -1,6 +1,9 @@
 import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { requestContext } from '../common/request-context.js';
+import { ApiBearerAuth, ApiConflictResponse, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ErrorDto } from '../auth/auth.dto.js';
+import { ClaimsDto, MeDto, SessionDto } from './accounts.dto.js';
 import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
 import { DomainError } from '../common/domain-error.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
@@ -8,6 +11,9 @@ import { SessionsService } from '../tokens/sessions.service.js';
 import { AccountsService } from './accounts.service.js';
 import { effectiveRoles } from './roles.js';
 
+@ApiTags('me')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'no or invalid bearer token', type: ErrorDto })
 @Controller('me')
 export class MeController {
   constructor(
@@ -16,6 +22,7 @@ export class MeController {
   ) {}
 
   @Get()
+  @ApiOkResponse({ type: MeDto })
   async me(@CurrentAuth() auth: AccessTokenClaims) {
     const user = await this.accounts.findUser(auth.sub);
     if (!user || user.disabled) throw new DomainError('invalid_token', 'the account is disabled or no longer exists');
@@ -39,6 +46,7 @@ export class MeController {
 
   /** The verified claims of the presented token, from the token alone: what an app sees, and the guard's own cost. */
   @Get('claims')
+  @ApiOkResponse({ type: ClaimsDto })
   claims(@CurrentAuth() auth: AccessTokenClaims) {
     return auth;
   }
@@ -46,6 +54,8 @@ export class MeController {
   /** Unlinks one of the caller's identities; never the last one (409 last_identity). */
   @Delete('identities/:identityId')
   @HttpCode(204)
+  @ApiNoContentResponse()
+  @ApiConflictResponse({ description: 'last_identity', type: ErrorDto })
   async unlink(
     @CurrentAuth() auth: AccessTokenClaims,
     @Param('identityId', new ParseUUIDPipe()) identityId: string,
@@ -56,6 +66,7 @@ export class MeController {
 
   /** The caller's active sessions (devices), the current one marked. */
   @Get('sessions')
+  @ApiOkResponse({ type: [SessionDto] })
   async mySessions(@CurrentAuth() auth: AccessTokenClaims) {
     const sessions = await this.sessions.listActive(auth.sub);
     return sessions.map((s) => ({
@@ -71,6 +82,7 @@ export class MeController {
   /** Signs one device out: its refresh token and its access tokens stop working. */
   @Delete('sessions/:id')
   @HttpCode(204)
+  @ApiNoContentResponse()
   async endSession(@CurrentAuth() auth: AccessTokenClaims, @Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
     const session = (await this.sessions.listActive(auth.sub)).find((s) => s.id === id);
     if (!session) throw new DomainError('not_found', 'no such active session');

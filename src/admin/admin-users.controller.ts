@@ -1,12 +1,30 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiForbiddenResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { ErrorDto } from '../auth/auth.dto.js';
 import type { Request } from 'express';
 import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
 import { Roles } from '../auth/decorators/roles.decorator.js';
 import { AuditService } from '../audit/audit.service.js';
 import { requestContext } from '../common/request-context.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
-import { AuditQueryDto, ListUsersQueryDto, MergeUsersDto, UpdateUserDto } from './admin.dto.js';
+import {
+  AuditPageDto,
+  AuditQueryDto,
+  ListUsersQueryDto,
+  MergeUsersDto,
+  RevokedDto,
+  UpdateUserDto,
+  UserDetailDto,
+  UserPageDto,
+} from './admin.dto.js';
 import { AdminUsersService } from './admin-users.service.js';
 
 const uuid = new ParseUUIDPipe();
@@ -14,8 +32,8 @@ const uuid = new ParseUUIDPipe();
 /** Admins only: every route needs a bearer token with the `admin` role (401 without a token, 403 without the role). */
 @ApiTags('admin')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ description: 'no or invalid bearer token' })
-@ApiForbiddenResponse({ description: 'the token lacks the admin role' })
+@ApiUnauthorizedResponse({ description: 'no or invalid bearer token', type: ErrorDto })
+@ApiForbiddenResponse({ description: 'the token lacks the admin role', type: ErrorDto })
 @Roles('admin')
 @Controller('admin')
 export class AdminUsersController {
@@ -25,28 +43,36 @@ export class AdminUsersController {
   ) {}
 
   @Get('users')
+  @ApiOkResponse({ type: UserPageDto })
   list(@Query() q: ListUsersQueryDto) {
     return this.users.list(q.query, q.limit, q.cursor);
   }
 
   @Get('users/:id')
+  @ApiOkResponse({ type: UserDetailDto })
   get(@Param('id', uuid) id: string) {
     return this.users.get(id);
   }
 
   @Patch('users/:id')
+  @ApiOkResponse({ type: UserDetailDto })
+  @ApiConflictResponse({ description: 'last_admin', type: ErrorDto })
   update(@Param('id', uuid) id: string, @Body() body: UpdateUserDto, @CurrentAuth() auth: AccessTokenClaims, @Req() req: Request) {
     return this.users.update(id, body, auth.sub, requestContext(req));
   }
 
   @Delete('users/:id')
   @HttpCode(204)
+  @ApiNoContentResponse()
+  @ApiConflictResponse({ description: 'last_admin', type: ErrorDto })
   async remove(@Param('id', uuid) id: string, @CurrentAuth() auth: AccessTokenClaims, @Req() req: Request): Promise<void> {
     await this.users.remove(id, auth.sub, requestContext(req));
   }
 
   @Delete('users/:id/identities/:identityId')
   @HttpCode(204)
+  @ApiNoContentResponse()
+  @ApiConflictResponse({ description: 'last_identity', type: ErrorDto })
   async removeIdentity(
     @Param('id', uuid) id: string,
     @Param('identityId', uuid) identityId: string,
@@ -58,17 +84,20 @@ export class AdminUsersController {
 
   @Post('users/:id/sessions/revoke')
   @HttpCode(200)
+  @ApiOkResponse({ type: RevokedDto })
   revokeSessions(@Param('id', uuid) id: string, @CurrentAuth() auth: AccessTokenClaims, @Req() req: Request) {
     return this.users.revokeSessions(id, auth.sub, requestContext(req));
   }
 
   @Post('users/:id/merge')
   @HttpCode(200)
+  @ApiOkResponse({ type: UserDetailDto })
   merge(@Param('id', uuid) id: string, @Body() body: MergeUsersDto, @CurrentAuth() auth: AccessTokenClaims, @Req() req: Request) {
     return this.users.merge(id, body.sourceUserId, auth.sub, requestContext(req));
   }
 
   @Get('audit')
+  @ApiOkResponse({ type: AuditPageDto })
   auditTrail(@Query() q: AuditQueryDto) {
     return this.audit.list({ userId: q.userId, type: q.type }, q.limit, q.cursor);
   }

@@ -60,3 +60,72 @@ export class MergeUsersDto {
   @IsUUID()
   sourceUserId: string;
 }
+
+/** OpenAPI shapes of the admin responses. */
+export class UserSummaryDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ nullable: true, type: String }) email: string | null;
+  @ApiProperty() emailVerified: boolean;
+  @ApiProperty({ nullable: true, type: String }) name: string | null;
+  @ApiProperty({ nullable: true, type: String }) picture: string | null;
+  @ApiProperty({ type: [String], description: 'assigned and provider-mapped' }) roles: string[];
+  @ApiProperty() disabled: boolean;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+}
+
+export class UserPageDto {
+  @ApiProperty({ type: [UserSummaryDto] }) items: UserSummaryDto[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
+}
+
+export class AdminIdentityDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() provider: string;
+  @ApiProperty() subject: string;
+  @ApiProperty({ nullable: true, type: String }) email: string | null;
+  @ApiProperty() emailVerified: boolean;
+  @ApiProperty({ nullable: true, type: String }) name: string | null;
+  @ApiProperty({ type: [String] }) mappedRoles: string[];
+  @ApiProperty({ format: 'date-time' }) linkedAt: string;
+  @ApiProperty({ format: 'date-time' }) lastSignInAt: string;
+}
+
+export class AdminSessionDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ format: 'date-time' }) lastUsedAt: string;
+  @ApiProperty({ format: 'date-time' }) expiresAt: string;
+  @ApiProperty({ nullable: true, type: String }) userAgent: string | null;
+  @ApiProperty({ nullable: true, type: String }) ip: string | null;
+}
+
+export class UserDetailDto extends UserSummaryDto {
+  @ApiProperty({ type: [String] }) assignedRoles: string[];
+  @ApiProperty({ type: [String] }) providerRoles: string[];
+  @ApiProperty({ format: 'date-time' }) updatedAt: string;
+  @ApiProperty({ type: [AdminIdentityDto] }) identities: AdminIdentityDto[];
+  @ApiProperty({ type: [AdminSessionDto] }) sessions: AdminSessionDto[];
+}
+
+export class AuditEventDto {
+  @ApiProperty() id: string;
+  @ApiProperty({ format: 'date-time' }) at: string;
+  @ApiProperty({ example: 'sign_in' }) type: string;
+  @ApiProperty({ nullable: true, type: String, description: 'user id of the admin, "cli", or null for the user themselves' }) actorId:
+    string | null;
+  @ApiProperty({ nullable: true, type: String }) userId: string | null;
+  @ApiProperty({ nullable: true, type: String }) provider: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'the rule or reason, e.g. existing_identity' }) reason: string | null;
+  @ApiProperty({ nullable: true, type: String }) ip: string | null;
+  @ApiProperty({ nullable: true, type: String }) userAgent: string | null;
+  @ApiProperty({ nullable: true, type: Object }) details: Record<string, unknown> | null;
+}
+
+export class AuditPageDto {
+  @ApiProperty({ type: [AuditEventDto] }) items: AuditEventDto[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
+}
+
+export class RevokedDto {
+  @ApiProperty({ description: 'sessions that were active' }) revoked: number;
+}

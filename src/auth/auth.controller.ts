@@ -1,6 +1,8 @@
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { ApiFoundResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DomainError } from '../common/domain-error.js';
+import { ErrorDto, ProviderDto } from './auth.dto.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { S256_CHALLENGE } from './authorization-codes.service.js';
@@ -10,6 +12,7 @@ import { resolveReturnTo } from './return-url.js';
 import { SignInService } from './sign-in.service.js';
 import { LinkTicketsService } from './link-tickets.service.js';
 
+@ApiTags('sign-in')
 @Public()
 @Controller('auth')
 export class AuthController {
@@ -21,11 +24,19 @@ export class AuthController {
   ) {}
 
   @Get('providers')
+  @ApiOkResponse({ type: [ProviderDto] })
   providers() {
     return this.registry.list().map(({ id, name, type }) => ({ id, name, type }));
   }
 
   @Get(':provider/login')
+  @ApiOperation({ summary: 'Starts a browser sign-in: 302 to the provider' })
+  @ApiQuery({ name: 'returnTo', required: false })
+  @ApiQuery({ name: 'code_challenge', required: false })
+  @ApiQuery({ name: 'code_challenge_method', required: false, enum: ['S256'] })
+  @ApiQuery({ name: 'link_ticket', required: false, description: 'set in URLs from POST /me/identities/:provider/link' })
+  @ApiFoundResponse({ description: 'to the provider' })
+  @ApiNotFoundResponse({ type: ErrorDto, description: 'unknown_provider' })
   async login(
     @Param('provider') id: string,
     @Query('returnTo') rawReturnTo: unknown,
@@ -63,6 +74,8 @@ export class AuthController {
   }
 
   @Get(':provider/callback')
+  @ApiOperation({ summary: 'The provider’s redirect back: 302 to returnTo with ?code= or ?error=' })
+  @ApiFoundResponse({ description: 'to returnTo' })
   async callback(@Param('provider') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     // The callback URL carries the provider's code: never leak it to the next page (checklist F8).
     res.setHeader('Referrer-Policy', 'no-referrer');

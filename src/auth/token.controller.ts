@@ -1,6 +1,8 @@
 import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiBody, ApiConsumes, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { DomainError } from '../common/domain-error.js';
+import { ErrorDto, LogoutRequestDto, TokenRequestDto, TokenResponseDto } from './auth.dto.js';
 import { requestContext } from '../common/request-context.js';
 import { AccessTokensService } from '../tokens/access-tokens.service.js';
 import { Public } from './decorators/public.decorator.js';
@@ -23,6 +25,7 @@ function required(body: Record<string, unknown>, name: string): string {
   return v;
 }
 
+@ApiTags('tokens')
 @Public()
 @Controller('auth')
 export class TokenController {
@@ -34,6 +37,10 @@ export class TokenController {
   /** RFC 6749 §3.2 token endpoint: JSON or form bodies; responses are never cached (§5.1). */
   @Post('token')
   @HttpCode(200)
+  @ApiConsumes('application/json', 'application/x-www-form-urlencoded')
+  @ApiBody({ type: TokenRequestDto })
+  @ApiOkResponse({ type: TokenResponseDto })
+  @ApiBadRequestResponse({ type: ErrorDto, description: 'invalid_request, invalid_grant, unsupported_grant_type (RFC 6749 §5.2)' })
   async token(@Body() rawBody: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<TokenResponse> {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
@@ -53,6 +60,9 @@ export class TokenController {
   /** Ends the session of the refresh token in the body, or of the bearer access token. */
   @Post('logout')
   @HttpCode(204)
+  @ApiBearerAuth()
+  @ApiBody({ type: LogoutRequestDto, required: false })
+  @ApiNoContentResponse({ description: 'the session has ended' })
   async logout(@Body() rawBody: unknown, @Headers('authorization') authorization: unknown): Promise<void> {
     const refreshToken = param(asObject(rawBody), 'refresh_token');
     if (refreshToken) return this.tokens.logoutByRefreshToken(refreshToken);

@@ -1,7 +1,10 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../auth/decorators/roles.decorator.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
+@ApiTags('admin')
+@ApiBearerAuth()
 @Controller('admin/keys')
 @Roles('admin')
 export class KeysAdminController {

@@ -142,6 +142,8 @@ export class SessionsService {
     const res = await m.update(Session, { id: sessionId, revokedAt: IsNull() }, { revokedAt: this.clock.now(), revokedReason: reason });
     if (res.affected !== 1) return false;
     await this.revocations.revokeSession(sessionId, m);
+    const { userId } = await m.findOneByOrFail(Session, { id: sessionId });
+    await this.audit.record({ type: 'session_revoked', userId, reason, details: { sessionId } }, m);
     return true;
   }
 

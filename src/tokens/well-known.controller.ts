@@ -1,10 +1,12 @@
 import { Controller, Get, Header } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/decorators/public.decorator.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
 /** What apps need to verify our tokens offline (RFC 8414 metadata, RFC 7517 JWKS). */
+@ApiTags('for apps')
 @Public()
 @Controller('.well-known')
 export class WellKnownController {

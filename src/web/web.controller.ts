@@ -1,9 +1,11 @@
 import { Controller, Get, Header } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
 import { Public } from '../auth/decorators/public.decorator.js';
 import { ProviderRegistry } from '../auth/providers/provider-registry.js';
 import { HOME_CSS, HOME_JS } from './assets.js';
 import { homePage } from './home.page.js';
 
+@ApiExcludeController()
 @Public()
 @Controller()
 export class WebController {

@@ -159,6 +159,12 @@ describe('tokens', () => {
       expect((await getJson(`${url}/me`, tokens.access_token)).status).toBe(401);
       await within(1000, async () => (await getJson(`${second.url}/me/claims`, tokens.access_token)).status === 401);
       expect((await refresh(url, tokens.refresh_token)).body.error).toBe('invalid_grant');
+      const audit = await world.service.app
+        .get(DataSource)
+        .query(`SELECT reason FROM audit_events WHERE type = 'session_revoked' AND details LIKE ?`, [
+          `%${decode(tokens.access_token).sid}%`,
+        ]);
+      expect(audit).toEqual([{ reason: 'logout' }]);
     });
 
     it('logout with the bearer access token', async () => {
