@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { Identity } from '../../src/accounts/identity.entity.js';
 import { TestBrowser } from '../support/browser.js';
 import { browserSignIn, exchangeCode, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
 import type { Tamper } from '../support/tampering-proxy.js';
@@ -180,7 +181,7 @@ describe('ID tokens and UserInfo from a tampering proxy (checklist I1–I4, F3)'
     const login = `victim-${tamper}`;
     const { result } = await browserSignIn(new TestBrowser(), url, 'shady', { login });
     expect(errorOf(result)).toEqual({ error, code: null });
-    expect(await db().query(`SELECT count(*) AS n FROM identities WHERE provider = 'shady' AND subject = ?`, [login])).toEqual([{ n: 0 }]);
+    expect(await db().getRepository(Identity).countBy({ provider: 'shady', subject: login })).toBe(0);
   });
 
   it('signs in through the same proxy when nothing is tampered with', async () => {

@@ -7,6 +7,7 @@ import type { Clock } from '../../src/common/clock.js';
 import type { ResolvedConfig } from '../../src/config/app-secret.js';
 import { loadConfig } from '../../src/config/config.js';
 import { freePort } from './net.js';
+import { createTestDatabase } from './postgres.js';
 
 export const TEST_APP_SECRET = 'test-app-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -35,7 +36,9 @@ export async function startService(
 ): Promise<RunningService> {
   const port = opts.port ?? (await freePort());
   const publicUrl = opts.publicUrl ?? `http://127.0.0.1:${port}`;
-  const databaseUrl = opts.databaseUrl ?? `sqlite:${tempDatabase()}`;
+  // TEST_DB=postgres runs the whole suite on PostgreSQL: each service gets a database of its own.
+  const pg = !opts.databaseUrl && process.env.TEST_DB === 'postgres' ? await createTestDatabase() : undefined;
+  const databaseUrl = opts.databaseUrl ?? pg?.url ?? `sqlite:${tempDatabase()}`;
   const config = loadConfig({
     PORT: String(port),
     PUBLIC_URL: publicUrl,
@@ -54,7 +57,11 @@ export async function startService(
         if (res.statusCode >= 500) serverErrors.push(`${res.statusCode} ${req.method} ${req.url}`);
       });
     });
-  return { url: `http://127.0.0.1:${port}`, publicUrl, app, config, databaseUrl, serverErrors, close: () => app.close() };
+  const close = async () => {
+    await app.close();
+    await pg?.drop();
+  };
+  return { url: `http://127.0.0.1:${port}`, publicUrl, app, config, databaseUrl, serverErrors, close };
 }
 
 /** A clock the test moves by hand. */
