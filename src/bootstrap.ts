@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
+import helmet from 'helmet';
 import { AppModule, type AppOptions } from './app.module.js';
 import type { ResolvedConfig } from './config/app-secret.js';
 import { DEMO_IDP_PATH } from './config/config.js';
@@ -15,6 +16,23 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
     bodyParser: false,
   });
   app.disable('x-powered-by');
+  // Security headers; Referrer-Policy no-referrer everywhere keeps codes in callback URLs from leaking (F8).
+  const https = config.publicUrl.startsWith('https://');
+  app.use(
+    helmet({
+      referrerPolicy: { policy: 'no-referrer' },
+      strictTransportSecurity: https,
+      // On plain http (local development) upgrading requests to https would break every page.
+      contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } },
+    }),
+  );
+  // Browser apps call the token endpoint and the API from the origins they may be sent back to, and from no other.
+  app.enableCors({
+    origin: [...new Set(config.allowedReturnUrls.map((u) => new URL(u).origin))],
+    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type'],
+    maxAge: 600,
+  });
   // Small bodies only: nothing this service accepts is large (RFC 6749 requests are a few hundred bytes).
   app.useBodyParser('json', { limit: '16kb' });
   app.useBodyParser('urlencoded', { limit: '16kb', extended: false });

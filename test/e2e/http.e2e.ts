@@ -1,0 +1,63 @@
+import { startService, type RunningService } from '../support/service.js';
+
+/** HTTP-level behaviour every route shares: headers, CORS, errors as JSON, limits. */
+describe('HTTP surface', () => {
+  let service: RunningService;
+
+  beforeAll(async () => {
+    service = await startService({ ALLOWED_RETURN_URLS: 'https://app.example.com,https://other.example.com/cb' });
+  });
+
+  afterAll(async () => {
+    await service?.close();
+  });
+
+  afterEach(() => {
+    expect(service.serverErrors).toEqual([]);
+  });
+
+  it('sends security headers (helmet) and no X-Powered-By', async () => {
+    const res = await fetch(`${service.url}/auth/providers`);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(res.headers.get('x-powered-by')).toBeNull();
+  });
+
+  it('allows CORS from the ALLOWED_RETURN_URLS origins only', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${service.url}/auth/token`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+    expect((await preflight('https://app.example.com')).headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect((await preflight('https://other.example.com')).headers.get('access-control-allow-origin')).toBe('https://other.example.com');
+    expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('answers unknown routes, oversized and malformed bodies with 4xx JSON', async () => {
+    const missing = await fetch(`${service.url}/nope`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'not_found', error_description: expect.any(String) });
+    const big = await fetch(`${service.url}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'x'.repeat(40_000) }),
+    });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({ error: 'payload_too_large', error_description: expect.any(String) });
+    const bad = await fetch(`${service.url}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":',
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  it('reports liveness and readiness', async () => {
+    expect((await fetch(`${service.url}/health`)).status).toBe(200);
+    const ready = await fetch(`${service.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ok', info: { database: { status: 'up' } } });
+  });
+});
