@@ -6,6 +6,7 @@ import { Clock } from '../common/clock.js';
 import { randomToken } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import { requestContext } from '../common/request-context.js';
+import { isDatabaseUnavailable } from '../database/errors.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
@@ -124,6 +125,8 @@ export class SignInService {
       }
       return new DomainError('provider_error', 'the sign-in provider refused or failed the request', { cause: e });
     }
+    if (isDatabaseUnavailable(e))
+      return new DomainError('temporarily_unavailable', 'sign-in is unavailable for a moment; please try again');
     this.logger.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
     return new DomainError('server_error', 'sign-in failed unexpectedly');
   }

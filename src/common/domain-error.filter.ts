@@ -2,6 +2,7 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import type { Response } from 'express';
 import { withParams } from '../auth/return-url.js';
 import { DomainError, type ErrorCode } from './domain-error.js';
+import { isDatabaseUnavailable } from '../database/errors.js';
 
 const CODE_FOR_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_request',
@@ -11,6 +12,7 @@ const CODE_FOR_STATUS: Record<number, ErrorCode> = {
   409: 'conflict',
   413: 'payload_too_large',
   429: 'rate_limited',
+  503: 'temporarily_unavailable',
 };
 
 /**
@@ -30,6 +32,7 @@ export class DomainErrorFilter implements ExceptionFilter {
       res.redirect(302, withParams(error.redirectTo, { error: error.code, error_description: error.description }));
       return;
     }
+    if (error.status === 503) res.setHeader('Retry-After', '1');
     if (error.status === 401) {
       // RFC 6750 §3: tell the client which scheme and why.
       res.setHeader('WWW-Authenticate', `Bearer error="${error.code === 'invalid_token' ? 'invalid_token' : 'invalid_request'}"`);
@@ -53,6 +56,10 @@ export class DomainErrorFilter implements ExceptionFilter {
     const status = (exception as { status?: unknown } | null)?.status;
     if (typeof status === 'number' && CODE_FOR_STATUS[status]) {
       return new DomainError(CODE_FOR_STATUS[status], status === 413 ? 'request body too large' : 'malformed request body');
+    }
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.warn(`database unavailable: ${(exception as Error).message}`);
+      return new DomainError('temporarily_unavailable', 'the service cannot reach its database; try again shortly');
     }
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     return new DomainError('server_error', 'an unexpected error occurred');

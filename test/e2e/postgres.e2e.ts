@@ -1,6 +1,7 @@
 import { SigningKeysService } from '../../src/tokens/signing-keys.service.js';
 import { TestBrowser } from '../support/browser.js';
-import { createTestDatabase, postgresAvailable } from '../support/postgres.js';
+import { createTestDatabase, postgresAvailable, TEST_DATABASE_URL } from '../support/postgres.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { exchangeCode, getJson, postJson, signInAndGetTokens, browserSignIn, completeAtProvider } from '../support/sign-in.js';
 import { ManualClock, type RunningService } from '../support/service.js';
 import { startWorld, type World } from '../support/world.js';
@@ -93,5 +94,50 @@ const pgUp = await postgresAvailable();
     expect(results.filter(Boolean)).toHaveLength(1);
     await Promise.all(keys.map((k) => k.reload()));
     expect(keys[1].signingKey().kid).toBe(keys[0].signingKey().kid);
+  });
+});
+
+(pgUp ? describe : describe.skip)('PostgreSQL going away and coming back', () => {
+  let world: World;
+  let drop: () => Promise<void>;
+  let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    drop = db.drop;
+    const target = new URL(TEST_DATABASE_URL);
+    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    world = await startWorld({}, { databaseUrl: viaProxy.href });
+  });
+
+  afterAll(async () => {
+    await world?.close();
+    await proxy?.close();
+    await drop?.();
+  });
+
+  it('answers 503 JSON while the database is unreachable, and recovers without a restart, nothing lost', async () => {
+    const url = world.service.url;
+    const { tokens } = await signInAndGetTokens(new TestBrowser(), url, 'acme', { login: 'pg-outage' });
+    proxy.cut();
+    const during = await getJson(`${url}/me`, tokens.access_token);
+    expect(during).toEqual({ status: 503, body: { error: 'temporarily_unavailable', error_description: expect.any(String) } });
+    expect((await fetch(`${url}/health/ready`)).status).toBe(503);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    // Verifying a token needs no database.
+    expect((await getJson(`${url}/me/claims`, tokens.access_token)).status).toBe(200);
+    expect((await postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).status).toBe(503);
+    proxy.restore();
+    const start = Date.now();
+    while ((await fetch(`${url}/health/ready`)).status !== 200) {
+      expect(Date.now() - start).toBeLessThan(10_000);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await getJson(`${url}/me`, tokens.access_token)).status).toBe(200);
+    const refreshed = await postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    expect(refreshed.status).toBe(200);
+    expect(world.service.serverErrors.filter((e) => !e.startsWith('503'))).toEqual([]);
   });
 });

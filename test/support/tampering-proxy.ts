@@ -12,7 +12,8 @@ export type Tamper =
   | 'wrong-issuer'
   | 'expired'
   | 'userinfo-other-sub'
-  | 'userinfo-not-json';
+  | 'userinfo-not-json'
+  | 'token-hangs';
 
 /**
  * A transparent proxy in front of a stand-in OP (whose issuer is the proxy's URL). With `tamper` set it rewrites the
@@ -43,6 +44,8 @@ export async function startTamperingProxy() {
   }
 
   net.setHandler(async (req: IncomingMessage, res: ServerResponse) => {
+    // A provider that never answers its token endpoint: the request is left open.
+    if (state.tamper === 'token-hangs' && req.url?.startsWith('/token')) return;
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const headers = new Headers();

@@ -12,15 +12,39 @@ export function oauth2ClientOf(strategy: object): OAuth2Client {
   return (strategy as { _oauth2: OAuth2Client })._oauth2;
 }
 
+type Callback = (...args: any[]) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * node-oauth has no timeout: a provider that never answers would hang the sign-in. After `ms` the callback gets an
+ * ETIMEDOUT error (reported as provider_unavailable) and a late answer is ignored.
+ */
+function withTimeout<T extends Callback>(cb: T, ms: number): T {
+  let settled = false;
+  const timer = setTimeout(() => {
+    settled = true;
+    cb({ code: 'ETIMEDOUT', statusCode: 504, data: `the provider did not answer within ${ms} ms` });
+  }, ms);
+  return ((...args: unknown[]) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    cb(...args);
+  }) as T;
+}
+
 /**
  * - Access tokens go to the provider in the Authorization header only, never in a URL (RFC 6750 §2.3, RFC 9700 §4.3.2).
  * - A response body that is not JSON becomes an error: passport-openidconnect 0.1.2 calls an undefined `done` on a
  *   non-JSON UserInfo body, which would throw outside any handler and take the process down.
+ * - Every call to the provider gives up after `timeoutMs` (PROVIDER_TIMEOUT_MS).
  */
-export function hardenOAuth2Client(client: OAuth2Client): void {
+export function hardenOAuth2Client(client: OAuth2Client, timeoutMs: number): void {
   client.useAuthorizationHeaderforGET(true);
+  const getToken = client.getOAuthAccessToken.bind(client);
+  client.getOAuthAccessToken = (code, params, cb) => getToken(code, params, withTimeout(cb, timeoutMs));
   const get = client.get.bind(client);
-  client.get = (url, accessToken, cb) =>
+  client.get = (url, accessToken, callback) => {
+    const cb = withTimeout(callback, timeoutMs);
     get(url, accessToken, (err, body, res) => {
       if (!err) {
         try {
@@ -31,4 +55,5 @@ export function hardenOAuth2Client(client: OAuth2Client): void {
       }
       cb(err, body, res);
     });
+  };
 }

@@ -65,7 +65,7 @@ export class ProviderRegistry implements OnModuleInit {
       case 'google':
         return { ...base, strategy: createGoogleStrategy(p, callback, this.store, timeout), issuer: p.issuer, issuerParamRequired: false };
       case 'facebook':
-        return { ...base, strategy: createFacebookStrategy(p, callback, this.store), issuerParamRequired: false };
+        return { ...base, strategy: createFacebookStrategy(p, callback, this.store, timeout), issuerParamRequired: false };
       case 'oidc': {
         const metadata = p.demo ? demoMetadata(p.issuer) : await discover(p.id, p.issuer);
         return {

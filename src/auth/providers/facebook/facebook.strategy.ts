@@ -12,7 +12,7 @@ type Done = (err: unknown, user?: Express.User) => void;
  * Facebook through passport-facebook: a pinned Graph version (the library alone would use v3.2), `appsecret_proof`
  * on Graph calls, PKCE S256, and the email optional (people may decline that permission).
  */
-export function createFacebookStrategy(cfg: FacebookProviderConfig, callbackURL: string, store: LoginStateStore) {
+export function createFacebookStrategy(cfg: FacebookProviderConfig, callbackURL: string, store: LoginStateStore, timeoutMs: number) {
   const strategy = new FacebookStrategy(
     {
       clientID: cfg.clientId,
@@ -38,6 +38,6 @@ export function createFacebookStrategy(cfg: FacebookProviderConfig, callbackURL:
       }
     },
   );
-  hardenOAuth2Client(oauth2ClientOf(strategy));
+  hardenOAuth2Client(oauth2ClientOf(strategy), timeoutMs);
   return strategy;
 }

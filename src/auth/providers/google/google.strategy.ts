@@ -50,6 +50,6 @@ export function createGoogleStrategy(cfg: GoogleProviderConfig, callbackURL: str
         .catch(done);
     },
   );
-  hardenOAuth2Client(oauth2ClientOf(strategy));
+  hardenOAuth2Client(oauth2ClientOf(strategy), timeoutMs);
   return strategy;
 }

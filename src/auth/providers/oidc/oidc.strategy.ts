@@ -77,7 +77,7 @@ export function createOidcStrategy(
     }) as never,
   );
   const client = oauth2ClientOf(strategy);
-  hardenOAuth2Client(client);
+  hardenOAuth2Client(client, timeoutMs);
   const getToken = client.getOAuthAccessToken.bind(client);
   client.getOAuthAccessToken = (code, params, cb) => {
     const codeVerifier = verifiers.get(code);
