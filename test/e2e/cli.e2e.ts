@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { User } from '../../src/accounts/user.entity.js';
 import { Db } from '../../src/database/db.service.js';
-import { startService, TEST_APP_SECRET } from '../support/service.js';
+import { startService, tempDatabase, TEST_APP_SECRET } from '../support/service.js';
 
 const run = promisify(execFile);
 const kidsOf = async (url: string) =>
@@ -69,6 +69,18 @@ describe('CLI', () => {
       'user_disabled:cli',
       'user_enabled:cli',
     ]);
+    await service.close();
+  });
+
+  it('applies migrations apart from start-up (npm run migration:run), and again is a no-op', async () => {
+    const databaseUrl = `sqlite:${tempDatabase()}`;
+    const env = { ...process.env, DATABASE_URL: databaseUrl, NODE_OPTIONS: '' };
+    expect((await run('node', ['dist/database/migrate.js'], { env })).stdout).toMatch(
+      /applied: InitialSchema\d+, Revocations\d+, Accounts\d+/,
+    );
+    expect((await run('node', ['dist/database/migrate.js'], { env })).stdout).toContain('nothing to apply');
+    const service = await startService({}, { databaseUrl });
+    expect((await fetch(`${service.url}/health/ready`)).status).toBe(200);
     await service.close();
   });
 
