@@ -16,6 +16,8 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
     bodyParser: false,
   });
   app.disable('x-powered-by');
+  // Only for the client IP in sessions and the audit trail: URLs always come from PUBLIC_URL (checklist F4).
+  if (config.trustProxy) app.set('trust proxy', /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
   // Security headers; Referrer-Policy no-referrer everywhere keeps codes in callback URLs from leaking (F8).
   const https = config.publicUrl.startsWith('https://');
   app.use(

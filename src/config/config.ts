@@ -79,6 +79,8 @@ export interface AppConfig {
   redisUrl?: string;
   rateLimits: boolean;
   providerTimeoutMs: number;
+  /** Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the client IP (never for URLs). */
+  trustProxy?: string;
 }
 
 export class ConfigError extends Error {
@@ -131,6 +133,7 @@ const baseSchema = z.object({
   REDIS_URL: z.string().optional(),
   RATE_LIMITS: z.string().default('on'),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  TRUST_PROXY: z.string().optional(),
 });
 
 type Env = Record<string, string | undefined>;
@@ -204,6 +207,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     redisUrl: e.REDIS_URL,
     rateLimits: e.RATE_LIMITS !== 'off',
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
+    trustProxy: e.TRUST_PROXY,
   };
 }
 
