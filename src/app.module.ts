@@ -12,6 +12,8 @@ import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source.js';
 import { Db } from './database/db.service.js';
 import { HealthModule } from './health/health.module.js';
+import { RateLimitModule } from './rate-limit/rate-limit.module.js';
+import { RedisModule } from './redis/redis.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { WebModule } from './web/web.module.js';
 
@@ -29,6 +31,8 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         TypeOrmModule.forRoot(dataSourceOptions(config.database)),
+        RedisModule,
+        RateLimitModule,
         AuditModule,
         TokensModule,
         AccountsModule,

@@ -12,6 +12,7 @@ import { ErrorDto } from '../auth/auth.dto.js';
 import type { Request } from 'express';
 import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
 import { Roles } from '../auth/decorators/roles.decorator.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { AuditService } from '../audit/audit.service.js';
 import { requestContext } from '../common/request-context.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
@@ -35,6 +36,7 @@ const uuid = new ParseUUIDPipe();
 @ApiUnauthorizedResponse({ description: 'no or invalid bearer token', type: ErrorDto })
 @ApiForbiddenResponse({ description: 'the token lacks the admin role', type: ErrorDto })
 @Roles('admin')
+@RateLimit('admin')
 @Controller('admin')
 export class AdminUsersController {
   constructor(

@@ -6,6 +6,7 @@ import { ErrorDto, LogoutRequestDto, TokenRequestDto, TokenResponseDto } from '.
 import { requestContext } from '../common/request-context.js';
 import { AccessTokensService } from '../tokens/access-tokens.service.js';
 import { Public } from './decorators/public.decorator.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { bearerToken } from './guards/jwt-auth.guard.js';
 import { TokenEndpointService, type TokenResponse } from './token-endpoint.service.js';
 
@@ -26,6 +27,7 @@ function required(body: Record<string, unknown>, name: string): string {
 }
 
 @ApiTags('tokens')
+@RateLimit('token')
 @Public()
 @Controller('auth')
 export class TokenController {

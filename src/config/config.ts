@@ -78,6 +78,10 @@ export interface AppConfig {
   demoIdp: boolean;
   redisUrl?: string;
   rateLimits: boolean;
+  /** Requests per minute per client IP, by kind of route. */
+  rateLimitPerMinute: { signIn: number; token: number; admin: number };
+  /** Namespace for this deployment's keys in a shared Redis. */
+  redisKeyPrefix: string;
   providerTimeoutMs: number;
   /** Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the client IP (never for URLs). */
   trustProxy?: string;
@@ -132,6 +136,10 @@ const baseSchema = z.object({
   DEMO_IDP: bool(true),
   REDIS_URL: z.string().optional(),
   RATE_LIMITS: z.string().default('on'),
+  RATE_LIMIT_SIGN_IN: z.coerce.number().int().positive().default(30),
+  RATE_LIMIT_TOKEN: z.coerce.number().int().positive().default(600),
+  RATE_LIMIT_ADMIN: z.coerce.number().int().positive().default(300),
+  REDIS_KEY_PREFIX: z.string().max(64).default('sls:'),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: z.string().optional(),
 });
@@ -206,6 +214,8 @@ export function loadConfig(rawEnv: Env): AppConfig {
     demoIdp,
     redisUrl: e.REDIS_URL,
     rateLimits: e.RATE_LIMITS !== 'off',
+    rateLimitPerMinute: { signIn: e.RATE_LIMIT_SIGN_IN, token: e.RATE_LIMIT_TOKEN, admin: e.RATE_LIMIT_ADMIN },
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,
   };

@@ -1,5 +1,12 @@
 import { Controller, Get } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+  type HealthIndicatorFunction,
+} from '@nestjs/terminus';
+import { InjectRedis, type RedisClient } from '../redis/redis.module.js';
 import { ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/decorators/public.decorator.js';
 
@@ -10,6 +17,8 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
+    private readonly indicators: HealthIndicatorService,
+    @InjectRedis() private readonly redis: RedisClient,
   ) {}
 
   /** Liveness: the process answers. */
@@ -19,10 +28,23 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Readiness: the database answers too (503 otherwise). */
+  /** Readiness: the database (and Redis, when configured) answer too; 503 otherwise. */
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.db.pingCheck('database', { timeout: 2000 })]);
+    const checks: HealthIndicatorFunction[] = [() => this.db.pingCheck('database', { timeout: 2000 })];
+    const redis = this.redis;
+    if (redis) {
+      checks.push(async () => {
+        const session = this.indicators.check('redis');
+        return (await redis.ping().then(
+          (pong) => pong === 'PONG',
+          () => false,
+        ))
+          ? session.up()
+          : session.down('no answer');
+      });
+    }
+    return this.health.check(checks);
   }
 }
