@@ -16,10 +16,16 @@ import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { WebModule } from './web/web.module.js';
+import { loggingModule } from './logging/logging.module.js';
+import type { Writable } from 'node:stream';
 
 export interface AppOptions {
   /** Tests pass a clock they can move. */
   clock?: Clock;
+  /** Where logs go (stdout by default); tests collect them. */
+  logStream?: Writable;
+  /** Overrides LOG_LEVEL (tests run silent). */
+  logLevel?: string;
 }
 
 @Module({})
@@ -30,6 +36,7 @@ export class AppModule {
       global: true,
       imports: [
         ConfigModule.forRoot(config),
+        loggingModule(options.logLevel ?? config.logLevel, options.logStream),
         TypeOrmModule.forRoot(dataSourceOptions(config.database)),
         RedisModule,
         RateLimitModule,

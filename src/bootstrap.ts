@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
 import { AppModule, type AppOptions } from './app.module.js';
 import type { ResolvedConfig } from './config/app-secret.js';
 import { DEMO_IDP_PATH } from './config/config.js';
@@ -11,10 +12,16 @@ import { createDemoIdp } from './demo/demo-idp.js';
 
 /** Builds the configured application (shared by main.ts and the tests); the caller decides where it listens. */
 export async function createApp(config: ResolvedConfig, options: AppOptions & { logger?: false } = {}): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, options), {
-    logger: options.logger === false ? false : undefined,
-    bodyParser: false,
-  });
+  const quiet = options.logger === false && !options.logStream;
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, { ...options, logLevel: quiet ? 'silent' : options.logLevel }),
+    {
+      bufferLogs: !quiet,
+      logger: quiet ? false : undefined,
+      bodyParser: false,
+    },
+  );
+  if (!quiet) app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   // Only for the client IP in sessions and the audit trail: URLs always come from PUBLIC_URL (checklist F4).
   if (config.trustProxy) app.set('trust proxy', /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);

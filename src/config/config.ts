@@ -85,6 +85,7 @@ export interface AppConfig {
   providerTimeoutMs: number;
   /** Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the client IP (never for URLs). */
   trustProxy?: string;
+  logLevel: string;
 }
 
 export class ConfigError extends Error {
@@ -142,6 +143,7 @@ const baseSchema = z.object({
   REDIS_KEY_PREFIX: z.string().max(64).default('sls:'),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -218,6 +220,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,
+    logLevel: e.LOG_LEVEL,
   };
 }
 

@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -32,7 +33,7 @@ export interface RunningService {
  */
 export async function startService(
   env: Record<string, string> = {},
-  opts: { clock?: Clock; databaseUrl?: string; publicUrl?: string; port?: number } = {},
+  opts: { clock?: Clock; databaseUrl?: string; publicUrl?: string; port?: number; logStream?: Writable } = {},
 ): Promise<RunningService> {
   const port = opts.port ?? (await freePort());
   const publicUrl = opts.publicUrl ?? `http://127.0.0.1:${port}`;
@@ -49,7 +50,12 @@ export async function startService(
     RATE_LIMITS: 'off',
     ...env,
   }) as ResolvedConfig;
-  const app = await createApp(config, { clock: opts.clock, logger: process.env.TEST_LOGS ? undefined : false });
+  const app = await createApp(config, {
+    clock: opts.clock,
+    logger: process.env.TEST_LOGS ? undefined : false,
+    logStream: opts.logStream,
+    logLevel: opts.logStream ? 'trace' : undefined,
+  });
   await app.listen(port, '127.0.0.1');
   const serverErrors: string[] = [];
   app

@@ -4,6 +4,7 @@ import { startOidcStandIn } from './oidc-stand-in.js';
 import { startService, type RunningService } from './service.js';
 import { startTamperingProxy } from './tampering-proxy.js';
 import type { Clock } from '../../src/common/clock.js';
+import type { Writable } from 'node:stream';
 
 /**
  * The service with every provider kind enabled against local stand-ins:
@@ -12,7 +13,10 @@ import type { Clock } from '../../src/common/clock.js';
  * - corp: a company OP that requires PKCE; acme: a second, ordinary OP;
  * - shady: an OP behind a tampering proxy.
  */
-export async function startWorld(extraEnv: Record<string, string> = {}, opts: { clock?: Clock; databaseUrl?: string } = {}) {
+export async function startWorld(
+  extraEnv: Record<string, string> = {},
+  opts: { clock?: Clock; databaseUrl?: string; logStream?: Writable } = {},
+) {
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
   const cb = (id: string) => [`${publicUrl}/auth/${id}/callback`];
@@ -57,7 +61,7 @@ export async function startWorld(extraEnv: Record<string, string> = {}, opts: { 
     OIDC_SHADY_CLIENT_SECRET: 'shady-secret',
     ...extraEnv,
   };
-  const service = await startService(env, { port, clock: opts.clock, databaseUrl: opts.databaseUrl });
+  const service = await startService(env, { port, clock: opts.clock, databaseUrl: opts.databaseUrl, logStream: opts.logStream });
   const extra: RunningService[] = [];
   return {
     service,
