@@ -14,6 +14,7 @@ import { Db } from './database/db.service.js';
 import { HealthModule } from './health/health.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { WebModule } from './web/web.module.js';
 import { loggingModule } from './logging/logging.module.js';
@@ -39,6 +40,7 @@ export class AppModule {
         loggingModule(options.logLevel ?? config.logLevel, options.logStream),
         TypeOrmModule.forRoot(dataSourceOptions(config.database)),
         RedisModule,
+        MetricsModule,
         RateLimitModule,
         AuditModule,
         TokensModule,

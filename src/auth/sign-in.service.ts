@@ -6,6 +6,7 @@ import { Clock } from '../common/clock.js';
 import { randomToken } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import { requestContext } from '../common/request-context.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
@@ -40,6 +41,7 @@ export class SignInService {
     private readonly accounts: AccountsService,
     private readonly codes: AuthorizationCodesService,
     private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {}
@@ -72,6 +74,17 @@ export class SignInService {
 
   /** Handles the provider's callback and returns where to send the browser: `returnTo?code=…`. */
   async finish(provider: EnabledProvider, req: Request): Promise<string> {
+    try {
+      const to = await this.completeSignIn(provider, req);
+      this.metrics.signIns.inc({ provider: provider.id, outcome: 'success' });
+      return to;
+    } catch (e) {
+      this.metrics.signIns.inc({ provider: provider.id, outcome: e instanceof DomainError ? e.code : 'server_error' });
+      throw e;
+    }
+  }
+
+  private async completeSignIn(provider: EnabledProvider, req: Request): Promise<string> {
     const ctx = requestContext(req);
     const query = req.query as Record<string, unknown>;
     if (typeof query.code !== 'string' && typeof query.error !== 'string' && typeof query.error_code !== 'string') {

@@ -6,6 +6,7 @@ import { AuditService, type RequestContext } from '../audit/audit.service.js';
 import { sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import { Db } from '../database/db.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { AccessTokensService } from '../tokens/access-tokens.service.js';
 import { RefreshToken } from '../tokens/refresh-token.entity.js';
 import { SessionsService, type IssuedSession } from '../tokens/sessions.service.js';
@@ -28,6 +29,7 @@ export class TokenEndpointService {
     private readonly accessTokens: AccessTokensService,
     private readonly accounts: AccountsService,
     private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async exchangeCode(code: string, codeVerifier: string | undefined, ctx: RequestContext): Promise<TokenResponse> {
@@ -44,11 +46,13 @@ export class TokenEndpointService {
     const browser = { ip: result.row.ip, userAgent: result.row.userAgent };
     const issued = await this.db.transaction((m) => this.sessions.create(m, user.id, result.row.identityId, browser));
     await this.codes.attachSession(result.row.codeHash, issued.session.id);
+    this.metrics.tokensIssued.inc({ grant: 'authorization_code' });
     return this.respond({ id: user.id, roles: effectiveRoles(user) }, issued);
   }
 
   async refresh(refreshToken: string, ctx: RequestContext): Promise<TokenResponse> {
     const { roles, ...issued } = await this.sessions.rotate(refreshToken, ctx);
+    this.metrics.tokensIssued.inc({ grant: 'refresh_token' });
     return this.respond({ id: issued.session.userId, roles }, issued);
   }
 

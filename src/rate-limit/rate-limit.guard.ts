@@ -6,6 +6,7 @@ import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
 import { InjectRedis, type RedisClient } from '../redis/redis.module.js';
 import { RATE_LIMIT, type RateLimitClass } from './rate-limit.decorator.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { MemoryRateLimitStorage, RedisRateLimitStorage, type RateLimitStorage } from './rate-limit.storage.js';
 
 const MINUTE_MS = 60_000;
@@ -25,6 +26,7 @@ export class RateLimitGuard implements CanActivate {
     private readonly reflector: Reflector,
     @InjectConfig() private readonly config: ResolvedConfig,
     @InjectRedis() redis: RedisClient,
+    private readonly metrics: MetricsService,
   ) {
     this.storage = redis ? new RedisRateLimitStorage(redis, config.redisKeyPrefix) : new MemoryRateLimitStorage();
   }
@@ -37,6 +39,7 @@ export class RateLimitGuard implements CanActivate {
     const ip = http.getRequest<Request>().ip ?? 'unknown';
     const { blocked, retryAfterMs } = await this.storage.hit(`${kind}:${ip}`, MINUTE_MS, this.config.rateLimitPerMinute[kind], MINUTE_MS);
     if (!blocked) return true;
+    this.metrics.rateLimited.inc({ kind });
     http.getResponse<Response>().setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
     throw new DomainError('rate_limited', 'too many requests from this client; retry later');
   }

@@ -11,6 +11,7 @@ import { Db } from '../database/db.service.js';
 import { RefreshToken } from './refresh-token.entity.js';
 import { effectiveRoles } from '../accounts/roles.js';
 import { RevocationsService } from './revocations.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { Session } from './session.entity.js';
 
 export interface IssuedSession {
@@ -43,6 +44,7 @@ export class SessionsService {
     private readonly db: Db,
     private readonly audit: AuditService,
     private readonly revocations: RevocationsService,
+    private readonly metrics: MetricsService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {}
@@ -121,6 +123,7 @@ export class SessionsService {
       const known = await m.findOneBy(RefreshToken, { tokenHash: hash });
       return known ? m.findOneBy(Session, { id: known.sessionId }) : null;
     });
+    if (session) this.metrics.refreshReuse.inc();
     if (session && (await this.revoke(session.id, 'refresh_token_reused'))) {
       await this.audit.record({
         type: 'refresh_token_reused',

@@ -57,5 +57,15 @@ describe('logs', () => {
       ...Object.fromEntries(cookies.filter((c) => c.length > 20).map((c, i) => [`cookie${i}`, c])),
     };
     for (const [name, value] of Object.entries(secrets)) expect([name, all.includes(value)]).toEqual([name, false]);
+
+    // The same run, counted in the Prometheus metrics.
+    const metrics = await (await fetch(`${world.service.url}/metrics`)).text();
+    expect(metrics).toContain('sls_sign_ins_total{provider="corp",outcome="success"} 1');
+    expect(metrics).toContain('sls_tokens_issued_total{grant="authorization_code"} 1');
+    expect(metrics).toContain('sls_tokens_issued_total{grant="refresh_token"} 1');
+    expect(metrics).toContain('sls_refresh_token_reuse_total 1');
+    expect(metrics).toMatch(/sls_http_request_duration_seconds_count\{method="GET",route="\/auth\/:provider\/callback",status="302"\} 1/);
+    expect(metrics).toContain('process_cpu_user_seconds_total');
+    for (const [name, value] of Object.entries(secrets)) expect([name, metrics.includes(value)]).toEqual([name, false]);
   });
 });

@@ -28,6 +28,7 @@ describe('rate limits in one instance (memory)', () => {
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await limited.json()).toEqual({ error: 'rate_limited', error_description: expect.any(String) });
+    expect(await (await fetch(`${service.url}/metrics`)).text()).toContain('sls_rate_limited_total{kind="signIn"} 1');
   });
 
   it('counts the token endpoint apart, and never limits the API guarded by tokens or the JWKS', async () => {
