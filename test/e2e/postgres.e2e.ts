@@ -63,6 +63,31 @@ const pgUp = await postgresAvailable();
     }
   });
 
+  it('refuses a user disabled through one instance on the other within 1 s (S2)', async () => {
+    // A third instance on the same database, configured with an admin, acts as "A" for the admin call.
+    const admins = await startWorld({ ADMIN_EMAILS: 'pg-root@corp.test' }, { databaseUrl: world.service.databaseUrl });
+    admins.corp.accounts.set('pg-root', { email: 'pg-root@corp.test', email_verified: true });
+    try {
+      const admin = await signInAndGetTokens(new TestBrowser(), admins.service.url, 'corp', { login: 'pg-root' });
+      const victim = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-disabled' });
+      expect((await getJson(`${b}/me/claims`, victim.tokens.access_token)).status).toBe(200);
+      const res = await fetch(`${admins.service.url}/admin/users/${victim.me.id}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${admin.tokens.access_token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ disabled: true }),
+      });
+      expect(res.status).toBe(200);
+      const start = Date.now();
+      while ((await getJson(`${b}/me/claims`, victim.tokens.access_token)).status !== 401) {
+        expect(Date.now() - start).toBeLessThan(1000);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await refresh(a, victim.tokens.refresh_token)).body.error).toBe('invalid_grant');
+    } finally {
+      await admins.close();
+    }
+  });
+
   it('creates one account when the same identity signs in on both instances at once', async () => {
     const returnTo = `${world.service.publicUrl}/`;
     const results = await Promise.all(
@@ -121,6 +146,14 @@ const pgUp = await postgresAvailable();
   it('answers 503 JSON while the database is unreachable, and recovers without a restart, nothing lost', async () => {
     const url = world.service.url;
     const { tokens } = await signInAndGetTokens(new TestBrowser(), url, 'acme', { login: 'pg-outage' });
+    // Load throughout: every answer must be a 200 or a 503, never a 500 or a hang.
+    const statuses = new Set<number>();
+    let loading = true;
+    const load = (async () => {
+      while (loading)
+        await Promise.all(Array.from({ length: 5 }, async () => statuses.add((await getJson(`${url}/me`, tokens.access_token)).status)));
+    })();
+    await new Promise((r) => setTimeout(r, 100));
     proxy.cut();
     const during = await getJson(`${url}/me`, tokens.access_token);
     expect(during).toEqual({ status: 503, body: { error: 'temporarily_unavailable', error_description: expect.any(String) } });
@@ -136,6 +169,9 @@ const pgUp = await postgresAvailable();
       await new Promise((r) => setTimeout(r, 100));
     }
     expect((await getJson(`${url}/me`, tokens.access_token)).status).toBe(200);
+    loading = false;
+    await load;
+    expect([...statuses].sort()).toEqual([200, 503]);
     const refreshed = await postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
     expect(refreshed.status).toBe(200);
     expect(world.service.serverErrors.filter((e) => !e.startsWith('503'))).toEqual([]);
