@@ -61,3 +61,29 @@ describe('HTTP surface', () => {
     expect(await ready.json()).toMatchObject({ status: 'ok', info: { database: { status: 'up' } } });
   });
 });
+
+describe('cookies when PUBLIC_URL is https (checklist S3)', () => {
+  let service: RunningService;
+
+  beforeAll(async () => {
+    service = await startService(
+      { PUBLIC_URL: 'https://login.example.test', DEMO_IDP: 'true' },
+      { publicUrl: 'https://login.example.test' },
+    );
+  });
+
+  afterAll(async () => {
+    await service?.close();
+  });
+
+  it('uses the __Host- prefix with Secure, HttpOnly, SameSite=Lax and Path=/', async () => {
+    const res = await fetch(`${service.url}/auth/demo/login`, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('__Host-login_'))!;
+    expect(cookie).toBeDefined();
+    for (const attribute of ['; Secure', '; HttpOnly', '; SameSite=Lax', '; Path=/']) expect(cookie).toContain(attribute);
+    expect(cookie).not.toMatch(/; Domain=/i);
+    expect(new URL(res.headers.get('location')!).searchParams.get('redirect_uri')).toBe('https://login.example.test/auth/demo/callback');
+    expect(res.headers.get('strict-transport-security')).toMatch(/max-age=/);
+  });
+});
