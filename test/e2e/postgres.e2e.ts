@@ -3,16 +3,17 @@ import { TestBrowser } from '../support/browser.js';
 import { createTestDatabase, postgresAvailable, TEST_DATABASE_URL } from '../support/postgres.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { exchangeCode, getJson, postJson, signInAndGetTokens, browserSignIn, completeAtProvider } from '../support/sign-in.js';
-import { ManualClock, type RunningService } from '../support/service.js';
+import { ManualClock } from '../support/service.js';
+import { startServiceProcess } from '../support/process.js';
+import { decodeProtectedHeader } from 'jose';
 import { startWorld, type World } from '../support/world.js';
 
 /** The multi-instance guarantees on PostgreSQL: two app instances on one database, real concurrency. */
 const pgUp = await postgresAvailable();
 
-(pgUp ? describe : describe.skip)('PostgreSQL, two instances', () => {
-  const clock = new ManualClock();
+(pgUp ? describe : describe.skip)('PostgreSQL, two service processes', () => {
   let world: World;
-  let second: RunningService;
+  let second: Awaited<ReturnType<typeof startServiceProcess>>;
   let drop: () => Promise<void>;
   let a: string;
   let b: string;
@@ -20,26 +21,32 @@ const pgUp = await postgresAvailable();
   beforeAll(async () => {
     const db = await createTestDatabase();
     drop = db.drop;
-    world = await startWorld({}, { databaseUrl: db.url, clock });
-    second = await world.secondInstance();
+    // A: the service in this process (its stand-in providers with it); B: `node dist/main.js`, same database.
+    world = await startWorld({ ADMIN_EMAILS: 'pg-root@corp.test' }, { databaseUrl: db.url });
+    world.corp.accounts.set('pg-root', { email: 'pg-root@corp.test', email_verified: true });
+    second = await startServiceProcess({ ...world.env, DATABASE_URL: db.url, PUBLIC_URL: world.service.publicUrl });
     a = world.service.url;
     b = second.url;
   });
 
   afterAll(async () => {
+    await second?.stop();
     await world?.close();
     await drop?.();
   });
 
   afterEach(() => {
-    expect([...world.service.serverErrors, ...second.serverErrors]).toEqual([]);
+    expect(world.service.serverErrors).toEqual([]);
   });
 
   const refresh = (url: string, token: string) => postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: token });
 
-  it('signs in on one instance and exchanges the code on the other', async () => {
-    const { result } = await browserSignIn(new TestBrowser(), a, 'corp', { login: 'pg-user' });
-    const tokens = await exchangeCode(b, result.searchParams.get('code')!);
+  it('starts a sign-in on A, lands its callback on B, and exchanges the code on A', async () => {
+    const browser = new TestBrowser();
+    browser.rewrite = (u) => (u.includes('/auth/corp/callback') ? u.replace(a, b) : u);
+    const { result } = await browserSignIn(browser, a, 'corp', { login: 'pg-user' });
+    expect(browser.history.some((h) => h.url.startsWith(`${b}/auth/corp/callback`))).toBe(true);
+    const tokens = await exchangeCode(a, result.searchParams.get('code')!);
     expect(tokens.status).toBe(200);
     const me = await getJson(`${a}/me`, tokens.body.access_token as string);
     expect(me.body.identities).toEqual([expect.objectContaining({ provider: 'corp', subject: 'pg-user' })]);
@@ -63,29 +70,36 @@ const pgUp = await postgresAvailable();
     }
   });
 
-  it('refuses a user disabled through one instance on the other within 1 s (S2)', async () => {
-    // A third instance on the same database, configured with an admin, acts as "A" for the admin call.
-    const admins = await startWorld({ ADMIN_EMAILS: 'pg-root@corp.test' }, { databaseUrl: world.service.databaseUrl });
-    admins.corp.accounts.set('pg-root', { email: 'pg-root@corp.test', email_verified: true });
-    try {
-      const admin = await signInAndGetTokens(new TestBrowser(), admins.service.url, 'corp', { login: 'pg-root' });
-      const victim = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-disabled' });
-      expect((await getJson(`${b}/me/claims`, victim.tokens.access_token)).status).toBe(200);
-      const res = await fetch(`${admins.service.url}/admin/users/${victim.me.id}`, {
-        method: 'PATCH',
-        headers: { authorization: `Bearer ${admin.tokens.access_token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ disabled: true }),
-      });
-      expect(res.status).toBe(200);
-      const start = Date.now();
-      while ((await getJson(`${b}/me/claims`, victim.tokens.access_token)).status !== 401) {
-        expect(Date.now() - start).toBeLessThan(1000);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      expect((await refresh(a, victim.tokens.refresh_token)).body.error).toBe('invalid_grant');
-    } finally {
-      await admins.close();
+  it('refuses a user disabled through A on B within 1 s (S2)', async () => {
+    const admin = await signInAndGetTokens(new TestBrowser(), a, 'corp', { login: 'pg-root' });
+    const victim = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-disabled' });
+    expect((await getJson(`${b}/me/claims`, victim.tokens.access_token)).status).toBe(200);
+    const res = await fetch(`${a}/admin/users/${victim.me.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${admin.tokens.access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ disabled: true }),
+    });
+    expect(res.status).toBe(200);
+    const start = Date.now();
+    while ((await getJson(`${b}/me/claims`, victim.tokens.access_token)).status !== 401) {
+      expect(Date.now() - start).toBeLessThan(1000);
+      await new Promise((r) => setTimeout(r, 20));
     }
+    expect((await refresh(b, victim.tokens.refresh_token)).body.error).toBe('invalid_grant');
+  });
+
+  it('verifies on B, within 1 s, tokens signed with a key rotated through A', async () => {
+    const admin = await signInAndGetTokens(new TestBrowser(), a, 'corp', { login: 'pg-root' });
+    const rotated = await postJson(`${a}/admin/keys/rotate`, {}, { authorization: `Bearer ${admin.tokens.access_token}` });
+    expect(rotated.status).toBe(200);
+    const fresh = await refresh(a, admin.tokens.refresh_token);
+    expect(decodeProtectedHeader(fresh.body.access_token as string).kid).toBe(rotated.body.kid);
+    const start = Date.now();
+    while ((await getJson(`${b}/me/claims`, fresh.body.access_token as string)).status !== 200) {
+      expect(Date.now() - start).toBeLessThan(1000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await getJson(`${b}/me/claims`, admin.tokens.access_token)).status).toBe(200);
   });
 
   it('creates one account when the same identity signs in on both instances at once', async () => {
@@ -111,8 +125,26 @@ const pgUp = await postgresAvailable();
     );
     expect(results.map((r) => r.status).sort()).toEqual([204, 409]);
   });
+});
 
-  it('rotates the signing key on schedule exactly once across instances', async () => {
+(pgUp ? describe : describe.skip)('PostgreSQL, scheduled key rotation across instances', () => {
+  const clock = new ManualClock();
+  let world: World;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    drop = db.drop;
+    world = await startWorld({}, { databaseUrl: db.url, clock });
+  });
+
+  afterAll(async () => {
+    await world?.close();
+    await drop?.();
+  });
+
+  it('rotates exactly once when both instances find the key due at the same moment', async () => {
+    const second = await world.secondInstance();
     const keys = [world.service, second].map((s) => s.app.get(SigningKeysService));
     clock.advance(31 * 86_400_000);
     const results = await Promise.all(keys.map((k) => k.rotateIfDue()));
