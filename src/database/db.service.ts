@@ -42,7 +42,22 @@ export class Db {
 
   /** A transaction. Inside it, use only the manager it hands you. */
   transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.serialise(() => this.dataSource.transaction(work));
+    const sqlite = this.sqlite;
+    if (!sqlite) return this.dataSource.transaction(work);
+    // On SQLite the queue already gives this unit the connection to itself, so a plain BEGIN IMMEDIATE … COMMIT on it
+    // is the whole transaction (TypeORM's own adds savepoint bookkeeping and events we do not use). IMMEDIATE takes
+    // the write lock up front, so two processes on one file wait for each other instead of failing to upgrade.
+    return this.serialise(async () => {
+      sqlite.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await work(this.dataSource.manager);
+        sqlite.exec('COMMIT');
+        return result;
+      } catch (e) {
+        if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+        throw e;
+      }
+    });
   }
 
   /**
