@@ -7,4 +7,5 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts', '<rootDir>/test/**/*.e2e.ts', '<rootDir>/examples/**/*.spec.ts'],
   testTimeout: 30000,
+  reporters: ['default', '<rootDir>/test/support/security-table-reporter.cjs'],
 };

@@ -161,7 +161,7 @@ describe('roles from an OIDC groups claim (OIDC_CORP_ROLE_MAP)', () => {
 });
 
 describe('admin API', () => {
-  it('answers 401 without a token and 403 for a plain user on every admin route', async () => {
+  it('S4: answers 401 without a token and 403 for a plain user on every admin route', async () => {
     const user = await signIn('acme', 'plain');
     const id = user.me.id;
     const routes: [string, string, unknown?][] = [
@@ -240,7 +240,7 @@ describe('admin API', () => {
     for (const id of all) expect(seen).toContain(id);
   });
 
-  it('shows a user with identities and active sessions, changes roles, disables and enables', async () => {
+  it('S2: shows a user with identities and active sessions, changes roles, disables (ending every session) and enables', async () => {
     const user = await signIn('acme', 'managed');
     const detail = await call('GET', `/admin/users/${user.me.id}`, adminToken);
     expect(detail.body).toMatchObject({
@@ -266,7 +266,7 @@ describe('admin API', () => {
     expect(types).toEqual(expect.arrayContaining(['user_disabled', 'user_enabled', 'sign_in_failed']));
   });
 
-  it('a demoted admin loses admin at once (S4)', async () => {
+  it('S4: a demoted admin loses admin at once', async () => {
     world.corp.accounts.set('deputy', { email: 'deputy@corp.test', email_verified: true });
     const deputy = await signIn('corp', 'deputy');
     await call('PATCH', `/admin/users/${deputy.me.id}`, adminToken, { roles: ['user', 'admin'] });

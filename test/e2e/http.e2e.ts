@@ -16,7 +16,7 @@ describe('HTTP surface', () => {
     expect(service.serverErrors).toEqual([]);
   });
 
-  it('sends security headers (helmet) and no X-Powered-By', async () => {
+  it('F8: sends security headers (helmet, Referrer-Policy no-referrer) and no X-Powered-By', async () => {
     const res = await fetch(`${service.url}/auth/providers`);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('referrer-policy')).toBe('no-referrer');
@@ -76,7 +76,7 @@ describe('cookies when PUBLIC_URL is https (checklist S3)', () => {
     await service?.close();
   });
 
-  it('uses the __Host- prefix with Secure, HttpOnly, SameSite=Lax and Path=/', async () => {
+  it('S3: uses the __Host- prefix with Secure, HttpOnly, SameSite=Lax and Path=/', async () => {
     const res = await fetch(`${service.url}/auth/demo/login`, { redirect: 'manual' });
     expect(res.status).toBe(302);
     const cookie = res.headers.getSetCookie().find((c) => c.startsWith('__Host-login_'))!;

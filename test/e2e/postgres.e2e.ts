@@ -52,14 +52,14 @@ const pgUp = await postgresAvailable();
     expect(me.body.identities).toEqual([expect.objectContaining({ provider: 'corp', subject: 'pg-user' })]);
   });
 
-  it('of 20 concurrent uses of one refresh token across both instances, exactly one succeeds (R3)', async () => {
+  it('R3: of 20 concurrent uses of one refresh token across both service processes, exactly one succeeds', async () => {
     const { tokens } = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-racer' });
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => refresh(i % 2 ? a : b, tokens.refresh_token)));
     expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
     expect(answers.filter((r) => r.body.error === 'invalid_grant')).toHaveLength(19);
   });
 
-  it('refuses a logged-out session’s access token on the other instance within 1 s (S1)', async () => {
+  it('S1: refuses a logged-out session’s access token on the other process within 1 s', async () => {
     const { tokens } = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-leaver' });
     expect((await getJson(`${b}/me/claims`, tokens.access_token)).status).toBe(200);
     expect((await postJson(`${a}/auth/logout`, { refresh_token: tokens.refresh_token })).status).toBe(204);
@@ -70,7 +70,7 @@ const pgUp = await postgresAvailable();
     }
   });
 
-  it('refuses a user disabled through A on B within 1 s (S2)', async () => {
+  it('S2: refuses a user disabled through A on B within 1 s', async () => {
     const admin = await signInAndGetTokens(new TestBrowser(), a, 'corp', { login: 'pg-root' });
     const victim = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-disabled' });
     expect((await getJson(`${b}/me/claims`, victim.tokens.access_token)).status).toBe(200);

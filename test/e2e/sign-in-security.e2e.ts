@@ -40,7 +40,7 @@ async function untilCallback(browser: TestBrowser, provider: string, login = 'ma
 }
 
 describe('login state (checklist F1, F5, F6)', () => {
-  it('refuses a callback whose state was never issued (forged)', async () => {
+  it('F1: refuses a callback whose state was never issued (forged)', async () => {
     const browser = new TestBrowser();
     const callback = await untilCallback(browser, 'acme');
     callback.searchParams.set('state', 'A'.repeat(43));
@@ -51,7 +51,7 @@ describe('login state (checklist F1, F5, F6)', () => {
     expect(errorOf(back)).toEqual({ error: 'invalid_state', code: null });
   });
 
-  it('refuses a callback without state', async () => {
+  it('F1: refuses a callback without state', async () => {
     const browser = new TestBrowser();
     const callback = await untilCallback(browser, 'acme');
     callback.searchParams.delete('state');
@@ -59,7 +59,7 @@ describe('login state (checklist F1, F5, F6)', () => {
     expect(errorOf(new URL(hop.headers.get('location')!)).error).toBe('invalid_state');
   });
 
-  it('refuses a replayed callback, even with a copy of the login cookie', async () => {
+  it('F1: refuses a replayed callback, even with a copy of the login cookie', async () => {
     const browser = new TestBrowser();
     const callback = await untilCallback(browser, 'acme');
     const cookies = new Map(browser.cookies('127.0.0.1'));
@@ -70,7 +70,7 @@ describe('login state (checklist F1, F5, F6)', () => {
     expect(errorOf(new URL(replay.headers.get('location')!))).toEqual({ error: 'invalid_state', code: null });
   });
 
-  it('makes a provider code useless in another browser (no login cookie there)', async () => {
+  it('F6: makes a provider code useless in another browser (no login cookie there)', async () => {
     const victim = new TestBrowser();
     const callback = await untilCallback(victim, 'corp');
     const attacker = new TestBrowser();
@@ -78,7 +78,7 @@ describe('login state (checklist F1, F5, F6)', () => {
     expect(errorOf(new URL(hop.headers.get('location')!)).error).toBe('invalid_state');
   });
 
-  it("refuses provider A's code and state at provider B's callback (mix-up): the state is bound to A", async () => {
+  it("F5: refuses provider A's code and state at provider B's callback (mix-up): the state is bound to A", async () => {
     const browser = new TestBrowser();
     const callback = await untilCallback(browser, 'corp');
     // Facebook sends no `iss`, so only the binding of state to its provider can catch this.
@@ -88,7 +88,7 @@ describe('login state (checklist F1, F5, F6)', () => {
     expect(errorOf(new URL(hop.headers.get('location')!)).error).toBe('invalid_state');
   });
 
-  it("refuses provider A's response at provider B's callback when B always names itself (iss, RFC 9207)", async () => {
+  it("F5: refuses provider A's response at provider B's callback when B always names itself (iss, RFC 9207)", async () => {
     const browser = new TestBrowser();
     const callback = await untilCallback(browser, 'corp');
     const mixed = new URL(callback.href.replace('/auth/corp/callback', '/auth/acme/callback'));
@@ -99,7 +99,7 @@ describe('login state (checklist F1, F5, F6)', () => {
     }
   });
 
-  it('refuses a response whose iss names another issuer (RFC 9207)', async () => {
+  it('F5: refuses a response whose iss names another issuer (RFC 9207)', async () => {
     const browser = new TestBrowser();
     const callback = await untilCallback(browser, 'corp');
     callback.searchParams.set('iss', world.acme.issuer);
@@ -107,7 +107,7 @@ describe('login state (checklist F1, F5, F6)', () => {
     expect(errorOf(new URL(hop.headers.get('location')!)).error).toBe('invalid_request');
   });
 
-  it('seals login state in an HttpOnly, SameSite=Lax cookie, and the callback sends Referrer-Policy: no-referrer', async () => {
+  it('S3, F8: seals login state in an HttpOnly, SameSite=Lax cookie, and the callback sends Referrer-Policy: no-referrer', async () => {
     const browser = new TestBrowser();
     const start = await browser.request(`${url}/auth/corp/login`);
     const cookie = start.headers.getSetCookie().find((c) => c.startsWith('login_'))!;
@@ -120,7 +120,7 @@ describe('login state (checklist F1, F5, F6)', () => {
     expect(hop.headers.get('referrer-policy')).toBe('no-referrer');
   });
 
-  it('uses a fresh PKCE challenge and nonce on every login (F2, F3)', async () => {
+  it('F2, F3: uses a fresh PKCE challenge and nonce on every login', async () => {
     const seen = new Set<string>();
     for (const provider of ['google', 'facebook', 'corp', 'acme']) {
       for (let i = 0; i < 2; i++) {
@@ -134,7 +134,7 @@ describe('login state (checklist F1, F5, F6)', () => {
     expect(seen.size).toBe(2 * 4 + 2 * 3);
   });
 
-  it('builds redirect_uri from PUBLIC_URL, never from Host or X-Forwarded-Host (F4)', async () => {
+  it('F4: builds redirect_uri from PUBLIC_URL, never from Host or X-Forwarded-Host', async () => {
     const hop = await new TestBrowser().request(`${url}/auth/acme/login`, {
       headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' },
     });
@@ -144,7 +144,7 @@ describe('login state (checklist F1, F5, F6)', () => {
 
 describe('returnTo (checklist F7)', () => {
   it.each(['https://evil.example/x', '//evil.example/x', '/\\evil.example/x', 'javascript:alert(1)', 'http://127.0.0.1:1/elsewhere'])(
-    'sends %s back to the built-in page instead',
+    'F7: sends %s back to the built-in page instead',
     async (returnTo) => {
       const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { returnTo, backAt: home });
       expect(result.origin + result.pathname).toBe(home);
@@ -166,17 +166,17 @@ describe('ID tokens and UserInfo from a tampering proxy (checklist I1–I4, F3)'
     world.proxy.tamper = undefined;
   });
 
-  it.each<[Tamper, string]>([
-    ['alg-none', 'invalid_id_token'],
-    ['other-key', 'invalid_id_token'],
-    ['wrong-nonce', 'invalid_id_token'],
-    ['wrong-audience', 'invalid_id_token'],
-    ['extra-audience', 'invalid_id_token'],
-    ['wrong-issuer', 'invalid_id_token'],
-    ['expired', 'invalid_id_token'],
-    ['userinfo-other-sub', 'invalid_id_token'],
-    ['userinfo-not-json', 'provider_error'],
-  ])('refuses %s and creates no account', async (tamper, error) => {
+  it.each<[string, Tamper, string]>([
+    ['I1', 'alg-none', 'invalid_id_token'],
+    ['I1', 'other-key', 'invalid_id_token'],
+    ['F3', 'wrong-nonce', 'invalid_id_token'],
+    ['I2', 'wrong-audience', 'invalid_id_token'],
+    ['I2', 'extra-audience', 'invalid_id_token'],
+    ['I2', 'wrong-issuer', 'invalid_id_token'],
+    ['I3', 'expired', 'invalid_id_token'],
+    ['I4', 'userinfo-other-sub', 'invalid_id_token'],
+    ['I4', 'userinfo-not-json', 'provider_error'],
+  ])('%s: refuses %s and creates no account', async (_row, tamper, error) => {
     world.proxy.tamper = tamper;
     const login = `victim-${tamper}`;
     const { result } = await browserSignIn(new TestBrowser(), url, 'shady', { login });
@@ -201,7 +201,7 @@ describe('accounts', () => {
     expect(second.me.identities).toHaveLength(1);
   });
 
-  it('never merges by email by default: same email at another provider is another account (I5)', async () => {
+  it('I5: never merges by email by default: same email at another provider is another account', async () => {
     world.acme.accounts.set('sam2', { email: 'same@mail.test', email_verified: true, name: 'A' });
     world.corp.accounts.set('sam3', { email: 'same@mail.test', email_verified: true, name: 'B' });
     const a = await signInAndGetTokens(new TestBrowser(), url, 'acme', { login: 'sam2' });
@@ -254,7 +254,7 @@ describe('the one-time code', () => {
     expect(errorOf(new URL(hop.headers.get('location')!)).error).toBe('invalid_request');
   });
 
-  it('is stored only as a hash (S5)', async () => {
+  it('S5: is stored only as a hash', async () => {
     const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { login: 'hashy' });
     const code = result.searchParams.get('code')!;
     const rows: { code_hash: string }[] = await db().query('SELECT code_hash FROM authorization_codes');

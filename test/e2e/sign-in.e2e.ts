@@ -40,7 +40,7 @@ describe('providers', () => {
 });
 
 describe('Google (oidc-provider standing in, issuer https://accounts.google.com)', () => {
-  it('signs in, carries email_verified through, and hands the app a code for our own tokens', async () => {
+  it('F2, F9: signs in at an OP that requires PKCE and refuses query-string tokens, carries email_verified through, and hands the app a code', async () => {
     world.google.accounts.set('gina', { email: 'Gina@Example.test', email_verified: true, name: 'Gina G' });
     const browser = new TestBrowser();
     const { result, authorizeUrl } = await browserSignIn(browser, url, 'google', { login: 'gina' });
@@ -67,7 +67,7 @@ describe('Google (oidc-provider standing in, issuer https://accounts.google.com)
 });
 
 describe('Facebook (local fake of the dialog, token and Graph /me)', () => {
-  it('signs in with appsecret_proof and the access token only in the Authorization header', async () => {
+  it('F9: signs in with appsecret_proof and the access token only in the Authorization header', async () => {
     const { me } = await signInAndGetTokens(new TestBrowser(), url, 'facebook', { login: 'fiona' });
     expect(me).toMatchObject({ email: 'fiona@fb.example.test', emailVerified: false, name: 'FB fiona' });
     expect(me.identities[0].provider).toBe('facebook');

@@ -84,7 +84,7 @@ describe('tokens', () => {
   });
 
   describe('refresh tokens (checklist R1, R3, S5)', () => {
-    it('rotate: each use returns a new one; reusing a spent one ends the whole session', async () => {
+    it('R1: rotate: each use returns a new one; reusing a spent one ends the whole session', async () => {
       const { tokens } = await signIn('cy');
       const second = await refresh(url, tokens.refresh_token);
       expect(second.status).toBe(200);
@@ -102,14 +102,14 @@ describe('tokens', () => {
       expect(audit.length).toBeGreaterThanOrEqual(1);
     });
 
-    it('of 20 concurrent uses of one refresh token, exactly one succeeds', async () => {
+    it('R3: of 20 concurrent uses of one refresh token, exactly one succeeds', async () => {
       const { tokens } = await signIn('dee');
       const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(url, tokens.refresh_token)));
       expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
       expect(answers.filter((a) => a.status === 400 && a.body.error === 'invalid_grant')).toHaveLength(19);
     });
 
-    it('are stored only as hashes; private signing keys only encrypted', async () => {
+    it('S5: are stored only as hashes; private signing keys only encrypted', async () => {
       const { tokens } = await signIn('eve');
       const db = world.service.app.get(DataSource);
       const dump =
@@ -152,7 +152,7 @@ describe('tokens', () => {
       second = await world.secondInstance();
     });
 
-    it('logout with the refresh token', async () => {
+    it('S1: logout with the refresh token', async () => {
       const { tokens } = await signIn('fay');
       expect((await getJson(`${second.url}/me`, tokens.access_token)).status).toBe(200);
       const res = await postJson(`${url}/auth/logout`, { refresh_token: tokens.refresh_token });
@@ -166,7 +166,7 @@ describe('tokens', () => {
       expect(audit).toEqual([{ reason: 'logout' }]);
     });
 
-    it('logout with the bearer access token', async () => {
+    it('S1: logout with the bearer access token', async () => {
       const { tokens } = await signIn('gus');
       const res = await fetch(`${url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}` } });
       expect(res.status).toBe(204);
@@ -200,7 +200,7 @@ describe('tokens', () => {
       expect(foreign.status).toBe(404);
     });
 
-    it("a user's tokens, when the user is revoked (disable, role change)", async () => {
+    it("S2: a user's tokens, when the user is revoked (disable, role change)", async () => {
       const { tokens, me } = await signIn('jay');
       await world.service.app.get(RevocationsService).revokeUserTokens(me.id);
       await within(1000, async () => (await getJson(`${second.url}/me/claims`, tokens.access_token)).status === 401);
@@ -222,13 +222,13 @@ describe('tokens', () => {
       expect((await call(valid)).status).toBe(200);
     });
 
-    it('refuses alg none', async () => {
+    it('J1: refuses alg none', async () => {
       const [h, p] = valid.split('.');
       const header = { ...JSON.parse(Buffer.from(h, 'base64url').toString()), alg: 'none' };
       expect((await call(`${enc(header)}.${p}.`)).status).toBe(401);
     });
 
-    it('refuses HS256 signed with our public key', async () => {
+    it('J1: refuses HS256 signed with our public key', async () => {
       const header = decodeProtectedHeader(valid);
       const keys = world.service.app.get(SigningKeysService);
       const pem = keys.verificationKey(header.kid!)!.publicKey.export({ format: 'pem', type: 'spki' });
@@ -238,7 +238,7 @@ describe('tokens', () => {
       expect(res).toEqual({ status: 401, body: { error: 'invalid_token', error_description: expect.any(String) } });
     });
 
-    it('refuses a changed claim, a foreign audience or issuer, and an expired token', async () => {
+    it('J2: refuses a changed claim, a foreign audience or issuer, and an expired token', async () => {
       const claims = decode(valid);
       const key = world.service.app.get(SigningKeysService).signingKey();
       const sign = (over: object) => signJwt({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }, { ...claims, ...over }, key.privateKey);
@@ -252,7 +252,7 @@ describe('tokens', () => {
       expect((await call(sign({ nbf: Math.floor(Date.now() / 1000) + 3600 }))).status).toBe(401);
     });
 
-    it('ignores jku, x5u and jwk headers and fetches nothing (J4)', async () => {
+    it('J4: ignores jku, x5u and jwk headers and fetches nothing', async () => {
       let hits = 0;
       const attacker = await listenLocal((_req, res) => {
         hits++;
@@ -272,7 +272,7 @@ describe('tokens', () => {
       await attacker.close();
     });
 
-    it('refuses a refresh token, a provider ID token and a token without typ as bearer (J3)', async () => {
+    it('J3: refuses a refresh token, a provider ID token and a token without typ as bearer', async () => {
       expect((await call(refreshToken)).status).toBe(401);
       const key = world.service.app.get(SigningKeysService).signingKey();
       expect((await call(signJwt({ alg: key.alg, kid: key.kid, typ: 'JWT' }, decode(valid), key.privateKey))).status).toBe(401);
@@ -331,7 +331,7 @@ describe('lifetimes and restarts (checklist R2), with a clock the test moves', (
     await world?.close();
   });
 
-  it('refuses a refresh token after the idle lifetime without use', async () => {
+  it('R2: refuses a refresh token after the idle lifetime without use', async () => {
     const { tokens } = await signIn('idle');
     clock.advance(1799_000);
     const ok = await refresh(world.service.url, tokens.refresh_token);
@@ -340,7 +340,7 @@ describe('lifetimes and restarts (checklist R2), with a clock the test moves', (
     expect((await refresh(world.service.url, ok.body.refresh_token)).body.error).toBe('invalid_grant');
   });
 
-  it('refuses a refresh token after the absolute lifetime even when used all along', async () => {
+  it('R2: refuses a refresh token after the absolute lifetime even when used all along', async () => {
     const { tokens } = await signIn('busy');
     let rt = tokens.refresh_token;
     for (let i = 0; i < 4; i++) {
