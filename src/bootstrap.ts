@@ -2,6 +2,7 @@ import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Server } from 'node:http';
 import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
@@ -9,6 +10,17 @@ import { AppModule, type AppOptions } from './app.module.js';
 import type { ResolvedConfig } from './config/app-secret.js';
 import { DEMO_IDP_PATH } from './config/config.js';
 import { createDemoIdp } from './demo/demo-idp.js';
+
+/**
+ * Server limits against idle and slow clients (slow loris): a silent connection is closed after HTTP_IDLE_TIMEOUT_MS,
+ * headers must arrive within 10 s and a whole request within 30 s. Call after `listen`.
+ */
+export function limitConnections(server: Server, config: ResolvedConfig): void {
+  server.setTimeout(config.httpIdleTimeoutMs);
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+}
 
 /** Builds the configured application (shared by main.ts and the tests); the caller decides where it listens. */
 export async function createApp(config: ResolvedConfig, options: AppOptions & { logger?: false } = {}): Promise<NestExpressApplication> {

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { resolveAppSecret } from './config/app-secret.js';
 import { ConfigError, loadConfig } from './config/config.js';
-import { createApp } from './bootstrap.js';
+import { createApp, limitConnections } from './bootstrap.js';
 
 async function main(): Promise<void> {
   const logger = new Logger('Main');
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   }
   const app = await createApp(config);
   await app.listen(config.port);
+  limitConnections(app.getHttpServer(), config);
   logger.log(`listening on ${config.publicUrl} (port ${config.port}, ${config.database.type})`);
   if (config.demoIdp) logger.log(`demo sign-in: open ${config.publicUrl}/ and choose "Continue with Demo"`);
 }

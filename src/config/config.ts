@@ -86,6 +86,8 @@ export interface AppConfig {
   /** Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the client IP (never for URLs). */
   trustProxy?: string;
   logLevel: string;
+  /** A connection that sends nothing for this long is closed (slow-loris defence). */
+  httpIdleTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -143,6 +145,7 @@ const baseSchema = z.object({
   REDIS_KEY_PREFIX: z.string().max(64).default('sls:'),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: z.string().optional(),
+  HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -221,6 +224,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
+    httpIdleTimeoutMs: e.HTTP_IDLE_TIMEOUT_MS,
   };
 }
 

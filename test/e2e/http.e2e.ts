@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { startService, type RunningService } from '../support/service.js';
 
 /** HTTP-level behaviour every route shares: headers, CORS, errors as JSON, limits. */
@@ -52,6 +53,28 @@ describe('HTTP surface', () => {
       body: '{"a":',
     });
     expect(bad.status).toBe(400);
+  });
+
+  it('refuses oversized headers (431)', async () => {
+    const huge = await fetch(`${service.url}/auth/providers`, { headers: { 'x-big': 'x'.repeat(20_000) } });
+    expect(huge.status).toBe(431);
+  });
+
+  it('closes connections that go quiet (slow loris)', async () => {
+    const quiet = await startService({ HTTP_IDLE_TIMEOUT_MS: '300' });
+    try {
+      const { port } = new URL(quiet.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      socket.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+      const closed = await Promise.race([
+        new Promise((r) => socket.once('close', () => r('closed'))),
+        new Promise((r) => setTimeout(() => r('open'), 5000)),
+      ]);
+      expect(closed).toBe('closed');
+    } finally {
+      await quiet.close();
+    }
   });
 
   it('reports liveness and readiness', async () => {

@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { createApp } from '../../src/bootstrap.js';
+import { createApp, limitConnections } from '../../src/bootstrap.js';
 import type { Clock } from '../../src/common/clock.js';
 import type { ResolvedConfig } from '../../src/config/app-secret.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -57,6 +57,7 @@ export async function startService(
     logLevel: opts.logStream ? 'trace' : undefined,
   });
   await app.listen(port, '127.0.0.1');
+  limitConnections(app.getHttpServer(), config);
   const serverErrors: string[] = [];
   app
     .getHttpServer()
