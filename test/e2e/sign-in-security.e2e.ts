@@ -229,6 +229,21 @@ describe('the one-time code', () => {
     expect(refresh.body.error).toBe('invalid_grant');
   });
 
+  it('answers an unknown, a spent and a refresh-token-shaped code alike (no enumeration)', async () => {
+    const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { login: 'enum' });
+    const code = result.searchParams.get('code')!;
+    await exchangeCode(url, code);
+    const answers = await Promise.all([exchangeCode(url, code), exchangeCode(url, 'A'.repeat(43)), exchangeCode(url, 'nope')]);
+    expect(new Set(answers.map((a) => JSON.stringify(a)))).toEqual(
+      new Set([
+        JSON.stringify({
+          status: 400,
+          body: { error: 'invalid_grant', error_description: 'the code is invalid, expired or already used' },
+        }),
+      ]),
+    );
+  });
+
   it('of N concurrent exchanges, exactly one succeeds', async () => {
     const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { login: 'racer' });
     const code = result.searchParams.get('code')!;

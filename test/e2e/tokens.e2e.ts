@@ -122,6 +122,15 @@ describe('tokens', () => {
       }
     });
 
+    it('answer an unknown and a spent refresh token alike (no enumeration)', async () => {
+      const { tokens } = await signIn('enum-rt');
+      const next = await refresh(url, tokens.refresh_token);
+      expect(next.status).toBe(200);
+      const spent = await refresh(url, tokens.refresh_token);
+      const unknown = await refresh(url, 'B'.repeat(43));
+      expect(spent).toEqual(unknown);
+    });
+
     it('refuse malformed requests with RFC 6749 codes', async () => {
       expect((await postJson(`${url}/auth/token`, {})).body.error).toBe('invalid_request');
       expect((await postJson(`${url}/auth/token`, { grant_type: 'password' })).body.error).toBe('unsupported_grant_type');
