@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Db } from '../../src/database/db.service.js';
-import { User } from '../../src/accounts/user.entity.js';
 import { TestBrowser } from '../support/browser.js';
+import { insertUser } from '../support/factories.js';
 import { browserSignIn, completeAtProvider, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
 import { startWorld, type World } from '../support/world.js';
 
@@ -200,26 +199,11 @@ describe('admin API', () => {
   });
 
   it('pages through every user exactly once while users are being added', async () => {
-    const db = world.service.app.get(Db);
     const addUsers = (n: number, tag: string) =>
       Promise.all(
-        Array.from({ length: n }, (_, i) => {
-          const now = Date.now();
-          return db.run((m) =>
-            m.insert(User, {
-              id: randomUUID(),
-              email: `${tag}${i}@page.test`,
-              emailVerified: false,
-              name: `${tag} ${i}`,
-              picture: null,
-              roles: ['user'],
-              providerRoles: [],
-              disabled: false,
-              createdAt: now - i,
-              updatedAt: now,
-            }),
-          );
-        }),
+        Array.from({ length: n }, (_, i) =>
+          insertUser(world.service.app, { email: `${tag}${i}@page.test`, name: `${tag} ${i}`, createdAt: Date.now() - i }),
+        ),
       );
     await addUsers(45, 'before');
     const all = new Set<string>((await call('GET', '/admin/users?limit=100', adminToken)).body.items.map((u: { id: string }) => u.id));

@@ -1,10 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { User } from '../../src/accounts/user.entity.js';
-import { Db } from '../../src/database/db.service.js';
 import { startService, tempDatabase, TEST_APP_SECRET } from '../support/service.js';
+import { insertUser } from '../support/factories.js';
 
 const run = promisify(execFile);
 const kidsOf = async (url: string) =>
@@ -35,21 +33,7 @@ describe('CLI', () => {
     const service = await startService();
     const env = { ...process.env, DATABASE_URL: service.databaseUrl, APP_SECRET: TEST_APP_SECRET, NODE_OPTIONS: '' };
     const cli = (...args: string[]) => run('node', ['dist/cli.js', ...args], { env });
-    const now = Date.now();
-    await service.app.get(Db).run((m) =>
-      m.insert(User, {
-        id: randomUUID(),
-        email: 'ops@cli.test',
-        emailVerified: true,
-        name: 'Ops',
-        picture: null,
-        roles: ['user'],
-        providerRoles: [],
-        disabled: false,
-        createdAt: now,
-        updatedAt: now,
-      }),
-    );
+    await insertUser(service.app, { email: 'ops@cli.test', emailVerified: true, name: 'Ops' });
     expect((await cli('users:list', 'ops@')).stdout).toMatch(/ops@cli\.test\tOps\tuser\tactive/);
     expect((await cli('roles:grant', 'OPS@cli.test', 'auditor')).stdout).toContain('roles user, auditor');
     expect((await cli('roles:revoke', 'ops@cli.test', 'auditor')).stdout).toContain('roles user');

@@ -1,11 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from '../support/net.js';
 import { getJson, postJson } from '../support/sign-in.js';
-import { tempDatabase, TEST_APP_SECRET } from '../support/service.js';
-import { Db } from '../../src/database/db.service.js';
-import { User } from '../../src/accounts/user.entity.js';
-import { SessionsService } from '../../src/tokens/sessions.service.js';
+import { startServiceProcess } from '../support/process.js';
+import { tempDatabase } from '../support/service.js';
 import { startService } from '../support/service.js';
+import { insertSession } from '../support/factories.js';
 
 /**
  * kill -9 of the built service while refresh tokens rotate under load: after a restart on the same database every
@@ -19,58 +17,11 @@ describe('a process killed mid-load', () => {
     // Seed sessions through the application itself, then hand the database to a separate process.
     const seeder = await startService({}, { databaseUrl, publicUrl: url });
     const chains: string[] = [];
-    for (let i = 0; i < 8; i++) {
-      const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-      const now = Date.now();
-      await seeder.app.get(Db).run((m) =>
-        m.insert(User, {
-          id,
-          email: null,
-          emailVerified: false,
-          name: `c${i}`,
-          picture: null,
-          roles: ['user'],
-          providerRoles: [],
-          disabled: false,
-          createdAt: now,
-          updatedAt: now,
-        }),
-      );
-      chains.push(
-        (await seeder.app.get(Db).transaction((m) => seeder.app.get(SessionsService).create(m, id, null, { ip: null, userAgent: null })))
-          .refreshToken,
-      );
-    }
+    for (let i = 0; i < 8; i++) chains.push((await insertSession(seeder.app, { name: `c${i}` })).refreshToken);
     await seeder.close();
 
-    const start = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, ['dist/main.js'], {
-        env: {
-          ...process.env,
-          NODE_OPTIONS: '',
-          PORT: String(port),
-          PUBLIC_URL: url,
-          DATABASE_URL: databaseUrl,
-          APP_SECRET: TEST_APP_SECRET,
-          DEMO_IDP: 'false',
-          RATE_LIMITS: 'off',
-          LOG_LEVEL: 'silent',
-        },
-        stdio: 'ignore',
-      });
-      for (let i = 0; i < 200; i++) {
-        if (
-          await fetch(`${url}/health`).then(
-            (r) => r.ok,
-            () => false,
-          )
-        )
-          return child;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error('service did not start');
-    };
-
+    const env = { PUBLIC_URL: url, DATABASE_URL: databaseUrl };
+    const start = () => startServiceProcess(env, { port });
     let child = await start();
     const accessTokens: string[] = [];
     // Half of the clients stop before the kill (their last answers are settled); the others are cut mid-request.
@@ -88,8 +39,7 @@ describe('a process killed mid-load', () => {
     const half = chains.length / 2;
     for (let i = 0; i < half; i++) stopped[i] = true;
     await Promise.all(workers.slice(0, half));
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await child.stop('SIGKILL');
     for (let i = half; i < chains.length; i++) stopped[i] = true;
     await Promise.all(workers);
 
@@ -102,8 +52,7 @@ describe('a process killed mid-load', () => {
         expect((await postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: rt })).status).toBe(200);
       }
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await child.stop();
     }
   });
 });

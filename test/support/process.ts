@@ -6,8 +6,8 @@ import { TEST_APP_SECRET } from './service.js';
  * The built service (`node dist/main.js`, built by `npm test`) as a separate OS process: for tests where "another
  * instance" must not share this process's memory, timers or connection pools.
  */
-export async function startServiceProcess(env: Record<string, string>) {
-  const port = await freePort();
+export async function startServiceProcess(env: Record<string, string>, opts: { port?: number } = {}) {
+  const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['dist/main.js'], {
     env: {
@@ -34,8 +34,9 @@ export async function startServiceProcess(env: Record<string, string>) {
       return {
         url,
         child,
-        stop: async () => {
-          child.kill('SIGTERM');
+        exited,
+        stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+          child.kill(signal);
           await exited;
         },
       };
