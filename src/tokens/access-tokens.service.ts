@@ -47,15 +47,17 @@ export class AccessTokensService {
     // After the user's tokens were revoked within this very second, a new token starts at the next second, so the
     // revocation (which refuses iat ≤ its second) catches every older token and none of the new ones.
     const notBefore = this.revocations.userNotBefore(subject.userId);
-    const iat = Math.max(Math.floor(this.clock.now() / 1000), notBefore === undefined ? 0 : Math.floor(notBefore / 1000) + 1);
+    const now = Math.floor(this.clock.now() / 1000);
+    const iat = Math.max(now, notBefore === undefined ? 0 : Math.floor(notBefore / 1000) + 1);
     const expiresIn = this.config.jwt.accessTokenTtl;
     const claims: AccessTokenClaims = {
       iss: this.config.publicUrl,
       aud: this.config.jwt.audience,
       sub: subject.userId,
       iat,
-      nbf: iat,
-      exp: iat + expiresIn,
+      // nbf stays the real time: verifiers refuse a future nbf, while a future iat is only compared with max ages.
+      nbf: now,
+      exp: now + expiresIn,
       jti: randomUUID(),
       sid: subject.sessionId,
       roles: subject.roles,
