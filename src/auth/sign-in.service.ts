@@ -107,13 +107,16 @@ export class SignInService {
     } catch (e) {
       const error = this.toSignInError(e);
       if (error.code !== 'invalid_state') {
-        await this.audit.record({
-          type: 'sign_in_failed',
-          provider: provider.id,
-          reason: error.code,
-          ...ctx,
-          details: { description: error.description },
-        });
+        // Best effort: when the database itself is what failed, the browser still gets its error redirect.
+        await this.audit
+          .record({
+            type: 'sign_in_failed',
+            provider: provider.id,
+            reason: error.code,
+            ...ctx,
+            details: { description: error.description },
+          })
+          .catch((auditError: Error) => this.logger.warn(`sign-in failure not audited: ${auditError.message}`));
       }
       throw error.redirectingTo(error.redirectTo ?? restoredAttempt(req)?.returnTo ?? this.fallbackUrl);
     }
