@@ -1,6 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { requestContext } from '../common/request-context.js';
+import { isoTime } from '../common/time.js';
 import { ApiBearerAuth, ApiConflictResponse, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { ErrorDto } from '../auth/auth.dto.js';
 import { ClaimsDto, MeDto, SessionDto } from './accounts.dto.js';
@@ -39,7 +40,7 @@ export class MeController {
         provider: i.provider,
         subject: i.subject,
         email: i.email,
-        linkedAt: new Date(i.linkedAt).toISOString(),
+        linkedAt: isoTime(i.linkedAt),
       })),
     };
   }
@@ -72,8 +73,8 @@ export class MeController {
     return sessions.map((s) => ({
       id: s.id,
       current: s.id === auth.sid,
-      createdAt: new Date(s.createdAt).toISOString(),
-      lastUsedAt: new Date(s.lastUsedAt).toISOString(),
+      createdAt: isoTime(s.createdAt),
+      lastUsedAt: isoTime(s.lastUsedAt),
       userAgent: s.userAgent,
       ip: s.ip,
     }));

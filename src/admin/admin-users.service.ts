@@ -9,10 +9,9 @@ import { Clock } from '../common/clock.js';
 import { decodeCursor, encodeCursor, likePattern } from '../common/cursor.js';
 import { DomainError } from '../common/domain-error.js';
 import { Db } from '../database/db.service.js';
+import { isoTime } from '../common/time.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function userSummary(u: User) {
   return {
@@ -23,7 +22,7 @@ export function userSummary(u: User) {
     picture: u.picture,
     roles: effectiveRoles(u),
     disabled: u.disabled,
-    createdAt: iso(u.createdAt),
+    createdAt: isoTime(u.createdAt),
   };
 }
 
@@ -83,7 +82,7 @@ export class AdminUsersService {
       ...userSummary(user),
       assignedRoles: user.roles,
       providerRoles: user.providerRoles,
-      updatedAt: iso(user.updatedAt),
+      updatedAt: isoTime(user.updatedAt),
       identities: identities.map((i) => ({
         id: i.id,
         provider: i.provider,
@@ -92,14 +91,14 @@ export class AdminUsersService {
         emailVerified: i.emailVerified,
         name: i.name,
         mappedRoles: i.mappedRoles,
-        linkedAt: iso(i.linkedAt),
-        lastSignInAt: iso(i.lastSignInAt),
+        linkedAt: isoTime(i.linkedAt),
+        lastSignInAt: isoTime(i.lastSignInAt),
       })),
       sessions: sessions.map((s) => ({
         id: s.id,
-        createdAt: iso(s.createdAt),
-        lastUsedAt: iso(s.lastUsedAt),
-        expiresAt: iso(s.expiresAt),
+        createdAt: isoTime(s.createdAt),
+        lastUsedAt: isoTime(s.lastUsedAt),
+        expiresAt: isoTime(s.expiresAt),
         userAgent: s.userAgent,
         ip: s.ip,
       })),

@@ -4,6 +4,7 @@ import { Clock } from '../common/clock.js';
 import type { JsonObject } from '../database/columns.js';
 import { Db } from '../database/db.service.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { isoTime } from '../common/time.js';
 import { AuditEvent } from './audit-event.entity.js';
 
 export type AuditType =
@@ -78,7 +79,7 @@ export class AuditService {
     });
     const page = rows.slice(0, limit);
     return {
-      items: page.map((e) => ({ ...e, id: String(e.id), at: new Date(e.at).toISOString() })),
+      items: page.map((e) => ({ ...e, id: String(e.id), at: isoTime(e.at) })),
       nextCursor: rows.length > limit ? encodeCursor({ id: String(page.at(-1)!.id) }) : null,
     };
   }

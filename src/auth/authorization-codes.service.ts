@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { IsNull, LessThan, MoreThan } from 'typeorm';
 import type { RequestContext } from '../audit/audit.service.js';
 import { Clock } from '../common/clock.js';
-import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
+import { pkceChallenge, randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
@@ -63,7 +62,7 @@ export class AuthorizationCodesService {
     if (row.codeChallenge) {
       if (typeof codeVerifier !== 'string' || !VERIFIER.test(codeVerifier))
         throw new DomainError('invalid_grant', 'code_verifier is missing or malformed');
-      const computed = createHash('sha256').update(codeVerifier).digest('base64url');
+      const computed = pkceChallenge(codeVerifier);
       if (!safeEqual(computed, row.codeChallenge))
         throw new DomainError('invalid_grant', 'code_verifier does not match the code_challenge');
     } else if (codeVerifier !== undefined) {

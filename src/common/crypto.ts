@@ -50,3 +50,6 @@ export function unseal(key: Buffer, sealed: string, aad = ''): string | undefine
     return undefined;
   }
 }
+
+/** The PKCE S256 challenge of a verifier: BASE64URL(SHA256(verifier)) (RFC 7636 §4.2), i.e. the same as `sha256`. */
+export const pkceChallenge = sha256;

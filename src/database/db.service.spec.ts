@@ -47,6 +47,21 @@ describe('Db on SQLite', () => {
     expect(types).toEqual(['kept']);
   });
 
+  it('runs after-commit work only when the transaction commits', async () => {
+    const ran: string[] = [];
+    await db.transaction(async (m) => {
+      db.afterCommit(m, () => ran.push('committed'));
+      expect(ran).toEqual([]);
+    });
+    await expect(
+      db.transaction(async (m) => {
+        db.afterCommit(m, () => ran.push('rolled back'));
+        throw new Error('no');
+      }),
+    ).rejects.toThrow('no');
+    expect(ran).toEqual(['committed']);
+  });
+
   it('runs concurrent transactions one after another, none nested in another', async () => {
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>

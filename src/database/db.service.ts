@@ -22,6 +22,8 @@ const queues = new Map<string, Promise<unknown>>();
 export class Db {
   private readonly queueKey?: string;
   private readonly statements = new Map<string, Statement>();
+  /** Work to do once the transaction that owns this manager has committed (dropped if it rolls back). */
+  private readonly commitHooks = new Map<EntityManager, (() => void)[]>();
 
   constructor(@InjectDataSource() readonly dataSource: DataSource) {
     const o = dataSource.options;
@@ -40,8 +42,33 @@ export class Db {
     return this.serialise(() => work(this.dataSource.manager));
   }
 
+  /**
+   * Runs `hook` when the transaction of `m` commits, or at once when `m` is not in a transaction: for in-memory state
+   * (revocations) that must never get ahead of what the database keeps.
+   */
+  afterCommit(m: EntityManager, hook: () => void): void {
+    const hooks = this.commitHooks.get(m);
+    if (hooks) hooks.push(hook);
+    else hook();
+  }
+
   /** A transaction. Inside it, use only the manager it hands you. */
-  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    const hooks: (() => void)[] = [];
+    const tracked = async (m: EntityManager) => {
+      this.commitHooks.set(m, hooks);
+      try {
+        return await work(m);
+      } finally {
+        this.commitHooks.delete(m);
+      }
+    };
+    const result = await this.runTransaction(tracked);
+    for (const hook of hooks) hook();
+    return result;
+  }
+
+  private runTransaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
     const sqlite = this.sqlite;
     if (!sqlite) return this.dataSource.transaction(work);
     // On SQLite the queue already gives this unit the connection to itself, so a plain BEGIN IMMEDIATE … COMMIT on it

@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Provider, { type Adapter, type AdapterPayload, type Configuration } from 'oidc-provider';
+import { escapeHtml } from '../common/html.js';
 
 /**
  * A real OpenID Provider (oidc-provider, OpenID-certified) with a one-field login form: "any username signs in".
@@ -32,7 +33,6 @@ export function generateSigningJwks(): { keys: Record<string, unknown>[] } {
   return { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' }] };
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const USERNAME = /^[A-Za-z0-9._@+-]{1,64}$/;
 
 export function createOp(options: OpOptions): Provider {

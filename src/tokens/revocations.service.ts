@@ -87,9 +87,14 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
   private async publish(kind: RevocationKind, subject: string, notBefore: number | null, m?: EntityManager): Promise<void> {
     const at = this.clock.now();
     const row = { kind, subject, notBefore, at, expiresAt: at + this.config.jwt.accessTokenTtl * 1000 + MARGIN_MS };
-    if (m) await m.insert(Revocation, row);
-    else await this.db.run((tx) => tx.insert(Revocation, row));
-    this.apply(row as Revocation, false);
+    // This instance applies it at once, but only once it is committed: a rolled-back revocation must not linger here.
+    if (m) {
+      await m.insert(Revocation, row);
+      this.db.afterCommit(m, () => this.apply(row as Revocation, false));
+    } else {
+      await this.db.run((tx) => tx.insert(Revocation, row));
+      this.apply(row as Revocation, false);
+    }
   }
 
   private async readFeed(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { EnabledProvider } from '../auth/providers/provider-registry.js';
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+import { escapeHtml } from '../common/html.js';
 
 /** The plain built-in page: provider buttons; after sign-in, who you are and your access token's claims. */
 export function homePage(providers: EnabledProvider[]): string {

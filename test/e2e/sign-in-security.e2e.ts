@@ -174,6 +174,7 @@ describe('ID tokens and UserInfo from a tampering proxy (checklist I1–I4, F3)'
     ['I2', 'extra-audience', 'invalid_id_token'],
     ['I2', 'wrong-issuer', 'invalid_id_token'],
     ['I3', 'expired', 'invalid_id_token'],
+    ['I3', 'stale-iat', 'invalid_id_token'],
     ['I4', 'userinfo-other-sub', 'invalid_id_token'],
     ['I4', 'userinfo-not-json', 'provider_error'],
   ])('%s: refuses %s and creates no account', async (_row, tamper, error) => {

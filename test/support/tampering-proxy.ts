@@ -11,6 +11,7 @@ export type Tamper =
   | 'extra-audience'
   | 'wrong-issuer'
   | 'expired'
+  | 'stale-iat'
   | 'userinfo-other-sub'
   | 'userinfo-not-json'
   | 'token-hangs';
@@ -39,6 +40,8 @@ export async function startTamperingProxy() {
     if (tamper === 'extra-audience') Object.assign(changed, { aud: [claims.aud as string, 'untrusted-client'], azp: claims.aud });
     if (tamper === 'wrong-issuer') changed.iss = 'https://evil.example';
     if (tamper === 'expired') Object.assign(changed, { iat: now - 7200, exp: now - 3600 });
+    // Not expired, but issued long ago: OIDC Core §3.1.3.7 item 10 (iat too far from now).
+    if (tamper === 'stale-iat') Object.assign(changed, { iat: now - 7200, exp: now + 3600 });
     const key = tamper === 'other-key' ? attackerKey : await importJWK(state.opKey!, 'RS256');
     return new SignJWT(changed).setProtectedHeader({ alg: 'RS256', kid: header.kid, typ: header.typ }).sign(key);
   }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { pkceChallenge } from '../../../common/crypto.js';
 import type { Request } from 'express';
 import { Strategy as OpenIDConnectStrategy } from 'passport-openidconnect';
 import type { OidcProviderConfig } from '../../../config/config.js';
@@ -19,7 +19,7 @@ type Done = (err: unknown, user?: Express.User) => void;
 class PkceOpenIdConnectStrategy extends OpenIDConnectStrategy {
   override authorizationParams(options: { state: LoginAttempt }): object {
     const { nonce, pkceVerifier } = options.state;
-    const challenge = createHash('sha256').update(pkceVerifier!).digest('base64url');
+    const challenge = pkceChallenge(pkceVerifier!);
     return { nonce, code_challenge: challenge, code_challenge_method: 'S256' };
   }
 }
