@@ -8,6 +8,8 @@ import { resolveAppSecret } from './config/app-secret.js';
 import { ConfigError, loadConfig, ROLE_NAME } from './config/config.js';
 import { Db } from './database/db.service.js';
 import { SigningKeysService } from './tokens/signing-keys.service.js';
+import { ClientsService, type ClientView } from './clients/clients.service.js';
+import { SCOPE_TOKEN } from './common/validators.js';
 
 /**
  * Operator commands without a browser: `npm run cli -- <command> [args]`, with the service's own environment
@@ -19,7 +21,14 @@ const USAGE = `usage: npm run cli -- <command>
   roles:revoke <email|id> <role> take a role away
   users:disable <email|id>      disable a user and end all their sessions
   users:enable <email|id>       enable a user again
-  keys:rotate                   rotate the token-signing key now (every instance picks it up within a second)`;
+  keys:rotate                   rotate the token-signing key now (every instance picks it up within a second)
+  clients:create <name> [roles] [scopes]   create an API client (comma-separated roles and scopes); prints its secret once
+  clients:list                  list API clients
+  clients:show <client_id>      show one API client
+  clients:disable <client_id>   refuse its new tokens and end the current ones
+  clients:enable <client_id>    enable it again
+  clients:rotate-secret <client_id> [grace seconds]  new secret; the old one works for the grace period (default CLIENT_SECRET_GRACE_PERIOD)
+  clients:delete <client_id>    delete an API client`;
 
 const CLI = { actorId: 'cli', ctx: { ip: null, userAgent: 'cli' } };
 
@@ -41,6 +50,24 @@ function role(name: string | undefined): string {
   if (!name || !ROLE_NAME.test(name)) throw new UsageError('name a role (letters, digits and . _ : -)');
   return name;
 }
+
+function names(csv: string | undefined, pattern: RegExp, what: string): string[] {
+  const items = (csv ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const bad = items.find((x) => !pattern.test(x));
+  if (bad) throw new UsageError(`not a valid ${what}: ${bad}`);
+  return items;
+}
+
+function clientId(id: string | undefined): string {
+  if (!id) throw new UsageError('name a client by its client_id (clients:list)');
+  return id;
+}
+
+const describeClient = (c: ClientView) =>
+  [c.client_id, c.name, c.roles.join(',') || '-', c.scopes.join(' ') || '-', c.disabled ? 'disabled' : 'active'].join('\t');
 
 const COMMANDS: Record<string, (app: INestApplicationContext, args: string[]) => Promise<string>> = {
   'users:list': async (app, [query]) => {
@@ -80,6 +107,32 @@ const COMMANDS: Record<string, (app: INestApplicationContext, args: string[]) =>
       .jwks()
       .keys.map((k) => k.kid)
       .join(', ')}`;
+  },
+  'clients:create': async (app, [name, roles, scopes]) => {
+    if (!name) throw new UsageError('give the client a name');
+    const input = { name, roles: names(roles, ROLE_NAME, 'role'), scopes: names(scopes, SCOPE_TOKEN, 'scope') };
+    const c = await app.get(ClientsService).create(input, CLI.actorId, CLI.ctx);
+    return `${describeClient(c)}\nclient_id: ${c.client_id}\nclient_secret: ${c.client_secret}\n(the secret is shown this once)`;
+  },
+  'clients:list': async (app) => (await app.get(ClientsService).list()).map(describeClient).join('\n') || 'no clients',
+  'clients:show': async (app, [id]) => describeClient(await app.get(ClientsService).get(clientId(id))),
+  'clients:disable': async (app, [id]) =>
+    describeClient(await app.get(ClientsService).update(clientId(id), { disabled: true }, CLI.actorId, CLI.ctx)),
+  'clients:enable': async (app, [id]) =>
+    describeClient(await app.get(ClientsService).update(clientId(id), { disabled: false }, CLI.actorId, CLI.ctx)),
+  'clients:rotate-secret': async (app, [id, grace]) => {
+    if (grace !== undefined && !/^\d{1,7}$/.test(grace)) throw new UsageError('the grace period is a number of seconds');
+    const c = await app
+      .get(ClientsService)
+      .rotateSecret(clientId(id), grace === undefined ? undefined : Number(grace), CLI.actorId, CLI.ctx);
+    const until = c.previous_secret_expires_at
+      ? `the previous secret works until ${c.previous_secret_expires_at}`
+      : 'the previous secret no longer works';
+    return `client_secret: ${c.client_secret}\n${until}`;
+  },
+  'clients:delete': async (app, [id]) => {
+    await app.get(ClientsService).remove(clientId(id), CLI.actorId, CLI.ctx);
+    return `${id}: deleted`;
   },
 };
 

@@ -1,3 +1,4 @@
+import { UsersOnly } from '../auth/decorators/users-only.decorator.js';
 import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { requestContext } from '../common/request-context.js';
@@ -15,6 +16,7 @@ import { effectiveRoles } from './roles.js';
 @ApiTags('me')
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({ description: 'no or invalid bearer token', type: ErrorDto })
+@UsersOnly()
 @Controller('me')
 export class MeController {
   constructor(

@@ -1,18 +1,10 @@
+import { AdminApi } from '../auth/decorators/admin-api.decorator.js';
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiConflictResponse,
-  ApiForbiddenResponse,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiConflictResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
 import { ErrorDto } from '../auth/auth.dto.js';
 import type { Request } from 'express';
 import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
-import { Roles } from '../auth/decorators/roles.decorator.js';
-import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+
 import { AuditService } from '../audit/audit.service.js';
 import { requestContext } from '../common/request-context.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
@@ -31,12 +23,7 @@ import { AdminUsersService } from './admin-users.service.js';
 const uuid = new ParseUUIDPipe();
 
 /** Admins only: every route needs a bearer token with the `admin` role (401 without a token, 403 without the role). */
-@ApiTags('admin')
-@ApiBearerAuth()
-@ApiUnauthorizedResponse({ description: 'no or invalid bearer token', type: ErrorDto })
-@ApiForbiddenResponse({ description: 'the token lacks the admin role', type: ErrorDto })
-@Roles('admin')
-@RateLimit('admin')
+@AdminApi()
 @Controller('admin')
 export class AdminUsersController {
   constructor(

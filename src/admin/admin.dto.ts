@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
-import { ROLE_NAME } from '../config/config.js';
+import { IsBoolean, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+import { RoleList } from '../common/validators.js';
 
 export class PageQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
@@ -41,12 +41,7 @@ export class AuditQueryDto extends PageQueryDto {
 }
 
 export class UpdateUserDto {
-  @ApiPropertyOptional({ description: 'Assigned roles (replaces them); provider-mapped roles are kept apart', example: ['user', 'admin'] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(32)
-  @IsString({ each: true })
-  @Matches(ROLE_NAME, { each: true, message: 'each role must be a name of letters, digits and . _ : -' })
+  @RoleList('Assigned roles (replaces them); provider-mapped roles are kept apart', ['user', 'admin'])
   roles?: string[];
 
   @ApiPropertyOptional({ description: 'Disabling ends all of the user’s sessions' })

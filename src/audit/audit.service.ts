@@ -21,7 +21,14 @@ export type AuditType =
   | 'users_merged'
   | 'session_revoked'
   | 'refresh_token_reused'
-  | 'authorization_code_reused';
+  | 'authorization_code_reused'
+  | 'client_created'
+  | 'client_updated'
+  | 'client_disabled'
+  | 'client_enabled'
+  | 'client_secret_rotated'
+  | 'client_deleted'
+  | 'client_auth_failed';
 
 export interface AuditEntry {
   type: AuditType;

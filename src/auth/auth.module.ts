@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AccountsModule } from '../accounts/accounts.module.js';
 import { AuditModule } from '../audit/audit.module.js';
+import { ClientsModule } from '../clients/clients.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { AuthController } from './auth.controller.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
@@ -17,7 +18,7 @@ import { LinkTicketsService } from './link-tickets.service.js';
 import { TokenEndpointService } from './token-endpoint.service.js';
 
 @Module({
-  imports: [TokensModule, AccountsModule, AuditModule],
+  imports: [TokensModule, AccountsModule, AuditModule, ClientsModule],
   controllers: [AuthController, TokenController, LinkController],
   providers: [
     LoginStateStore,

@@ -1,3 +1,4 @@
+import { UsersOnly } from './decorators/users-only.decorator.js';
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
@@ -27,6 +28,7 @@ export class LinkUrlDto {
 
 @ApiTags('me')
 @ApiBearerAuth()
+@UsersOnly()
 @Controller('me/identities')
 export class LinkController {
   constructor(

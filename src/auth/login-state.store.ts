@@ -47,7 +47,7 @@ export class LoginStateStore {
 
   constructor(
     private readonly db: Db,
-    @InjectConfig() private readonly config: ResolvedConfig,
+    @InjectConfig() config: ResolvedConfig,
     private readonly clock: Clock,
   ) {
     this.key = deriveKey(config.appSecret, 'login-state-cookie');

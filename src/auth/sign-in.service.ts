@@ -11,7 +11,7 @@ import { isDatabaseUnavailable } from '../database/errors.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
-import { LoginStateStore, type LoginAttempt } from './login-state.store.js';
+import type { LoginAttempt } from './login-state.store.js';
 import type { EnabledProvider } from './providers/provider-registry.js';
 import type { ProviderProfile } from './providers/provider-profile.js';
 import { restoredAttempt } from './providers/passport-state-stores.js';
@@ -37,7 +37,6 @@ export class SignInService {
   private readonly logger = new Logger(SignInService.name);
 
   constructor(
-    private readonly store: LoginStateStore,
     private readonly accounts: AccountsService,
     private readonly codes: AuthorizationCodesService,
     private readonly audit: AuditService,

@@ -11,12 +11,24 @@ import { AccessTokensService } from '../tokens/access-tokens.service.js';
 import { RefreshToken } from '../tokens/refresh-token.entity.js';
 import { SessionsService, type IssuedSession } from '../tokens/sessions.service.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
+import { ClientsService } from '../clients/clients.service.js';
+import { RateLimiter, retryAfterSeconds } from '../rate-limit/rate-limiter.service.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
 
 export interface TokenResponse {
   access_token: string;
   token_type: 'Bearer';
   expires_in: number;
   refresh_token: string;
+}
+
+/** RFC 6749 §4.4.3: no refresh token; `scope` as granted. */
+export interface ClientTokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope?: string;
 }
 
 /** The grants of POST /auth/token and the session end of POST /auth/logout. */
@@ -30,7 +42,43 @@ export class TokenEndpointService {
     private readonly accounts: AccountsService,
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
+    private readonly clients: ClientsService,
+    private readonly limiter: RateLimiter,
+    @InjectConfig() private readonly config: ResolvedConfig,
   ) {}
+
+  /**
+   * RFC 6749 §4.4: an API client's own token. Failed authentications are counted per IP; over
+   * RATE_LIMIT_CLIENT_AUTH_FAILURES a minute, that IP's client authentications are refused (429) before any secret
+   * is compared, so guessing stays slow.
+   */
+  async clientCredentials(
+    auth: { clientId: string; secret: string },
+    scope: string | undefined,
+    ctx: RequestContext,
+  ): Promise<ClientTokenResponse> {
+    const failuresKey = `clientAuthFailures:${ctx.ip ?? 'unknown'}`;
+    const blockedMs = await this.limiter.blockedFor(failuresKey);
+    if (blockedMs > 0)
+      throw new DomainError('rate_limited', 'too many failed client authentications; retry later').retryingAfter(
+        retryAfterSeconds(blockedMs),
+      );
+    const client = await this.clients.authenticate(auth.clientId, auth.secret);
+    if (!client) {
+      await this.limiter.hit(failuresKey, this.config.rateLimitPerMinute.clientAuthFailures);
+      await this.clients.recordFailedAuthentication(auth.clientId, ctx);
+      throw new DomainError('invalid_client', 'unknown client or wrong secret');
+    }
+    if (client.disabled) throw new DomainError('unauthorized_client', 'the client is disabled');
+    // RFC 6749 §3.3: space-delimited; nothing outside the client's allowed scopes; none asked → all allowed ones.
+    const requested = [...new Set((scope ?? '').split(' ').filter(Boolean))];
+    const outside = requested.filter((s) => !client.scopes.includes(s));
+    if (outside.length) throw new DomainError('invalid_scope', `the client may not ask for ${outside.join(' ').slice(0, 200)}`);
+    const granted = requested.length ? requested : client.scopes;
+    const { token, expiresIn } = await this.accessTokens.issue({ clientId: client.clientId, roles: client.roles, scopes: granted });
+    this.metrics.tokensIssued.inc({ grant: 'client_credentials' });
+    return { access_token: token, token_type: 'Bearer', expires_in: expiresIn, ...(granted.length ? { scope: granted.join(' ') } : {}) };
+  }
 
   async exchangeCode(code: string, codeVerifier: string | undefined, ctx: RequestContext): Promise<TokenResponse> {
     const result = await this.codes.consume(code, codeVerifier);

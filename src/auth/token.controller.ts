@@ -8,7 +8,7 @@ import { AccessTokensService } from '../tokens/access-tokens.service.js';
 import { Public } from './decorators/public.decorator.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { bearerToken } from './guards/jwt-auth.guard.js';
-import { TokenEndpointService, type TokenResponse } from './token-endpoint.service.js';
+import { TokenEndpointService, type ClientTokenResponse, type TokenResponse } from './token-endpoint.service.js';
 
 const MAX_PARAM = 512;
 
@@ -43,7 +43,11 @@ export class TokenController {
   @ApiBody({ type: TokenRequestDto })
   @ApiOkResponse({ type: TokenResponseDto })
   @ApiBadRequestResponse({ type: ErrorDto, description: 'invalid_request, invalid_grant, unsupported_grant_type (RFC 6749 §5.2)' })
-  async token(@Body() rawBody: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<TokenResponse> {
+  async token(
+    @Body() rawBody: unknown,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<TokenResponse | ClientTokenResponse> {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
     const body = asObject(rawBody);
@@ -54,6 +58,8 @@ export class TokenController {
         return this.tokens.exchangeCode(required(body, 'code'), param(body, 'code_verifier'), ctx);
       case 'refresh_token':
         return this.tokens.refresh(required(body, 'refresh_token'), ctx);
+      case 'client_credentials':
+        return this.tokens.clientCredentials(clientAuthentication(body, req.headers.authorization), param(body, 'scope'), ctx);
       default:
         throw new DomainError('unsupported_grant_type', `grant_type ${grantType.slice(0, 64)} is not supported`);
     }
@@ -70,7 +76,44 @@ export class TokenController {
     if (refreshToken) return this.tokens.logoutByRefreshToken(refreshToken);
     const bearer = bearerToken(authorization);
     if (!bearer) throw new DomainError('invalid_request', 'send a refresh_token or a bearer access token');
-    return this.tokens.logoutSession(this.accessTokens.verify(bearer).sid);
+    const { sid } = this.accessTokens.verify(bearer);
+    if (!sid) throw new DomainError('invalid_request', 'an API client token has no session to end');
+    return this.tokens.logoutSession(sid);
+  }
+}
+
+/**
+ * RFC 6749 §2.3.1: `client_secret_basic` (Authorization: Basic of the form-encoded id and secret) or
+ * `client_secret_post` (form fields); a client must not use both at once (§2.3). Missing or undecodable
+ * credentials are invalid_client.
+ */
+function clientAuthentication(body: Record<string, unknown>, authorization: unknown): { clientId: string; secret: string } {
+  const bodyId = param(body, 'client_id');
+  const bodySecret = param(body, 'client_secret');
+  const basic = typeof authorization === 'string' ? /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(authorization.trim()) : null;
+  if (basic) {
+    if (bodySecret !== undefined)
+      throw new DomainError('invalid_request', 'use one client authentication method, not Basic and client_secret together');
+    const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const clientId = formDecode(decoded.slice(0, Math.max(colon, 0)));
+    const secret = formDecode(decoded.slice(colon + 1));
+    if (colon <= 0 || !clientId || !secret) throw new DomainError('invalid_client', 'malformed Basic client credentials');
+    if (bodyId !== undefined && bodyId !== clientId)
+      throw new DomainError('invalid_request', 'client_id differs from the authenticated client');
+    return { clientId, secret };
+  }
+  if (!bodyId || !bodySecret)
+    throw new DomainError('invalid_client', 'client authentication is required (HTTP Basic or client_id and client_secret)');
+  return { clientId: bodyId, secret: bodySecret };
+}
+
+/** application/x-www-form-urlencoded decoding of one Basic credential (RFC 6749 §2.3.1, Appendix B). */
+function formDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
   }
 }
 

@@ -32,8 +32,12 @@ export class DomainErrorFilter implements ExceptionFilter {
       res.redirect(302, withParams(error.redirectTo, { error: error.code, error_description: error.description }));
       return;
     }
-    if (error.status === 503) res.setHeader('Retry-After', '1');
-    if (error.status === 401) {
+    const retryAfter = error.retryAfter ?? (error.status === 503 ? '1' : undefined);
+    if (retryAfter) res.setHeader('Retry-After', retryAfter);
+    if (error.code === 'invalid_client') {
+      // RFC 6749 §5.2: the scheme the client should authenticate with at the token endpoint.
+      res.setHeader('WWW-Authenticate', 'Basic realm="token", charset="UTF-8"');
+    } else if (error.status === 401) {
       // RFC 6750 §3: tell the client which scheme and why.
       res.setHeader('WWW-Authenticate', `Bearer error="${error.code === 'invalid_token' ? 'invalid_token' : 'invalid_request'}"`);
     }

@@ -7,6 +7,8 @@ export const ERROR_STATUS = {
   invalid_grant: 400,
   unsupported_grant_type: 400,
   invalid_client: 401,
+  unauthorized_client: 400,
+  invalid_scope: 400,
   invalid_token: 401,
   forbidden: 403,
   account_disabled: 403,
@@ -35,6 +37,8 @@ export class DomainError extends Error {
   override name = 'DomainError';
   /** When set, the filter answers with a 302 to this URL carrying `error` and `error_description`. */
   redirectTo?: string;
+  /** Seconds, sent as Retry-After (429 and 503). */
+  retryAfter?: string;
 
   constructor(
     readonly code: ErrorCode,
@@ -50,6 +54,11 @@ export class DomainError extends Error {
 
   redirectingTo(url: string): this {
     this.redirectTo = url;
+    return this;
+  }
+
+  retryingAfter(seconds: string): this {
+    this.retryAfter = seconds;
     return this;
   }
 }

@@ -79,7 +79,9 @@ export interface AppConfig {
   redisUrl?: string;
   rateLimits: boolean;
   /** Requests per minute per client IP, by kind of route. */
-  rateLimitPerMinute: { signIn: number; token: number; admin: number };
+  rateLimitPerMinute: { signIn: number; token: number; admin: number; clientAuthFailures: number };
+  /** How long a client's previous secret keeps working after a rotation, unless the rotation says otherwise. */
+  clientSecretGracePeriod: number;
   /** Namespace for this deployment's keys in a shared Redis. */
   redisKeyPrefix: string;
   providerTimeoutMs: number;
@@ -142,6 +144,8 @@ const baseSchema = z.object({
   RATE_LIMIT_SIGN_IN: z.coerce.number().int().positive().default(30),
   RATE_LIMIT_TOKEN: z.coerce.number().int().positive().default(600),
   RATE_LIMIT_ADMIN: z.coerce.number().int().positive().default(300),
+  RATE_LIMIT_CLIENT_AUTH_FAILURES: z.coerce.number().int().positive().default(10),
+  CLIENT_SECRET_GRACE_PERIOD: z.coerce.number().int().min(0).default(86_400),
   REDIS_KEY_PREFIX: z.string().max(64).default('sls:'),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: z.string().optional(),
@@ -219,7 +223,13 @@ export function loadConfig(rawEnv: Env): AppConfig {
     demoIdp,
     redisUrl: e.REDIS_URL,
     rateLimits: e.RATE_LIMITS !== 'off',
-    rateLimitPerMinute: { signIn: e.RATE_LIMIT_SIGN_IN, token: e.RATE_LIMIT_TOKEN, admin: e.RATE_LIMIT_ADMIN },
+    rateLimitPerMinute: {
+      signIn: e.RATE_LIMIT_SIGN_IN,
+      token: e.RATE_LIMIT_TOKEN,
+      admin: e.RATE_LIMIT_ADMIN,
+      clientAuthFailures: e.RATE_LIMIT_CLIENT_AUTH_FAILURES,
+    },
+    clientSecretGracePeriod: e.CLIENT_SECRET_GRACE_PERIOD,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,

@@ -15,6 +15,8 @@ import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-s
 import { Revocations1764200000000 } from './migrations/1764200000000-revocations.js';
 import { Accounts1764300000000 } from './migrations/1764300000000-accounts.js';
 import { LinkTicket } from '../accounts/link-ticket.entity.js';
+import { ApiClient } from '../clients/api-client.entity.js';
+import { ApiClients1764400000000 } from './migrations/1764400000000-api-clients.js';
 
 export const ENTITIES = [
   User,
@@ -27,8 +29,9 @@ export const ENTITIES = [
   AuditEvent,
   Revocation,
   LinkTicket,
+  ApiClient,
 ];
-export const MIGRATIONS = [InitialSchema1764100000000, Revocations1764200000000, Accounts1764300000000];
+export const MIGRATIONS = [InitialSchema1764100000000, Revocations1764200000000, Accounts1764300000000, ApiClients1764400000000];
 
 /** The same options serve start-up (migrations run there) and `npm run migration:run`. */
 export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {

@@ -1,7 +1,9 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { RateLimitGuard } from './rate-limit.guard.js';
+import { RateLimiter } from './rate-limiter.service.js';
 
 /** RATE_LIMITS=off disables the limits (benchmarks, or a gateway in front that limits). */
-@Module({ providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }] })
+@Global()
+@Module({ providers: [RateLimiter, { provide: APP_GUARD, useClass: RateLimitGuard }], exports: [RateLimiter] })
 export class RateLimitModule {}

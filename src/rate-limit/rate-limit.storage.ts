@@ -10,6 +10,8 @@ export interface HitCount {
 /** Fixed one-window counters per key; a client over the limit is blocked for `blockMs`. */
 export interface RateLimitStorage {
   hit(key: string, windowMs: number, limit: number, blockMs: number): Promise<HitCount>;
+  /** Milliseconds the key is still blocked for (0: not blocked), without counting a hit. */
+  blockedFor(key: string): Promise<number>;
 }
 
 /** One instance's memory: fine for one instance, wrong for several (use Redis there). */
@@ -27,6 +29,10 @@ export class MemoryRateLimitStorage implements RateLimitStorage {
     if (c.hits <= limit) return { blocked: false, retryAfterMs: 0 };
     c.blockedUntil = now + blockMs;
     return { blocked: true, retryAfterMs: blockMs };
+  }
+
+  async blockedFor(key: string): Promise<number> {
+    return Math.max(0, (this.counters.get(key)?.blockedUntil ?? 0) - Date.now());
   }
 }
 
@@ -62,6 +68,15 @@ export class RedisRateLimitStorage implements RateLimitStorage {
     } catch (e) {
       this.logger.warn(`rate limit not checked, Redis unavailable: ${(e as Error).message}`);
       return { blocked: false, retryAfterMs: 0 };
+    }
+  }
+
+  async blockedFor(key: string): Promise<number> {
+    try {
+      return Math.max(0, await this.redis.pttl(`${this.prefix}ratelimit:${key}:blocked`));
+    } catch (e) {
+      this.logger.warn(`rate limit not checked, Redis unavailable: ${(e as Error).message}`);
+      return 0;
     }
   }
 }

@@ -9,7 +9,10 @@ import { decodeJws, parseJsonObject, signJwtOffThread, verifySignature } from '.
 import { RevocationsService } from './revocations.service.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
-/** RFC 9068 §2.2 claims of our access tokens. */
+/**
+ * RFC 9068 §2.2 claims of our access tokens. A person's token carries `sid` (the session); an API client's token
+ * (client-credentials grant) carries `client_id` equal to `sub` and its granted `scope`, and no session.
+ */
 export interface AccessTokenClaims {
   iss: string;
   aud: string;
@@ -18,9 +21,14 @@ export interface AccessTokenClaims {
   nbf: number;
   exp: number;
   jti: string;
-  sid: string;
+  sid?: string;
+  client_id?: string;
+  scope?: string;
   roles: string[];
 }
+
+/** A person's session or an API client: whom a token is issued to. */
+export type TokenSubject = { userId: string; sessionId: string; roles: string[] } | { clientId: string; roles: string[]; scopes: string[] };
 
 /** RFC 9068 §2.1: the media type that tells an access token apart from an ID token or any other JWT. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -42,24 +50,27 @@ export class AccessTokensService {
     private readonly clock: Clock,
   ) {}
 
-  async issue(subject: { userId: string; sessionId: string; roles: string[] }): Promise<{ token: string; expiresIn: number }> {
+  async issue(subject: TokenSubject): Promise<{ token: string; expiresIn: number }> {
     const key = this.keys.signingKey();
+    const sub = 'clientId' in subject ? subject.clientId : subject.userId;
     // After the user's tokens were revoked within this very second, a new token starts at the next second, so the
     // revocation (which refuses iat ≤ its second) catches every older token and none of the new ones.
-    const notBefore = this.revocations.userNotBefore(subject.userId);
+    const notBefore = this.revocations.userNotBefore(sub);
     const now = Math.floor(this.clock.now() / 1000);
     const iat = Math.max(now, notBefore === undefined ? 0 : Math.floor(notBefore / 1000) + 1);
     const expiresIn = this.config.jwt.accessTokenTtl;
     const claims: AccessTokenClaims = {
       iss: this.config.publicUrl,
       aud: this.config.jwt.audience,
-      sub: subject.userId,
+      sub,
       iat,
       // nbf stays the real time: verifiers refuse a future nbf, while a future iat is only compared with max ages.
       nbf: now,
       exp: now + expiresIn,
       jti: randomUUID(),
-      sid: subject.sessionId,
+      ...('clientId' in subject
+        ? { client_id: subject.clientId, ...(subject.scopes.length ? { scope: subject.scopes.join(' ') } : {}) }
+        : { sid: subject.sessionId }),
       roles: subject.roles,
     };
     return { token: await signJwtOffThread({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP }, claims, key.privateKey), expiresIn };
@@ -102,9 +113,9 @@ export class AccessTokensService {
     }
     if (typeof claims.exp !== 'number' || claims.exp <= now - LEEWAY_S) throw invalid('expired');
     if (typeof claims.nbf === 'number' && claims.nbf > now + LEEWAY_S) throw invalid('not yet valid');
-    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || !Array.isArray(claims.roles)) {
-      throw invalid('missing claims');
-    }
+    const person = typeof claims.sid === 'string';
+    const client = typeof claims.client_id === 'string' && claims.client_id === claims.sub;
+    if (typeof claims.sub !== 'string' || person === client || !Array.isArray(claims.roles)) throw invalid('missing claims');
     return claims as unknown as AccessTokenClaims;
   }
 }

@@ -1,14 +1,9 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../auth/decorators/roles.decorator.js';
-import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { AdminApi } from '../auth/decorators/admin-api.decorator.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
-@ApiTags('admin')
-@ApiBearerAuth()
+@AdminApi()
 @Controller('admin/keys')
-@Roles('admin')
-@RateLimit('admin')
 export class KeysAdminController {
   constructor(private readonly keys: SigningKeysService) {}
 

@@ -56,9 +56,9 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
     await this.polling;
   }
 
-  /** The hot path: two map look-ups. */
-  isRevoked(sid: string, userId: string, iatSeconds: number): boolean {
-    if (this.sessions.has(sid)) return true;
+  /** The hot path: two map look-ups. API clients' tokens have no session; their `sub` is the client id. */
+  isRevoked(sid: string | undefined, userId: string, iatSeconds: number): boolean {
+    if (sid !== undefined && this.sessions.has(sid)) return true;
     const user = this.users.get(userId);
     return user !== undefined && iatSeconds <= Math.floor(user.notBefore / 1000);
   }
@@ -73,9 +73,13 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
     await this.publish('session', sessionId, null, m);
   }
 
-  /** Every access token of the user issued until now stops working (disable, role change, delete). */
+  /** Every access token of the user (or API client) issued until now stops working (disable, role change, delete). */
   async revokeUserTokens(userId: string, m?: EntityManager): Promise<void> {
-    await this.publish('user', userId, this.clock.now(), m);
+    // Tokens issued after an earlier revocation in this same second carry iat = that second + 1 (see
+    // AccessTokensService.issue), so a second revocation within the second must reach past it.
+    const previous = this.users.get(userId)?.notBefore;
+    const notBefore = Math.max(this.clock.now(), previous === undefined ? 0 : (Math.floor(previous / 1000) + 1) * 1000);
+    await this.publish('user', userId, notBefore, m);
   }
 
   /** Reads new feed entries now (tests and the poll timer). */

@@ -24,8 +24,9 @@ export class WellKnownController {
       jwks_uri: `${base}/.well-known/jwks.json`,
       token_endpoint: `${base}/auth/token`,
       userinfo_endpoint: `${base}/me`,
-      grant_types_supported: ['authorization_code', 'refresh_token'],
-      token_endpoint_auth_methods_supported: ['none'],
+      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+      // `none` for the public code and refresh grants (PKCE); the two secret methods for API clients (RFC 6749 §2.3.1).
+      token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
       code_challenge_methods_supported: ['S256'],
       response_types_supported: ['code'],
       subject_types_supported: ['public'],

@@ -56,11 +56,51 @@ describe('CLI', () => {
     await service.close();
   });
 
+  it('creates, lists, rotates, disables, enables and deletes API clients; the printed secret obtains a token', async () => {
+    const service = await startService();
+    const env = { ...process.env, DATABASE_URL: service.databaseUrl, APP_SECRET: TEST_APP_SECRET, NODE_OPTIONS: '' };
+    const cli = (...args: string[]) => run('node', ['dist/cli.js', ...args], { env });
+    const token = (id: string, secret: string) =>
+      fetch(`${service.url}/auth/token`, {
+        method: 'POST',
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: id, client_secret: secret }),
+      }).then((r) => r.status);
+    const created = (await cli('clients:create', 'backup job', 'backup,reports', 'files:read')).stdout;
+    const id = /client_id: (\S+)/.exec(created)![1];
+    const secret = /client_secret: (\S+)/.exec(created)![1];
+    expect(created).toContain('backup job\tbackup,reports\tfiles:read\tactive');
+    expect(await token(id, secret)).toBe(200);
+    expect((await cli('clients:list')).stdout).toContain(id);
+    const rotated = (await cli('clients:rotate-secret', id, '0')).stdout;
+    expect(rotated).toContain('the previous secret no longer works');
+    expect(await token(id, secret)).toBe(401);
+    expect(await token(id, /client_secret: (\S+)/.exec(rotated)![1])).toBe(200);
+    expect((await cli('clients:disable', id)).stdout).toContain('disabled');
+    expect((await cli('clients:enable', id)).stdout).toContain('active');
+    expect((await cli('clients:delete', id)).stdout).toContain('deleted');
+    await expect(cli('clients:show', id)).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining(`no client ${id}`) });
+    await expect(cli('clients:create', 'x', 'bad role')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('not a valid role'),
+    });
+    const audit: { type: string }[] = await service.app
+      .get(DataSource)
+      .query(`SELECT type FROM audit_events WHERE actor_id = 'cli' ORDER BY id`);
+    expect(audit.map((a) => a.type)).toEqual([
+      'client_created',
+      'client_secret_rotated',
+      'client_disabled',
+      'client_enabled',
+      'client_deleted',
+    ]);
+    await service.close();
+  });
+
   it('applies migrations apart from start-up (npm run migration:run), and again is a no-op', async () => {
     const databaseUrl = `sqlite:${tempDatabase()}`;
     const env = { ...process.env, DATABASE_URL: databaseUrl, NODE_OPTIONS: '' };
     expect((await run('node', ['dist/database/migrate.js'], { env })).stdout).toMatch(
-      /applied: InitialSchema\d+, Revocations\d+, Accounts\d+/,
+      /applied: InitialSchema\d+, Revocations\d+, Accounts\d+, ApiClients\d+/,
     );
     expect((await run('node', ['dist/database/migrate.js'], { env })).stdout).toContain('nothing to apply');
     const service = await startService({}, { databaseUrl });

@@ -9,20 +9,11 @@ import { TestBrowser } from '../support/browser.js';
 import { listenLocal } from '../support/net.js';
 import { getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
 import { ManualClock, startService, type RunningService } from '../support/service.js';
+import { within } from '../support/within.js';
 import { startWorld, type World } from '../support/world.js';
 
 const decode = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()) as Record<string, unknown>;
 const refresh = (url: string, refresh_token: unknown) => postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token });
-
-/** Polls until `check` holds or `ms` pass; returns the time it took. For bounds, not for ordering. */
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const start = Date.now();
-  while (Date.now() - start < ms) {
-    if (await check()) return Date.now() - start;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`not within ${ms} ms`);
-}
 
 describe('tokens', () => {
   let world: World;

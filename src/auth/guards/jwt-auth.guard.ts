@@ -5,6 +5,7 @@ import { AccessTokensService } from '../../tokens/access-tokens.service.js';
 import { RevocationsService } from '../../tokens/revocations.service.js';
 import type { AuthenticatedRequest } from '../decorators/current-auth.decorator.js';
 import { IS_PUBLIC } from '../decorators/public.decorator.js';
+import { USERS_ONLY } from '../decorators/users-only.decorator.js';
 
 /** RFC 6750 §2.1 Authorization header only; tokens in query strings or bodies are not read (RFC 9700 §4.3.2). */
 export function bearerToken(header: unknown): string | undefined {
@@ -13,7 +14,10 @@ export function bearerToken(header: unknown): string | undefined {
   return match?.[1];
 }
 
-/** Global and deny by default: every route needs a valid access token unless marked @Public(). */
+/**
+ * Global and deny by default: every route needs a valid access token unless marked @Public(). People's and API
+ * clients' tokens pass alike (so @Roles() works for both), except on @UsersOnly() routes.
+ */
 @Injectable()
 export class JwtAuthGuard implements CanActivate {
   constructor(
@@ -23,13 +27,17 @@ export class JwtAuthGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const token = bearerToken(req.headers.authorization);
     if (!token) throw new DomainError('invalid_token', 'a bearer access token is required');
     const claims = this.tokens.verify(token);
     // Logout, session revoke, disable and role changes reach access tokens here, from memory (RevocationsService).
     if (this.revocations.isRevoked(claims.sid, claims.sub, claims.iat)) throw new DomainError('invalid_token', 'the session has ended');
+    if (claims.client_id && this.reflector.getAllAndOverride<boolean>(USERS_ONLY, targets)) {
+      throw new DomainError('forbidden', 'this route is for signed-in users; an API client token is not accepted here');
+    }
     req.auth = claims;
     return true;
   }

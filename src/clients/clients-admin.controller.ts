@@ -1,0 +1,66 @@
+import { AdminApi } from '../auth/decorators/admin-api.decorator.js';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { ErrorDto } from '../auth/auth.dto.js';
+import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
+
+import { requestContext } from '../common/request-context.js';
+
+import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
+import { ClientDto, ClientWithSecretDto, CreateClientDto, RotateSecretDto, UpdateClientDto } from './clients.dto.js';
+import { ClientsService } from './clients.service.js';
+
+/** API clients (service accounts) for the client-credentials grant; admins only, every change audited. */
+@AdminApi()
+@Controller('admin/clients')
+export class ClientsAdminController {
+  constructor(private readonly clients: ClientsService) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: ClientWithSecretDto, description: 'The secret is in this answer only' })
+  create(@Body() body: CreateClientDto, @CurrentAuth() auth: AccessTokenClaims, @Req() req: Request) {
+    return this.clients.create(body, auth.sub, requestContext(req));
+  }
+
+  @Get()
+  @ApiOkResponse({ type: [ClientDto] })
+  list() {
+    return this.clients.list();
+  }
+
+  @Get(':clientId')
+  @ApiOkResponse({ type: ClientDto })
+  @ApiNotFoundResponse({ type: ErrorDto })
+  get(@Param('clientId') clientId: string) {
+    return this.clients.get(clientId);
+  }
+
+  @Patch(':clientId')
+  @ApiOkResponse({ type: ClientDto })
+  @ApiNotFoundResponse({ type: ErrorDto })
+  update(@Param('clientId') clientId: string, @Body() body: UpdateClientDto, @CurrentAuth() auth: AccessTokenClaims, @Req() req: Request) {
+    return this.clients.update(clientId, body, auth.sub, requestContext(req));
+  }
+
+  @Post(':clientId/secret')
+  @HttpCode(200)
+  @ApiOkResponse({ type: ClientWithSecretDto, description: 'The new secret, in this answer only' })
+  @ApiNotFoundResponse({ type: ErrorDto })
+  rotateSecret(
+    @Param('clientId') clientId: string,
+    @Body() body: RotateSecretDto,
+    @CurrentAuth() auth: AccessTokenClaims,
+    @Req() req: Request,
+  ) {
+    return this.clients.rotateSecret(clientId, body.grace_period, auth.sub, requestContext(req));
+  }
+
+  @Delete(':clientId')
+  @HttpCode(204)
+  @ApiNoContentResponse({ description: 'deleted; its tokens stop working within a second' })
+  @ApiNotFoundResponse({ type: ErrorDto })
+  async remove(@Param('clientId') clientId: string, @CurrentAuth() auth: AccessTokenClaims, @Req() req: Request): Promise<void> {
+    await this.clients.remove(clientId, auth.sub, requestContext(req));
+  }
+}

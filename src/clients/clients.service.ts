@@ -1,0 +1,202 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AuditService, type AuditType, type RequestContext } from '../audit/audit.service.js';
+import { Clock } from '../common/clock.js';
+import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
+import { DomainError } from '../common/domain-error.js';
+import { isoTime } from '../common/time.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
+import { InjectConfig } from '../config/config.module.js';
+import { Db } from '../database/db.service.js';
+import { RevocationsService } from '../tokens/revocations.service.js';
+import { ApiClient } from './api-client.entity.js';
+
+/** What admins see of a client (RFC 7591 §3.2.1 names); the secret appears only in the answer that created it. */
+export interface ClientView {
+  client_id: string;
+  name: string;
+  roles: string[];
+  scopes: string[];
+  disabled: boolean;
+  created_at: string;
+  updated_at: string;
+  secret_rotated_at: string;
+  /** Until when the secret before the last rotation still works; null when it no longer does. */
+  previous_secret_expires_at: string | null;
+}
+
+export type ClientWithSecret = ClientView & { client_secret: string };
+
+export interface ClientChange {
+  name?: string;
+  roles?: string[];
+  scopes?: string[];
+  disabled?: boolean;
+}
+
+/** Compared against when the client id is unknown, so that case costs the same as a wrong secret. */
+const NO_SECRET = sha256('no such client');
+
+/**
+ * API clients (service accounts) and their secrets. Secrets are 256-bit random, so like refresh tokens they are kept
+ * as a plain SHA-256 (nothing to brute-force; OWASP Password Storage Cheat Sheet on high-entropy secrets) and
+ * compared in constant time.
+ */
+@Injectable()
+export class ClientsService {
+  constructor(
+    private readonly db: Db,
+    private readonly audit: AuditService,
+    private readonly revocations: RevocationsService,
+    private readonly clock: Clock,
+    @InjectConfig() private readonly config: ResolvedConfig,
+  ) {}
+
+  async create(input: { name: string; roles?: string[]; scopes?: string[] }, actorId: string, ctx: RequestContext) {
+    const secret = randomToken();
+    const now = this.clock.now();
+    const client: ApiClient = {
+      clientId: `svc-${randomToken(12)}`,
+      name: input.name,
+      roles: unique(input.roles ?? []),
+      scopes: unique(input.scopes ?? []),
+      disabled: false,
+      secretHash: sha256(secret),
+      previousSecretHash: null,
+      previousSecretExpiresAt: null,
+      secretRotatedAt: now,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.db.transaction(async (m) => {
+      await m.insert(ApiClient, client);
+      await this.record(m, 'client_created', client.clientId, actorId, ctx, {
+        name: client.name,
+        roles: client.roles,
+        scopes: client.scopes,
+      });
+    });
+    return { ...this.view(client), client_secret: secret } satisfies ClientWithSecret;
+  }
+
+  async list(): Promise<ClientView[]> {
+    const rows = await this.db.run((m) => m.find(ApiClient, { order: { createdAt: 'ASC', clientId: 'ASC' } }));
+    return rows.map((c) => this.view(c));
+  }
+
+  async get(clientId: string): Promise<ClientView> {
+    return this.view(await this.db.run((m) => this.find(m, clientId)));
+  }
+
+  /** Disabling, deleting or taking a role away ends the client's access tokens (revocation feed, every instance). */
+  async update(clientId: string, change: ClientChange, actorId: string, ctx: RequestContext): Promise<ClientView> {
+    return this.db.transaction(async (m) => {
+      const before = await this.find(m, clientId, true);
+      const after: ApiClient = {
+        ...before,
+        name: change.name ?? before.name,
+        roles: change.roles ? unique(change.roles) : before.roles,
+        scopes: change.scopes ? unique(change.scopes) : before.scopes,
+        disabled: change.disabled ?? before.disabled,
+        updatedAt: this.clock.now(),
+      };
+      await m.update(
+        ApiClient,
+        { clientId },
+        { name: after.name, roles: after.roles, scopes: after.scopes, disabled: after.disabled, updatedAt: after.updatedAt },
+      );
+      const lostRole = before.roles.some((r) => !after.roles.includes(r));
+      const lostScope = before.scopes.some((s) => !after.scopes.includes(s));
+      if (lostRole || lostScope || (after.disabled && !before.disabled)) await this.revocations.revokeUserTokens(clientId, m);
+      const type: AuditType = after.disabled === before.disabled ? 'client_updated' : after.disabled ? 'client_disabled' : 'client_enabled';
+      await this.record(m, type, clientId, actorId, ctx, {
+        from: { name: before.name, roles: before.roles, scopes: before.scopes },
+        to: { name: after.name, roles: after.roles, scopes: after.scopes },
+      });
+      return this.view(after);
+    });
+  }
+
+  /**
+   * A new secret; the current one keeps working for `gracePeriod` seconds (CLIENT_SECRET_GRACE_PERIOD by default) so
+   * the app can be redeployed without downtime. 0 ends it at once (a leaked secret); tokens already issued stay valid.
+   */
+  async rotateSecret(clientId: string, gracePeriod: number | undefined, actorId: string, ctx: RequestContext) {
+    const secret = randomToken();
+    const grace = gracePeriod ?? this.config.clientSecretGracePeriod;
+    return this.db.transaction(async (m) => {
+      const client = await this.find(m, clientId, true);
+      const now = this.clock.now();
+      const rotated: ApiClient = {
+        ...client,
+        secretHash: sha256(secret),
+        previousSecretHash: grace > 0 ? client.secretHash : null,
+        previousSecretExpiresAt: grace > 0 ? now + grace * 1000 : null,
+        secretRotatedAt: now,
+        updatedAt: now,
+      };
+      const { secretHash, previousSecretHash, previousSecretExpiresAt, secretRotatedAt, updatedAt } = rotated;
+      await m.update(ApiClient, { clientId }, { secretHash, previousSecretHash, previousSecretExpiresAt, secretRotatedAt, updatedAt });
+      await this.record(m, 'client_secret_rotated', clientId, actorId, ctx, { gracePeriod: grace });
+      return { ...this.view(rotated), client_secret: secret } satisfies ClientWithSecret;
+    });
+  }
+
+  async remove(clientId: string, actorId: string, ctx: RequestContext): Promise<void> {
+    await this.db.transaction(async (m) => {
+      const client = await this.find(m, clientId, true);
+      await m.delete(ApiClient, { clientId });
+      await this.revocations.revokeUserTokens(clientId, m);
+      await this.record(m, 'client_deleted', clientId, actorId, ctx, { name: client.name });
+    });
+  }
+
+  /**
+   * The client whose current (or, within its grace period, previous) secret this is; undefined otherwise. Both hashes
+   * are always compared, in constant time, whether or not the client exists (RFC 6749 §10.10 and §2.3.1's advice
+   * against brute force: the token endpoint also limits failures per IP).
+   */
+  async authenticate(clientId: string, secret: string): Promise<ApiClient | undefined> {
+    const client = await this.db.run((m) => m.findOneBy(ApiClient, { clientId }));
+    const presented = sha256(secret);
+    const current = safeEqual(presented, client?.secretHash ?? NO_SECRET);
+    const stillValid = (client?.previousSecretExpiresAt ?? 0) > this.clock.now();
+    const previous = safeEqual(presented, client?.previousSecretHash ?? NO_SECRET) && stillValid;
+    return client && (current || previous) ? client : undefined;
+  }
+
+  async recordFailedAuthentication(clientId: string, ctx: RequestContext): Promise<void> {
+    const known = await this.db.run((m) => m.existsBy(ApiClient, { clientId }));
+    if (known)
+      await this.audit.record({ type: 'client_auth_failed', actorId: clientId, reason: 'wrong secret', ...ctx, details: { clientId } });
+  }
+
+  private async find(m: EntityManager, clientId: string, lock = false): Promise<ApiClient> {
+    const q = m.createQueryBuilder(ApiClient, 'c').where('c.client_id = :clientId', { clientId });
+    if (lock && m.connection.options.type === 'postgres') q.setLock('pessimistic_write');
+    const client = await q.getOne();
+    if (!client) throw new DomainError('not_found', `no client ${clientId.slice(0, 64)}`);
+    return client;
+  }
+
+  private record(m: EntityManager, type: AuditType, clientId: string, actorId: string, ctx: RequestContext, details: object) {
+    return this.audit.record({ type, actorId, ...ctx, details: { clientId, ...details } }, m);
+  }
+
+  private view(c: ApiClient): ClientView {
+    const previousValid = c.previousSecretExpiresAt !== null && c.previousSecretExpiresAt > this.clock.now();
+    return {
+      client_id: c.clientId,
+      name: c.name,
+      roles: c.roles,
+      scopes: c.scopes,
+      disabled: c.disabled,
+      created_at: isoTime(c.createdAt),
+      updated_at: isoTime(c.updatedAt),
+      secret_rotated_at: isoTime(c.secretRotatedAt),
+      previous_secret_expires_at: previousValid ? isoTime(c.previousSecretExpiresAt!) : null,
+    };
+  }
+}
+
+const unique = (xs: string[]) => [...new Set(xs)];

@@ -1,0 +1,25 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, IsArray, IsOptional, IsString, Matches } from 'class-validator';
+import { ROLE_NAME } from '../config/config.js';
+
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
+
+const nameList = (pattern: RegExp, message: string, description: string, example: string[]) =>
+  applyDecorators(
+    ApiPropertyOptional({ type: [String], description, example }),
+    IsOptional(),
+    IsArray(),
+    ArrayMaxSize(32),
+    IsString({ each: true }),
+    Matches(pattern, { each: true, message }),
+  );
+
+/** An optional list of at most 32 role names (request bodies). */
+export const RoleList = (description: string, example = ['reports']) =>
+  nameList(ROLE_NAME, 'each role must be a name of letters, digits and . _ : -', description, example);
+
+/** An optional list of at most 32 OAuth scopes (request bodies). */
+export const ScopeList = (description: string, example = ['reports:read']) =>
+  nameList(SCOPE_TOKEN, 'each scope must be 1–64 printable characters without spaces, " or \\', description, example);
