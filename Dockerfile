@@ -4,8 +4,10 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+COPY packages/consumer/package.json ./packages/consumer/
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/consumer ./packages/consumer
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 

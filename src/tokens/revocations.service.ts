@@ -82,6 +82,17 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
     await this.publish('user', userId, notBefore, m);
   }
 
+  /**
+   * Every revocation that can still matter, straight from the table (so it is complete on any instance, with no gaps
+   * to re-read), for apps that verify our tokens themselves: GET /auth/revocations.
+   */
+  async current(): Promise<{ sessions: Revocation[]; subjects: Revocation[] }> {
+    const rows = await this.db.run((m) =>
+      m.find(Revocation, { where: { expiresAt: MoreThan(this.clock.now()), kind: In(['session', 'user']) }, order: { id: 'ASC' } }),
+    );
+    return { sessions: rows.filter((r) => r.kind === 'session'), subjects: rows.filter((r) => r.kind === 'user') };
+  }
+
   /** Reads new feed entries now (tests and the poll timer). */
   poll(): Promise<void> {
     this.polling ??= this.readFeed().finally(() => (this.polling = undefined));

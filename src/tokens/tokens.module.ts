@@ -6,10 +6,11 @@ import { SessionsService } from './sessions.service.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { KeysAdminController } from './keys-admin.controller.js';
 import { WellKnownController } from './well-known.controller.js';
+import { RevocationFeedController } from './revocation-feed.controller.js';
 
 @Module({
   imports: [AuditModule],
-  controllers: [WellKnownController, KeysAdminController],
+  controllers: [WellKnownController, KeysAdminController, RevocationFeedController],
   providers: [SigningKeysService, AccessTokensService, SessionsService, RevocationsService],
   exports: [SigningKeysService, AccessTokensService, SessionsService, RevocationsService],
 })

@@ -24,6 +24,8 @@ export class WellKnownController {
       jwks_uri: `${base}/.well-known/jwks.json`,
       token_endpoint: `${base}/auth/token`,
       userinfo_endpoint: `${base}/me`,
+      // Not standard metadata: the feed of revoked sessions and subjects for apps that verify tokens offline.
+      revocation_feed_endpoint: `${base}/auth/revocations`,
       grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
       // `none` for the public code and refresh grants (PKCE); the two secret methods for API clients (RFC 6749 §2.3.1).
       token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
