@@ -16,6 +16,7 @@ ENV NODE_ENV=production PORT=3000
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY public ./public
 COPY package.json ./
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

@@ -10,6 +10,10 @@ import { AppModule, type AppOptions } from './app.module.js';
 import type { ResolvedConfig } from './config/app-secret.js';
 import { DEMO_IDP_PATH } from './config/config.js';
 import { createDemoIdp } from './demo/demo-idp.js';
+import { fileURLToPath } from 'node:url';
+
+/** public/ at the repository root, from src/ (tests) and dist/ (built) alike. */
+const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 
 /**
  * Server limits against idle and slow clients (slow loris): a silent connection is closed after HTTP_IDLE_TIMEOUT_MS,
@@ -47,6 +51,8 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
       contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } },
     }),
   );
+  // The pages' stylesheet and scripts (public/), same origin, so their CSP needs nothing inline.
+  app.useStaticAssets(PUBLIC_DIR, { prefix: '/assets/', index: false, maxAge: '1h', redirect: false });
   // Browser apps call the token endpoint and the API from the origins they may be sent back to, and from no other.
   app.enableCors({
     origin: [...new Set(config.allowedReturnUrls.map((u) => new URL(u).origin))],

@@ -82,6 +82,13 @@ export class MeController {
     }));
   }
 
+  /** Signs every device out, this one included ("sign out everywhere"). */
+  @Delete('sessions')
+  @ApiOkResponse({ description: '{ revoked: number }' })
+  async endAllSessions(@CurrentAuth() auth: AccessTokenClaims, @Req() req: Request): Promise<{ revoked: number }> {
+    return { revoked: await this.sessions.signOutEverywhere(auth.sub, requestContext(req)) };
+  }
+
   /** Signs one device out: its refresh token and its access tokens stop working. */
   @Delete('sessions/:id')
   @HttpCode(204)

@@ -16,6 +16,7 @@ import { TokenController } from './token.controller.js';
 import { LinkController } from './link.controller.js';
 import { LinkTicketsService } from './link-tickets.service.js';
 import { TokenEndpointService } from './token-endpoint.service.js';
+import { PageSessionService } from './page-session.service.js';
 
 @Module({
   imports: [TokensModule, AccountsModule, AuditModule, ClientsModule],
@@ -27,11 +28,12 @@ import { TokenEndpointService } from './token-endpoint.service.js';
     AuthorizationCodesService,
     TokenEndpointService,
     LinkTicketsService,
+    PageSessionService,
     ExpiredRowsCleanup,
     // Order matters: authenticate first, then check roles. Deny by default; @Public() opts out.
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
   ],
-  exports: [ProviderRegistry],
+  exports: [ProviderRegistry, PageSessionService, SignInService, AuthorizationCodesService, LinkTicketsService],
 })
 export class AuthModule {}

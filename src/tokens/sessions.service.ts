@@ -158,6 +158,27 @@ export class SessionsService {
   }
 
   /** The user's sessions that can still be refreshed, newest first. */
+  /** "Sign out everywhere": every session of the user ends, audited as their own doing. */
+  async signOutEverywhere(userId: string, ctx: RequestContext): Promise<number> {
+    return this.db.transaction(async (m) => {
+      const count = await this.revokeAllOf(m, userId, 'signed_out_everywhere');
+      await this.audit.record(
+        { type: 'session_revoked', userId, actorId: userId, reason: 'signed out everywhere', ...ctx, details: { count } },
+        m,
+      );
+      return count;
+    });
+  }
+
+  /** The session if it is still active and the user's, its last use moved to now (pages' cookie sessions). */
+  async touchIfActive(sessionId: string, userId: string): Promise<Session | undefined> {
+    const now = this.clock.now();
+    const session = await this.db.run((m) => m.findOneBy(Session, { id: sessionId, userId }));
+    if (!session || !this.isActive(session, now)) return undefined;
+    await this.db.run((m) => m.update(Session, { id: sessionId }, { lastUsedAt: now }));
+    return { ...session, lastUsedAt: now };
+  }
+
   async listActive(userId: string): Promise<Session[]> {
     const now = this.clock.now();
     const rows = await this.db.run((m) => m.find(Session, { where: { userId, revokedAt: IsNull() }, order: { createdAt: 'DESC' } }));

@@ -1,3 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { PageSessionService } from '../../src/auth/page-session.service.js';
 import { connect } from 'node:net';
 import { startService, type RunningService } from '../support/service.js';
 
@@ -108,5 +112,28 @@ describe('cookies when PUBLIC_URL is https (checklist S3)', () => {
     expect(cookie).not.toMatch(/; Domain=/i);
     expect(new URL(res.headers.get('location')!).searchParams.get('redirect_uri')).toBe('https://login.example.test/auth/demo/callback');
     expect(res.headers.get('strict-transport-security')).toMatch(/max-age=/);
+  });
+
+  it("S3: the pages' session cookie is __Host-, Secure, HttpOnly, SameSite=Lax, Path=/; the PKCE cookie Secure and HttpOnly", async () => {
+    const start = await fetch(`${service.url}/session/login/demo`, { redirect: 'manual' });
+    const pkce = start.headers.getSetCookie().find((c) => c.startsWith('sls_page_pkce='))!;
+    for (const attribute of ['; Secure', '; HttpOnly', '; SameSite=Lax', '; Path=/session/callback']) expect(pkce).toContain(attribute);
+    // The session cookie as the service writes it, through a real Express response.
+    const app = express();
+    app.get('/', (_req, res) => {
+      service.app.get(PageSessionService).issue(res, { sid: randomUUID(), sub: randomUUID(), roles: ['user'] });
+      res.end();
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      const session = res.headers.getSetCookie().find((c) => c.startsWith('__Host-sls_session='))!;
+      for (const attribute of ['; Secure', '; HttpOnly', '; SameSite=Lax', '; Path=/']) expect(session).toContain(attribute);
+      expect(session).not.toMatch(/; Domain=/i);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -1,7 +1,9 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { DomainError } from '../../common/domain-error.js';
-import { AccessTokensService } from '../../tokens/access-tokens.service.js';
+import type { Response } from 'express';
+import { AccessTokensService, type AccessTokenClaims } from '../../tokens/access-tokens.service.js';
+import { PageSessionService } from '../page-session.service.js';
 import { RevocationsService } from '../../tokens/revocations.service.js';
 import type { AuthenticatedRequest } from '../decorators/current-auth.decorator.js';
 import { IS_PUBLIC } from '../decorators/public.decorator.js';
@@ -24,17 +26,28 @@ export class JwtAuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly tokens: AccessTokensService,
     private readonly revocations: RevocationsService,
+    private readonly pages: PageSessionService,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
-    const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const http = context.switchToHttp();
+    const req = http.getRequest<AuthenticatedRequest>();
+    // Our own pages authenticate with their cookie session (no token in the page); everything else with a bearer.
+    if (req.headers.authorization === undefined && this.pages.hasCookie(req)) {
+      return this.pages.authenticate(req, http.getResponse<Response>()).then((claims) => this.admit(req, claims, targets));
+    }
     const token = bearerToken(req.headers.authorization);
     if (!token) throw new DomainError('invalid_token', 'a bearer access token is required');
     const claims = this.tokens.verify(token);
     // Logout, session revoke, disable and role changes reach access tokens here, from memory (RevocationsService).
     if (this.revocations.isRevoked(claims.sid, claims.sub, claims.iat)) throw new DomainError('invalid_token', 'the session has ended');
+    return this.admit(req, claims, targets);
+  }
+
+  private admit(req: AuthenticatedRequest, claims: AccessTokenClaims | undefined, targets: Function[]): boolean {
+    if (!claims) throw new DomainError('invalid_token', 'a bearer access token or a signed-in page session is required');
     if (claims.client_id && this.reflector.getAllAndOverride<boolean>(USERS_ONLY, targets)) {
       throw new DomainError('forbidden', 'this route is for signed-in users; an API client token is not accepted here');
     }

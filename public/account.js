@@ -1,0 +1,106 @@
+// The account page: profile, sign-in methods (link, unlink), active sessions (sign out one, or everywhere).
+import { act, api, el, when } from './common.js';
+
+const providerNames = new Map([...document.querySelectorAll('#link-provider option')].map((o) => [o.value, o.textContent]));
+// The notice of a finished link or a failed one is on the page already; the address bar loses its query.
+history.replaceState(null, '', '/account');
+
+function device(userAgent) {
+  if (!userAgent) return 'Unknown device';
+  const browser = /(Edg|Chrome|Firefox|Safari)\/[\d.]+/.exec(userAgent)?.[1] ?? 'Browser';
+  const os = /(Windows|Mac OS X|Android|iPhone|Linux)/.exec(userAgent)?.[1] ?? '';
+  return `${browser === 'Edg' ? 'Edge' : browser}${os ? ` on ${os.replace('Mac OS X', 'macOS')}` : ''}`;
+}
+
+async function load() {
+  const [me, sessions] = await Promise.all([api('GET', '/me'), api('GET', '/me/sessions')]);
+  const facts = [
+    ['Name', me.name ?? '—'],
+    ['Email', me.email ? `${me.email}${me.emailVerified ? ' (verified)' : ' (not verified)'}` : '—'],
+    ['Roles', me.roles.join(', ')],
+    ['User id', me.id],
+  ];
+  document.getElementById('profile').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
+
+  const only = me.identities.length === 1;
+  document.getElementById('identities').replaceChildren(
+    ...me.identities.map((i) =>
+      el(
+        'li',
+        {},
+        el(
+          'span',
+          {},
+          el('strong', { text: providerNames.get(i.provider) ?? i.provider }),
+          ` ${i.email ?? i.subject}`,
+          el('br'),
+          el('span', { class: 'why', text: `linked ${when(i.linkedAt)}` }),
+        ),
+        el(
+          'span',
+          {},
+          only ? el('span', { class: 'why', id: `why-${i.id}`, text: 'Your only sign-in method cannot be removed. ' }) : undefined,
+          el('button', {
+            type: 'button',
+            text: 'Unlink',
+            disabled: only,
+            'aria-describedby': only ? `why-${i.id}` : undefined,
+            'aria-label': `Unlink ${providerNames.get(i.provider) ?? i.provider} ${i.email ?? i.subject}`,
+            on: {
+              click: () =>
+                act(async () => {
+                  await api('DELETE', `/me/identities/${i.id}`);
+                  await load();
+                }, 'Sign-in method removed.'),
+            },
+          }),
+        ),
+      ),
+    ),
+  );
+
+  document.getElementById('sessions').replaceChildren(
+    ...sessions.map((s) =>
+      el(
+        'li',
+        {},
+        el(
+          'span',
+          {},
+          el('strong', { text: device(s.userAgent) }),
+          s.current ? el('span', { class: 'current', text: 'this device' }) : undefined,
+          el('br'),
+          el('span', { class: 'why', text: `${s.ip ?? 'unknown address'} · last used ${when(s.lastUsedAt)}` }),
+        ),
+        el('button', {
+          type: 'button',
+          text: 'Sign out this device',
+          on: {
+            click: () =>
+              act(async () => {
+                await api('DELETE', `/me/sessions/${s.id}`);
+                if (s.current) location.assign('/');
+                else await load();
+              }, 'Signed out on that device.'),
+          },
+        }),
+      ),
+    ),
+  );
+}
+
+document.getElementById('link-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const provider = new FormData(event.target).get('provider');
+  act(async () => location.assign((await api('POST', `/session/link/${encodeURIComponent(provider)}`)).url));
+});
+
+document.getElementById('sign-out-everywhere').addEventListener('click', () => {
+  if (!confirm('Sign out on every device, this one included?')) return;
+  act(async () => {
+    await api('DELETE', '/me/sessions');
+    location.assign('/');
+  });
+});
+
+act(load);

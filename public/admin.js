@@ -1,0 +1,180 @@
+// The admin console: find users (paged), act on one (identities, roles, disable, sessions, merge), read the audit trail.
+import { act, api, el, say, when } from './common.js';
+
+const $ = (id) => document.getElementById(id);
+let usersCursor = null;
+let auditCursor = null;
+let shown = null;
+
+async function searchUsers(more = false) {
+  const params = new URLSearchParams({ limit: '20' });
+  const query = $('query').value.trim();
+  if (query) params.set('query', query);
+  if (more && usersCursor) params.set('cursor', usersCursor);
+  const page = await api('GET', `/admin/users?${params}`);
+  const rows = page.items.map((u) =>
+    el(
+      'tr',
+      {},
+      el('td', { text: u.email ?? '—' }),
+      el('td', { text: u.name ?? '—' }),
+      el('td', { text: u.roles.join(', ') }),
+      el('td', { text: u.disabled ? 'disabled' : 'active' }),
+      el(
+        'td',
+        {},
+        el('button', {
+          type: 'button',
+          text: 'Open',
+          'aria-label': `Open ${u.email ?? u.name ?? u.id}`,
+          on: { click: () => act(() => openUser(u.id)) },
+        }),
+      ),
+    ),
+  );
+  if (more) $('users').append(...rows);
+  else $('users').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '5', text: 'No users match.' }))]));
+  usersCursor = page.nextCursor;
+  $('more-users').hidden = !usersCursor;
+}
+
+async function openUser(id, focus = true) {
+  const u = await api('GET', `/admin/users/${id}`);
+  shown = u;
+  $('user').hidden = false;
+  $('user-title').textContent = u.email ?? u.name ?? u.id;
+  const facts = [
+    ['User id', u.id],
+    ['Name', u.name ?? '—'],
+    ['Email', u.email ? `${u.email}${u.emailVerified ? ' (verified)' : ''}` : '—'],
+    ['Roles', `${u.roles.join(', ')}${u.providerRoles.length ? ` (from providers: ${u.providerRoles.join(', ')})` : ''}`],
+    ['Status', u.disabled ? 'disabled' : 'active'],
+    ['Active sessions', String(u.sessions.length)],
+    ['Created', when(u.createdAt)],
+  ];
+  $('user-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
+  $('user-identities').replaceChildren(
+    ...u.identities.map((i) =>
+      el(
+        'li',
+        {},
+        el(
+          'span',
+          {},
+          el('strong', { text: i.provider }),
+          ` ${i.email ?? i.subject}`,
+          el('br'),
+          el('span', { class: 'why', text: `last sign-in ${when(i.lastSignInAt)}` }),
+        ),
+        el('button', {
+          type: 'button',
+          class: 'danger',
+          text: 'Remove',
+          disabled: u.identities.length === 1,
+          title: u.identities.length === 1 ? 'The last identity cannot be removed' : undefined,
+          'aria-label': `Remove identity ${i.provider} ${i.email ?? i.subject}`,
+          on: {
+            click: () =>
+              confirm(`Remove the ${i.provider} identity ${i.email ?? i.subject}?`) &&
+              act(async () => {
+                await api('DELETE', `/admin/users/${u.id}/identities/${i.id}`);
+                await openUser(u.id, false);
+              }, 'Identity removed.'),
+          },
+        }),
+      ),
+    ),
+  );
+  $('roles').value = u.assignedRoles.join(', ');
+  $('toggle-disabled').textContent = u.disabled ? 'Enable user' : 'Disable user';
+  if (focus) $('user-title').focus();
+  await loadAudit(false, u.id);
+}
+
+async function loadAudit(more = false, userId) {
+  if (userId !== undefined) $('audit-user').value = userId;
+  const params = new URLSearchParams({ limit: '25' });
+  const type = $('audit-type').value.trim();
+  const user = $('audit-user').value.trim();
+  if (type) params.set('type', type);
+  if (user) params.set('userId', user);
+  if (more && auditCursor) params.set('cursor', auditCursor);
+  const page = await api('GET', `/admin/audit?${params}`);
+  const rows = page.items.map((e) =>
+    el(
+      'tr',
+      {},
+      el('td', { text: when(e.at) }),
+      el('td', { text: e.type }),
+      el('td', { text: e.userId ?? '—' }),
+      el('td', { text: e.actorId ?? '—' }),
+      el('td', { text: e.provider ?? '—' }),
+      el('td', { text: e.reason ?? '—' }),
+    ),
+  );
+  if (more) $('audit').append(...rows);
+  else $('audit').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '6', text: 'No events.' }))]));
+  auditCursor = page.nextCursor;
+  $('more-audit').hidden = !auditCursor;
+}
+
+$('search').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(() => searchUsers());
+});
+$('more-users').addEventListener('click', () => act(() => searchUsers(true)));
+$('audit-filter').addEventListener('submit', (e) => {
+  e.preventDefault();
+  act(() => loadAudit());
+});
+$('more-audit').addEventListener('click', () => act(() => loadAudit(true)));
+
+$('roles-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const roles = $('roles')
+    .value.split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  act(async () => {
+    await api('PATCH', `/admin/users/${shown.id}`, { roles });
+    await openUser(shown.id, false);
+  }, 'Roles saved.');
+});
+
+$('toggle-disabled').addEventListener('click', () => {
+  const disable = !shown.disabled;
+  if (disable && !confirm('Disable this user? Every session ends at once.')) return;
+  act(
+    async () => {
+      await api('PATCH', `/admin/users/${shown.id}`, { disabled: disable });
+      await openUser(shown.id, false);
+      await searchUsers();
+    },
+    disable ? 'User disabled; their sessions have ended.' : 'User enabled.',
+  );
+});
+
+$('end-sessions').addEventListener('click', () =>
+  act(async () => {
+    const { revoked } = await api('POST', `/admin/users/${shown.id}/sessions/revoke`);
+    await openUser(shown.id, false);
+    say(`${revoked} session(s) ended.`);
+  }),
+);
+
+$('merge-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const sourceUserId = $('merge-source').value.trim();
+  if (!confirm(`Move every identity and role of ${sourceUserId} into this user, then delete ${sourceUserId}?`)) return;
+  act(async () => {
+    await api('POST', `/admin/users/${shown.id}/merge`, { sourceUserId });
+    $('merge-source').value = '';
+    await openUser(shown.id, false);
+    await searchUsers();
+  }, 'Accounts merged.');
+});
+
+act(async () => {
+  await searchUsers();
+  await loadAudit();
+});

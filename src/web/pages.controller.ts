@@ -1,0 +1,109 @@
+import { Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { ROLE_ADMIN } from '../accounts/roles.js';
+import { Public } from '../auth/decorators/public.decorator.js';
+import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
+import { UsersOnly } from '../auth/decorators/users-only.decorator.js';
+import { PageSessionService } from '../auth/page-session.service.js';
+import { ProviderRegistry } from '../auth/providers/provider-registry.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
+import { PageSignInService } from './page-sign-in.service.js';
+import { accountPage, adminPage, forbiddenPage, messageFor, PAGE_CSP, signInPage } from './pages.js';
+
+const html = (res: Response, status: number, body: string) => {
+  res.status(status).setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.setHeader('Content-Security-Policy', PAGE_CSP);
+  res.setHeader('Cache-Control', 'no-store');
+  res.send(body);
+};
+
+/** The sign-in page, the account page and the admin console, with the cookie session they run on. */
+@ApiExcludeController()
+@UsersOnly()
+@Controller()
+export class PagesController {
+  constructor(
+    private readonly registry: ProviderRegistry,
+    private readonly pages: PageSessionService,
+    private readonly signIn: PageSignInService,
+    @InjectConfig() private readonly config: ResolvedConfig,
+  ) {}
+
+  /** The sign-in page; a signed-in visitor goes on to the account page. */
+  @Public()
+  @Get(['', 'login'])
+  async home(@Req() req: Request, @Res() res: Response, @Query('error') error: unknown, @Query('error_description') description: unknown) {
+    if (error === undefined && (await this.pages.authenticate(req, res))) return res.redirect(303, '/account');
+    const err =
+      typeof error === 'string'
+        ? { code: error.slice(0, 64), description: typeof description === 'string' ? description : undefined }
+        : undefined;
+    html(res, 200, signInPage(this.registry.list(), new URL(this.config.publicUrl).host, err));
+  }
+
+  /** Browsers ask for it on every page without an icon of its own (the demo provider's). */
+  @Public()
+  @Get('favicon.ico')
+  favicon(@Res() res: Response) {
+    res.redirect(301, '/assets/favicon.svg');
+  }
+
+  @Public()
+  @RateLimit('signIn')
+  @Get('session/login/:provider')
+  async login(@Param('provider') id: string, @Req() req: Request, @Res() res: Response) {
+    res.setHeader('Cache-Control', 'no-store');
+    res.redirect(302, await this.signIn.start(this.registry.get(id), req, res));
+  }
+
+  /** Where our own pages' sign-ins and links come back: the code is spent here, never shown to a script. */
+  @Public()
+  @RateLimit('signIn')
+  @Get('session/callback')
+  async callback(@Req() req: Request, @Res() res: Response) {
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Cache-Control', 'no-store');
+    res.redirect(303, await this.signIn.finish(req, res));
+  }
+
+  @Post('session/logout')
+  @HttpCode(204)
+  async logout(@CurrentAuth() auth: AccessTokenClaims, @Res({ passthrough: true }) res: Response) {
+    await this.signIn.signOut(auth, res);
+  }
+
+  /** Starts linking another provider to the signed-in user: the browser goes to the returned URL. */
+  @Post('session/link/:provider')
+  @HttpCode(200)
+  async link(@Param('provider') id: string, @CurrentAuth() auth: AccessTokenClaims, @Res({ passthrough: true }) res: Response) {
+    return { url: await this.signIn.startLink(this.registry.get(id), auth.sub, res) };
+  }
+
+  @Public()
+  @Get('account')
+  async account(@Req() req: Request, @Res() res: Response, @Query('error') error: unknown, @Query('linked') linked: unknown) {
+    const auth = await this.pages.authenticate(req, res);
+    if (!auth) return res.redirect(303, '/');
+    const notice =
+      typeof error === 'string'
+        ? { text: messageFor(error.slice(0, 64))!, error: true }
+        : linked === '1'
+          ? { text: 'The sign-in method is linked to your account.', error: false }
+          : undefined;
+    html(res, 200, accountPage(this.pages.csrfToken(auth.sid!), auth.roles.includes(ROLE_ADMIN), this.registry.list(), notice));
+  }
+
+  @Public()
+  @Get('admin')
+  async admin(@Req() req: Request, @Res() res: Response) {
+    const auth = await this.pages.authenticate(req, res);
+    if (!auth) return res.redirect(303, '/?error=session_expired');
+    const csrf = this.pages.csrfToken(auth.sid!);
+    if (!auth.roles.includes(ROLE_ADMIN)) return html(res, 403, forbiddenPage(csrf));
+    html(res, 200, adminPage(csrf));
+  }
+}

@@ -1,0 +1,231 @@
+/// <reference lib="dom" />
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium, watchedPage } from '../support/chromium.js';
+import { startWorld, type World } from '../support/world.js';
+
+/**
+ * The three pages in a real browser (Debian's Chromium through playwright-core) against the service and the stand-in
+ * providers: what a person clicks, what they see, and that nothing reaches a script it should not.
+ */
+let world: World;
+let browser: Browser | undefined;
+let url: string;
+const contexts: BrowserContext[] = [];
+/** UPDATE_SCREENSHOTS=1 writes the README's screenshots; otherwise they go to a temporary folder (still taken). */
+const SHOTS = process.env.UPDATE_SCREENSHOTS ? 'docs/screenshots' : mkdtempSync(join(tmpdir(), 'sls-shots-'));
+/** Console errors of the pages opened by the running test; each test ends asserting there were none. */
+let consoleErrors: string[][] = [];
+
+/** A page in a browser context of its own (its own cookies: another person, or another device). */
+async function newPage(viewport = { width: 1280, height: 860 }): Promise<Page> {
+  const context = await browser!.newContext({ viewport });
+  contexts.push(context);
+  const { page, errors } = await watchedPage(context, url);
+  consoleErrors.push(errors);
+  return page;
+}
+
+/** Clicks "Continue with <label>" on the sign-in page and signs in at the stand-in as `login`. */
+async function signIn(page: Page, label: string, login: string) {
+  await page.goto(`${url}/`);
+  await page.getByRole('link', { name: `Continue with ${label}` }).click();
+  await completeAtProvider(page, login);
+  await page.waitForURL(`${url}/account`);
+  await page.getByRole('heading', { name: 'Sign-in methods' }).waitFor();
+}
+
+/** On the account page: "Link another provider", then the provider's own page, back to the account page. */
+async function linkProvider(page: Page, label: string, login: string) {
+  await page.getByLabel('Link another provider').selectOption({ label });
+  await page.getByRole('button', { name: 'Link', exact: true }).click();
+  await completeAtProvider(page, login);
+  await page.waitForURL(`${url}/account`);
+}
+
+async function completeAtProvider(page: Page, login: string, cancel = false) {
+  await page.locator('input[name="login"]').fill(login);
+  await page
+    .getByRole('button', { name: cancel ? 'Cancel' : /^(Sign in|Continue)$/ })
+    .first()
+    .click();
+}
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  if (!browser) return;
+  world = await startWorld({ ADMIN_EMAILS: 'root@corp.test', OIDC_PROVIDERS: 'corp', DEMO_IDP: 'true' });
+  world.corp.accounts.set('root', { email: 'root@corp.test', email_verified: true, name: 'Ada Admin' });
+  url = world.service.url;
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of contexts) await c.close();
+  await browser?.close();
+  await world?.close();
+});
+
+afterEach(() => {
+  if (!browser) return;
+  const errors = consoleErrors.flat();
+  consoleErrors = [];
+  expect(errors).toEqual([]);
+  expect(world.service.serverErrors).toEqual([]);
+});
+
+const itWithBrowser = (name: string, fn: () => Promise<void>) =>
+  it(
+    name,
+    async () => {
+      if (!browser) return;
+      await fn();
+    },
+    90_000,
+  );
+
+describe('sign-in page', () => {
+  itWithBrowser('offers each provider in its brand conventions, the demo clearly marked, and works from the keyboard', async () => {
+    const page = await newPage();
+    await page.goto(`${url}/`);
+    const buttons = await page.locator('.providers a').allTextContents();
+    expect(buttons.map((b) => b.trim())).toEqual([
+      'Continue with Google',
+      'Continue with Facebook',
+      'Continue with Demo',
+      'Continue with Corp SSO',
+    ]);
+    await expect(page.locator('#demo-note').textContent()).resolves.toContain('demo: any username');
+    const csp = (await page.request.get(`${url}/`)).headers()['content-security-policy'];
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    await page.screenshot({ path: `${SHOTS}/sign-in.png` });
+    // Keyboard only: Tab to the first provider, Enter.
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate(() => document.activeElement?.textContent?.trim())).resolves.toBe('Continue with Google');
+    await page.keyboard.press('Enter');
+    await page.locator('input[name="login"]').waitFor();
+    const phone = await newPage({ width: 375, height: 740 });
+    await phone.goto(`${url}/`);
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await phone.screenshot({ path: `${SHOTS}/sign-in-phone.png` });
+  });
+
+  it.each([
+    ['Google', 'gina'],
+    ['Facebook', 'fred'],
+    ['Corp SSO', 'carl'],
+    ['Demo', 'dora'],
+  ])(
+    'signs in with %s and lands on the account page, with no token in a URL or in storage',
+    async (label, login) => {
+      if (!browser) return;
+      const page = await newPage();
+      const urls: string[] = [];
+      page.on('request', (r) => urls.push(r.url()));
+      await signIn(page, label, login);
+      await expect(page.locator('#profile').textContent()).resolves.toContain(login);
+      expect(urls.filter((u) => /access_token|refresh_token|id_token=/.test(u))).toEqual([]);
+      expect(await page.evaluate(() => localStorage.length + sessionStorage.length)).toBe(0);
+      const cookie = (await page.context().cookies(url)).find((c) => c.name === 'sls_session')!;
+      expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+      expect(await page.evaluate(() => document.cookie)).not.toContain('sls_session');
+    },
+    90_000,
+  );
+
+  itWithBrowser('shows a readable message for an error redirect (consent declined at the provider)', async () => {
+    const page = await newPage();
+    await page.goto(`${url}/`);
+    await page.getByRole('link', { name: 'Continue with Corp SSO' }).click();
+    await completeAtProvider(page, 'quitter', true);
+    await page.waitForURL(/\/\?error=access_denied/);
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('Sign-in was cancelled');
+  });
+});
+
+describe('account page', () => {
+  itWithBrowser('links a second provider and unlinks it; the last one cannot be unlinked, and says why', async () => {
+    const page = await newPage();
+    await signIn(page, 'Google', 'linda');
+    await linkProvider(page, 'Facebook', 'linda-fb');
+    await expect(page.locator('#status').textContent()).resolves.toContain('linked');
+    await page.locator('#identities li').nth(1).waitFor();
+    expect(await page.locator('#identities li').count()).toBe(2);
+    await page.screenshot({ path: `${SHOTS}/account.png`, fullPage: true });
+    await page.getByRole('button', { name: /Unlink Facebook/ }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#identities li').length === 1);
+    const last = page.getByRole('button', { name: /Unlink Google/ });
+    expect(await last.isDisabled()).toBe(true);
+    await expect(page.locator('#identities').textContent()).resolves.toContain('Your only sign-in method cannot be removed');
+  });
+
+  itWithBrowser('signs out everywhere: this browser and another one are both signed out', async () => {
+    const laptop = await newPage();
+    const phone = await newPage();
+    await signIn(laptop, 'Facebook', 'everywhere');
+    await signIn(phone, 'Facebook', 'everywhere');
+    await laptop.reload();
+    await laptop.locator('#sessions li').nth(1).waitFor();
+    await laptop.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await laptop.waitForURL(`${url}/`);
+    await phone.goto(`${url}/account`);
+    await phone.waitForURL(`${url}/`);
+    await expect(phone.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Sign in');
+  });
+
+  itWithBrowser('refuses a state-changing request made with the cookie but without the CSRF token', async () => {
+    const page = await newPage();
+    await signIn(page, 'Demo', 'csrf-target');
+    const forged = await page.request.post(`${url}/session/logout`, { headers: { origin: url } });
+    expect(forged.status()).toBe(403);
+    const crossSite = await page.request.delete(`${url}/me/sessions`, { headers: { origin: 'http://evil.invalid' } });
+    expect(crossSite.status()).toBe(401);
+    await page.reload();
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Your account');
+  });
+});
+
+describe('admin console', () => {
+  itWithBrowser('is for admins only', async () => {
+    const page = await newPage();
+    await signIn(page, 'Google', 'not-an-admin');
+    const res = await page.goto(`${url}/admin`);
+    expect(res!.status()).toBe(403);
+    // Chromium reports a 403 document in the console: that one is the point of this test.
+    expect(consoleErrors.at(-1)!.splice(0)).toEqual([expect.stringContaining('403 (Forbidden)')]);
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Not allowed');
+  });
+
+  itWithBrowser('an admin finds a user, removes an identity, disables them, and their next page load is signed out', async () => {
+    const victim = await newPage();
+    await signIn(victim, 'Google', 'victor');
+    await linkProvider(victim, 'Facebook', 'victor-fb');
+
+    const admin = await newPage();
+    await signIn(admin, 'Corp SSO', 'root');
+    await admin.getByRole('link', { name: 'Admin console' }).click();
+    await admin.waitForURL(`${url}/admin`);
+    await admin.getByLabel('Find users').fill('victor');
+    await admin.getByRole('button', { name: 'Search' }).click();
+    await admin.getByRole('button', { name: /^Open victor/ }).click();
+    await admin.locator('#user-identities li').nth(1).waitFor();
+    await admin.getByRole('button', { name: /Remove identity facebook/ }).click();
+    await admin.waitForFunction(() => document.querySelectorAll('#user-identities li').length === 1);
+    await admin.getByRole('button', { name: 'Disable user' }).click();
+    await admin.getByRole('button', { name: 'Enable user' }).waitFor();
+    await expect(admin.locator('#user-facts').textContent()).resolves.toContain('disabled');
+    await admin.getByLabel('Event type').fill('user_disabled');
+    await admin.getByRole('button', { name: 'Filter' }).click();
+    await admin.waitForFunction(() => document.querySelector('#audit')?.textContent?.includes('user_disabled'));
+    await admin.getByLabel('Event type').fill('');
+    await admin.getByRole('button', { name: 'Filter' }).click();
+    await admin.waitForFunction(() => document.querySelector('#audit')?.textContent?.includes('identity_unlinked'));
+    await admin.screenshot({ path: `${SHOTS}/admin.png`, fullPage: true });
+
+    await victim.reload();
+    await victim.waitForURL(`${url}/`);
+    await expect(victim.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Sign in');
+  });
+});
