@@ -31,13 +31,26 @@ export async function freePort() {
 }
 
 /** Starts `node dist/main.js` on 127.0.0.1 and waits until /health answers. */
-export async function startServiceProcess(env) {
-  const port = await freePort();
+export async function startServiceProcess(env, port) {
+  port ??= await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    env: { ...process.env, NODE_ENV: 'production', APP_SECRET, PORT: String(port), PUBLIC_URL: url, DEMO_IDP: 'false', RATE_LIMITS: 'off', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), 'dist/main.js'],
+    {
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        APP_SECRET,
+        PORT: String(port),
+        PUBLIC_URL: url,
+        DEMO_IDP: 'false',
+        RATE_LIMITS: 'off',
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   for (let i = 0; i < 200; i++) {
     try {
       if ((await fetch(`${url}/health`)).ok) return { url, child, stop: () => stop(child) };
@@ -79,4 +92,56 @@ export async function medianOf(fn) {
   return { ...runs.find((r) => r.rps === m), runs: runs.map((r) => Math.round(r.rps)) };
 }
 
-export const fmt = (r) => `${Math.round(r.rps).toLocaleString('en-US')}/s (runs ${r.runs.join(', ')}) | ${r.p50} ms | ${r.p99} ms | ${r.errors}`;
+export const fmt = (r) =>
+  `${Math.round(r.rps).toLocaleString('en-US')}/s (runs ${r.runs.join(', ')}) | ${r.p50} ms | ${r.p99} ms | ${r.errors}`;
+
+/** Starts `node <script> …args` and resolves with the JSON object it prints on its first stdout line. */
+export function startJsonProcess(script, args = [], env = {}) {
+  const child = spawn(process.execPath, [script, ...args.map(String)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    child.stdout.on('data', (chunk) => {
+      buffer += chunk;
+      const nl = buffer.indexOf('\n');
+      if (nl >= 0) resolve({ ...JSON.parse(buffer.slice(0, nl)), child, stop: () => stop(child) });
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+export function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Resident memory of a process in MiB, from /proc (Linux). */
+export function rssMiB(pid) {
+  const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return kb ? Math.round(Number(kb) / 1024) : undefined;
+}
+
+/** One autocannon run that rotates refresh-token chains: each response's successor goes back into the pool. */
+export function rotationLoad({ url, path, tokens, form }) {
+  return load({
+    url: `${url}${path}`,
+    connections: tokens.length,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        // autocannon resets `context` after every pass through `requests`, so the chains live in a shared pool.
+        setupRequest: (req) => ({
+          ...req,
+          body: new URLSearchParams({ ...form, grant_type: 'refresh_token', refresh_token: tokens.shift() }).toString(),
+        }),
+        onResponse: (status, body) => {
+          if (status === 200) tokens.push(JSON.parse(body).refresh_token);
+        },
+      },
+    ],
+  });
+}

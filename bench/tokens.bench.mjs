@@ -6,11 +6,14 @@ import { loadConfig } from '../dist/config/config.js';
 import { Db } from '../dist/database/db.service.js';
 import { SessionsService } from '../dist/tokens/sessions.service.js';
 import { User } from '../dist/accounts/user.entity.js';
-import { APP_SECRET, SMOKE, fmt, load, median, medianOf, startServiceProcess, tempDb } from './lib.mjs';
+import { APP_SECRET, SMOKE, fmt, load, median, startServiceProcess, tempDb } from './lib.mjs';
 
 /** Seeds `n` users with one session each, in-process, and returns an access token and n refresh tokens. */
-async function seed(databaseUrl, n) {
-  const config = { ...loadConfig({ DATABASE_URL: databaseUrl, APP_SECRET, DEMO_IDP: 'false', PUBLIC_URL: 'http://seed.invalid' }), appSecret: APP_SECRET };
+export async function seed(databaseUrl, n) {
+  const config = {
+    ...loadConfig({ DATABASE_URL: databaseUrl, APP_SECRET, DEMO_IDP: 'false', PUBLIC_URL: 'http://seed.invalid' }),
+    appSecret: APP_SECRET,
+  };
   const app = await createApp(config, { logger: false });
   const db = app.get(Db);
   const sessions = app.get(SessionsService);
@@ -20,7 +23,20 @@ async function seed(databaseUrl, n) {
   for (let i = 0; i < n; i++) {
     userId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
     const now = Date.now();
-    await db.run((m) => m.insert(User, { id: userId, email: null, emailVerified: false, name: `bench ${i}`, picture: null, roles: ['user'], providerRoles: [], disabled: false, createdAt: now, updatedAt: now }));
+    await db.run((m) =>
+      m.insert(User, {
+        id: userId,
+        email: null,
+        emailVerified: false,
+        name: `bench ${i}`,
+        picture: null,
+        roles: ['user'],
+        providerRoles: [],
+        disabled: false,
+        createdAt: now,
+        updatedAt: now,
+      }),
+    );
     const issued = await db.transaction((m) => sessions.create(m, userId, null, { ip: '127.0.0.1', userAgent: 'bench' }));
     refreshTokens.push(issued.refreshToken);
     sessionId = issued.session.id;
@@ -47,7 +63,9 @@ export async function guardBench() {
     const b = [];
     for (let i = 0; i < (SMOKE ? 1 : 5); i++) {
       a.push(await load({ url: `${service.url}/.well-known/openid-configuration`, duration: SMOKE ? 1 : 4 }));
-      b.push(await load({ url: `${service.url}/me/claims`, headers: { authorization: `Bearer ${access_token}` }, duration: SMOKE ? 1 : 4 }));
+      b.push(
+        await load({ url: `${service.url}/me/claims`, headers: { authorization: `Bearer ${access_token}` }, duration: SMOKE ? 1 : 4 }),
+      );
     }
     const unguarded = { ...a.find((r) => r.rps === median(a.map((x) => x.rps))), runs: a.map((r) => Math.round(r.rps)) };
     const guarded = { ...b.find((r) => r.rps === median(b.map((x) => x.rps))), runs: b.map((r) => Math.round(r.rps)) };
@@ -62,39 +80,6 @@ export async function guardBench() {
   }
 }
 
-export async function refreshBench() {
-  const connections = 10;
-  const rows = [];
-  const results = await medianOf(async () => {
-    // A fresh database per run: each connection rotates its own session's chain of refresh tokens.
-    const databaseUrl = tempDb();
-    const { refreshTokens } = await seed(databaseUrl, connections);
-    const service = await startServiceProcess({ DATABASE_URL: databaseUrl });
-    try {
-      return await load({
-        url: `${service.url}/auth/token`,
-        connections,
-        requests: [
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            // autocannon resets `context` after every pass through `requests`, so the chains live in a shared pool:
-            // each connection takes a token, and the response's successor goes back in.
-            setupRequest: (req) => ({ ...req, body: JSON.stringify({ grant_type: 'refresh_token', refresh_token: refreshTokens.shift() }) }),
-            onResponse: (status, body) => {
-              if (status === 200) refreshTokens.push(JSON.parse(body).refresh_token);
-            },
-          },
-        ],
-      });
-    } finally {
-      await service.stop();
-    }
-  });
-  rows.push(['refresh_token grant, SQLite (rotation, RS256 access token)', fmt(results)]);
-  return rows;
-}
-
 export function jwtBench() {
   const rows = [];
   const ms = SMOKE ? 100 : 1000;
@@ -104,14 +89,25 @@ export function jwtBench() {
     ['EdDSA', generateKeyPairSync('ed25519')],
   ]) {
     const header = { alg, kid: 'k', typ: 'at+jwt' };
-    const claims = { iss: 'https://login.example.com', aud: 'https://login.example.com', sub: 'u', iat: 1, exp: 2, jti: 'j', sid: 's', roles: ['user'] };
+    const claims = {
+      iss: 'https://login.example.com',
+      aud: 'https://login.example.com',
+      sub: 'u',
+      iat: 1,
+      exp: 2,
+      jti: 'j',
+      sid: 's',
+      roles: ['user'],
+    };
     let signs = 0;
     let token = '';
     for (const end = Date.now() + ms; Date.now() < end; signs++) token = signJwt(header, claims, pair.privateKey);
     let verifies = 0;
     for (const end = Date.now() + ms; Date.now() < end; verifies++) verifySignature(alg, decodeJws(token), pair.publicKey);
-    rows.push([`${alg} sign / verify, one core`, `${Math.round((signs * 1000) / ms).toLocaleString('en-US')}/s / ${Math.round((verifies * 1000) / ms).toLocaleString('en-US')}/s`]);
+    rows.push([
+      `${alg} sign / verify, one core`,
+      `${Math.round((signs * 1000) / ms).toLocaleString('en-US')}/s / ${Math.round((verifies * 1000) / ms).toLocaleString('en-US')}/s`,
+    ]);
   }
   return rows;
 }
-

@@ -29,6 +29,9 @@ export function userSummary(u: User) {
 const notFound = () => new DomainError('not_found', 'no such user');
 
 /** The admin API's work over accounts, sessions and the audit trail. Every change is audited with its actor. */
+/** A whole email address: searched by equality, through the index. */
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
 @Injectable()
 export class AdminUsersService {
   constructor(
@@ -48,13 +51,21 @@ export class AdminUsersService {
     const after = decodeCursor<{ c: number; i: string }>(cursor, { c: 'number', i: 'string' });
     const rows = await this.db.run((m) => {
       const qb = m.createQueryBuilder(User, 'u');
-      if (query) {
+      if (query && EMAIL.test(query)) {
+        // A whole email address is looked up, not scanned for (emails are stored lower-cased, and indexed).
+        qb.where(
+          new Brackets((w) =>
+            w.where('u.email = :email').orWhere('u.id IN (SELECT i.user_id FROM identities i WHERE i.subject = :subject)'),
+          ),
+          { email: query.toLowerCase(), subject: query },
+        );
+      } else if (query) {
         qb.where(
           new Brackets((w) =>
             w
               .where("LOWER(u.email) LIKE :like ESCAPE '!'")
               .orWhere("LOWER(u.name) LIKE :like ESCAPE '!'")
-              .orWhere('EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.subject = :subject)'),
+              .orWhere('u.id IN (SELECT i.user_id FROM identities i WHERE i.subject = :subject)'),
           ),
           { like: likePattern(query.toLowerCase()), subject: query },
         );

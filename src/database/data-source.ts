@@ -17,6 +17,7 @@ import { Accounts1764300000000 } from './migrations/1764300000000-accounts.js';
 import { LinkTicket } from '../accounts/link-ticket.entity.js';
 import { ApiClient } from '../clients/api-client.entity.js';
 import { ApiClients1764400000000 } from './migrations/1764400000000-api-clients.js';
+import { SearchIndexes1764500000000 } from './migrations/1764500000000-search-indexes.js';
 
 export const ENTITIES = [
   User,
@@ -31,7 +32,13 @@ export const ENTITIES = [
   LinkTicket,
   ApiClient,
 ];
-export const MIGRATIONS = [InitialSchema1764100000000, Revocations1764200000000, Accounts1764300000000, ApiClients1764400000000];
+export const MIGRATIONS = [
+  InitialSchema1764100000000,
+  Revocations1764200000000,
+  Accounts1764300000000,
+  ApiClients1764400000000,
+  SearchIndexes1764500000000,
+];
 
 /** The same options serve start-up (migrations run there) and `npm run migration:run`. */
 export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {

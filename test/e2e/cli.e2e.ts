@@ -100,7 +100,7 @@ describe('CLI', () => {
     const databaseUrl = `sqlite:${tempDatabase()}`;
     const env = { ...process.env, DATABASE_URL: databaseUrl, NODE_OPTIONS: '' };
     expect((await run('node', ['dist/database/migrate.js'], { env })).stdout).toMatch(
-      /applied: InitialSchema\d+, Revocations\d+, Accounts\d+, ApiClients\d+/,
+      /applied: InitialSchema\d+, Revocations\d+, Accounts\d+, ApiClients\d+, SearchIndexes\d+/,
     );
     expect((await run('node', ['dist/database/migrate.js'], { env })).stdout).toContain('nothing to apply');
     const service = await startService({}, { databaseUrl });

@@ -1,0 +1,110 @@
+// Side by side, in one run: the machine's limit (a bare node:http server) against the service's own unguarded
+// endpoint, and our refresh grant against a certified peer's (oidc-provider), on SQLite and on PostgreSQL.
+import pg from 'pg';
+import { SMOKE, fmt, load, median, rotationLoad, startJsonProcess, startServiceProcess, tempDb } from './lib.mjs';
+import { seed } from './tokens.bench.mjs';
+
+const RUNS = SMOKE ? 1 : 3;
+const CHAINS = 10;
+const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const summary = (rs) => ({ ...rs.find((r) => r.rps === median(rs.map((x) => x.rps))), runs: rs.map((r) => Math.round(r.rps)) });
+const ratio = (as, bs) => median(as.map((a, i) => a.rps / bs[i].rps));
+
+export async function limitBench() {
+  const bare = await startJsonProcess('bench/bare-server.mjs');
+  const service = await startServiceProcess({ DATABASE_URL: tempDb() });
+  try {
+    const a = [];
+    const b = [];
+    for (let i = 0; i < RUNS; i++) {
+      a.push(await load({ url: `${bare.url}/`, duration: SMOKE ? 1 : 5 }));
+      b.push(await load({ url: `${service.url}/.well-known/openid-configuration`, duration: SMOKE ? 1 : 5 }));
+    }
+    return [
+      ['bare node:http server, same small JSON (the limit)', fmt(summary(a))],
+      ['service, unguarded GET /.well-known/openid-configuration', fmt(summary(b))],
+      ['service / limit (median of pair ratios)', `${ratio(b, a).toFixed(2)}×`],
+    ];
+  } finally {
+    await service.stop();
+    await bare.stop();
+  }
+}
+
+async function postgresDatabase() {
+  const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await admin.connect();
+  } catch {
+    return undefined;
+  }
+  const name = `sls_bench_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.href,
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+async function ours(databaseUrl) {
+  const { refreshTokens } = await seed(databaseUrl, CHAINS);
+  const service = await startServiceProcess({ DATABASE_URL: databaseUrl });
+  try {
+    return await rotationLoad({ url: service.url, path: '/auth/token', tokens: refreshTokens });
+  } finally {
+    await service.stop();
+  }
+}
+
+async function peer() {
+  const op = await startJsonProcess('bench/peer-server.mjs', [CHAINS]);
+  try {
+    return await rotationLoad({
+      url: op.url,
+      path: '/token',
+      tokens: op.refreshTokens,
+      form: { client_id: 'bench', client_secret: 'bench-secret' },
+    });
+  } finally {
+    await op.stop();
+  }
+}
+
+export async function refreshVsPeerBench() {
+  const sqlite = [];
+  const peers = [];
+  const postgres = [];
+  for (let i = 0; i < RUNS; i++) {
+    sqlite.push(await ours(tempDb()));
+    peers.push(await peer());
+    const db = await postgresDatabase();
+    if (db) {
+      try {
+        postgres.push(await ours(db.url));
+      } finally {
+        await db.drop();
+      }
+    }
+  }
+  const rows = [
+    ['ours, SQLite (durable: WAL, synchronous=NORMAL)', fmt(summary(sqlite))],
+    ['oidc-provider 9, in memory (rotateRefreshToken, RS256 JWT access tokens)', fmt(summary(peers))],
+    ['ours SQLite / peer (median of per-run ratios)', `${ratio(sqlite, peers).toFixed(2)}× (target ≥ 2×, and ≥ 1,500/s)`],
+  ];
+  if (postgres.length) {
+    rows.splice(2, 0, ['ours, PostgreSQL (local server, pool of 10)', fmt(summary(postgres))]);
+    rows.push(['ours PostgreSQL / peer (median of per-run ratios)', `${ratio(postgres, peers).toFixed(2)}×`]);
+  } else {
+    rows.push(['ours, PostgreSQL', `skipped: no server at ${PG_URL}`]);
+  }
+  return rows;
+}
