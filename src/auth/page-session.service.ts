@@ -55,10 +55,7 @@ export class PageSessionService {
 
   /** Starts the pages' session after a sign-in. */
   issue(res: Response, session: { sid: string; sub: string; roles: string[] }): PageSession {
-    const notBefore = this.revocations.userNotBefore(session.sub);
-    // As for access tokens: a cookie made in the second of a revocation must not fall under it.
-    const iat = Math.max(Math.floor(this.clock.now() / 1000), notBefore === undefined ? 0 : Math.floor(notBefore / 1000) + 1);
-    const value: PageSession = { ...session, iat };
+    const value: PageSession = { ...session, iat: this.revocations.issuedAtFor(session.sub) };
     res.cookie(this.cookieName, seal(this.key, JSON.stringify(value), this.cookieName), {
       httpOnly: true,
       sameSite: 'lax',

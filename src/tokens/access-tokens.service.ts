@@ -53,11 +53,8 @@ export class AccessTokensService {
   async issue(subject: TokenSubject): Promise<{ token: string; expiresIn: number }> {
     const key = this.keys.signingKey();
     const sub = 'clientId' in subject ? subject.clientId : subject.userId;
-    // After the user's tokens were revoked within this very second, a new token starts at the next second, so the
-    // revocation (which refuses iat ≤ its second) catches every older token and none of the new ones.
-    const notBefore = this.revocations.userNotBefore(sub);
     const now = Math.floor(this.clock.now() / 1000);
-    const iat = Math.max(now, notBefore === undefined ? 0 : Math.floor(notBefore / 1000) + 1);
+    const iat = this.revocations.issuedAtFor(sub);
     const expiresIn = this.config.jwt.accessTokenTtl;
     const claims: AccessTokenClaims = {
       iss: this.config.publicUrl,

@@ -68,6 +68,16 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
     return this.users.get(userId)?.notBefore;
   }
 
+  /**
+   * The `iat` (seconds) for a token or page session issued now for this subject. After its tokens were revoked within
+   * this very second, a new one starts at the next second, so the revocation (which refuses iat ≤ its second)
+   * catches every older token and none of the new ones.
+   */
+  issuedAtFor(subject: string): number {
+    const notBefore = this.userNotBefore(subject);
+    return Math.max(Math.floor(this.clock.now() / 1000), notBefore === undefined ? 0 : Math.floor(notBefore / 1000) + 1);
+  }
+
   /** Pass the manager of the transaction that ends the session, so both commit together. */
   async revokeSession(sessionId: string, m?: EntityManager): Promise<void> {
     await this.publish('session', sessionId, null, m);

@@ -1,5 +1,5 @@
 import { TestBrowser } from '../support/browser.js';
-import { getJson, signInAndGetTokens } from '../support/sign-in.js';
+import { completeAtProvider, getJson, signInAndGetTokens } from '../support/sign-in.js';
 import { startService, type RunningService } from '../support/service.js';
 
 /** The newcomer's path: no Google or Facebook credentials, only the built-in demo OpenID provider. */
@@ -27,6 +27,28 @@ describe('built-in demo identity provider', () => {
     const claims = await getJson(`${service.url}/me/claims`, tokens.access_token);
     expect(claims.body).toMatchObject({ sub: me.id, iss: service.publicUrl, aud: service.publicUrl, roles: ['user'] });
     expect(service.serverErrors).toEqual([]);
+  });
+
+  it('F1: the pages spend their code only in the browser that started the sign-in (login CSRF), and want a CSRF token', async () => {
+    const victim = new TestBrowser();
+    const attacker = new TestBrowser();
+    const { result } = await completeAtProvider(attacker, `${service.url}/session/login/demo`, (u) => u.includes('/session/callback'), {
+      login: 'mallory',
+    });
+    // The attacker's code, planted in the victim's browser, is not spent there and signs nobody in.
+    const planted = await victim.request(result.href);
+    expect(planted.status).toBe(303);
+    expect(planted.headers.get('location')).toBe('/?error=invalid_state');
+    expect(planted.headers.getSetCookie().some((c) => c.startsWith('sls_session='))).toBe(false);
+    // In the browser that started it, the same code signs in.
+    const own = await attacker.request(result.href);
+    expect(own.headers.get('location')).toBe('/account');
+    const page = await attacker.request(`${service.url}/account`);
+    const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(page.body)![1];
+    expect((await attacker.request(`${service.url}/session/logout`, { method: 'POST' })).status).toBe(403);
+    const withToken = await attacker.request(`${service.url}/session/logout`, { method: 'POST', headers: { 'x-csrf-token': csrf } });
+    expect(withToken.status).toBe(204);
+    expect((await attacker.request(`${service.url}/account`)).headers.get('location')).toBe('/');
   });
 
   it('is off in production', async () => {
