@@ -98,7 +98,9 @@ function clientAuthentication(body: Record<string, unknown>, authorization: unkn
     const colon = decoded.indexOf(':');
     const clientId = formDecode(decoded.slice(0, Math.max(colon, 0)));
     const secret = formDecode(decoded.slice(colon + 1));
-    if (colon <= 0 || !clientId || !secret) throw new DomainError('invalid_client', 'malformed Basic client credentials');
+    if (colon <= 0 || !clientId || !secret || clientId.length > MAX_PARAM || secret.length > MAX_PARAM) {
+      throw new DomainError('invalid_client', 'malformed Basic client credentials');
+    }
     if (bodyId !== undefined && bodyId !== clientId)
       throw new DomainError('invalid_request', 'client_id differs from the authenticated client');
     return { clientId, secret };
