@@ -53,6 +53,9 @@ export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {
     database: db.path,
     // WAL lets readers run beside the writer; the busy timeout lets a second instance on the same file wait its turn.
     enableWAL: true,
+    // TypeORM's statement cache is FIFO, not LRU: sized above the number of distinct statements the service runs, so
+    // hot ones are never evicted and re-prepared.
+    statementCacheSize: 1000,
     timeout: 5000,
     // In WAL mode, NORMAL makes a commit durable against a crash or kill of the process (the WAL is written before
     // COMMIT returns) and skips the fsync per transaction; only a power cut can lose the last commits.
