@@ -56,7 +56,16 @@ export async function startService(
     logStream: opts.logStream,
     logLevel: opts.logStream ? 'trace' : undefined,
   });
-  await app.listen(port, '127.0.0.1');
+  try {
+    await app.listen(port, '127.0.0.1');
+  } catch (e) {
+    // The free port was taken between choosing and listening: nothing may stay open (Jest would never exit).
+    await app.close();
+    await pg?.drop();
+    const chosenHere = opts.port === undefined && opts.publicUrl === undefined;
+    if ((e as { code?: string }).code === 'EADDRINUSE' && chosenHere) return startService(env, opts);
+    throw e;
+  }
   limitConnections(app.getHttpServer(), config);
   const serverErrors: string[] = [];
   app

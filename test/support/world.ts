@@ -13,10 +13,23 @@ import type { Writable } from 'node:stream';
  * - corp: a company OP that requires PKCE; acme: a second, ordinary OP;
  * - shady: an OP behind a tampering proxy.
  */
-export async function startWorld(
-  extraEnv: Record<string, string> = {},
-  opts: { clock?: Clock; databaseUrl?: string; logStream?: Writable } = {},
-) {
+type WorldOptions = { clock?: Clock; databaseUrl?: string; logStream?: Writable };
+
+/**
+ * The port is chosen before the stand-ins are told the callback URLs, and only taken when the service listens; if
+ * something took it meanwhile (EADDRINUSE), everything started is closed and the world starts again on another port.
+ */
+export async function startWorld(extraEnv: Record<string, string> = {}, opts: WorldOptions = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWorldOnce(extraEnv, opts);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EADDRINUSE' || attempt === 3) throw e;
+    }
+  }
+}
+
+async function startWorldOnce(extraEnv: Record<string, string>, opts: WorldOptions) {
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
   const cb = (id: string) => [`${publicUrl}/auth/${id}/callback`];
@@ -61,7 +74,15 @@ export async function startWorld(
     OIDC_SHADY_CLIENT_SECRET: 'shady-secret',
     ...extraEnv,
   };
-  const service = await startService(env, { port, clock: opts.clock, databaseUrl: opts.databaseUrl, logStream: opts.logStream });
+  const standIns = [google, facebook, corp, acme, shady, proxy];
+  let service: RunningService;
+  try {
+    service = await startService(env, { port, clock: opts.clock, databaseUrl: opts.databaseUrl, logStream: opts.logStream });
+  } catch (e) {
+    // Nothing started here may outlive a failed start: open servers would keep Jest from exiting.
+    for (const x of standIns) await x.close();
+    throw e;
+  }
   const extra: RunningService[] = [];
   return {
     service,
@@ -81,8 +102,8 @@ export async function startWorld(
     async close() {
       for (const s of extra) await s.close();
       await service.close();
-      for (const x of [google, facebook, corp, acme, shady, proxy]) await x.close();
+      for (const x of standIns) await x.close();
     },
   };
 }
-export type World = Awaited<ReturnType<typeof startWorld>>;
+export type World = Awaited<ReturnType<typeof startWorldOnce>>;
