@@ -63,10 +63,9 @@ export class TokenEndpointService {
       throw new DomainError('rate_limited', 'too many failed client authentications; retry later').retryingAfter(
         retryAfterSeconds(blockedMs),
       );
-    const client = await this.clients.authenticate(auth.clientId, auth.secret);
+    const client = await this.clients.authenticate(auth.clientId, auth.secret, ctx);
     if (!client) {
       await this.limiter.hit(failuresKey, this.config.rateLimitPerMinute.clientAuthFailures);
-      await this.clients.recordFailedAuthentication(auth.clientId, ctx);
       throw new DomainError('invalid_client', 'unknown client or wrong secret');
     }
     if (client.disabled) throw new DomainError('unauthorized_client', 'the client is disabled');

@@ -154,21 +154,19 @@ export class ClientsService {
   /**
    * The client whose current (or, within its grace period, previous) secret this is; undefined otherwise. Both hashes
    * are always compared, in constant time, whether or not the client exists (RFC 6749 §10.10 and §2.3.1's advice
-   * against brute force: the token endpoint also limits failures per IP).
+   * against brute force: the token endpoint also limits failures per IP). A wrong secret for a known client is
+   * audited.
    */
-  async authenticate(clientId: string, secret: string): Promise<ApiClient | undefined> {
+  async authenticate(clientId: string, secret: string, ctx: RequestContext): Promise<ApiClient | undefined> {
     const client = await this.db.run((m) => m.findOneBy(ApiClient, { clientId }));
     const presented = sha256(secret);
     const current = safeEqual(presented, client?.secretHash ?? NO_SECRET);
     const stillValid = (client?.previousSecretExpiresAt ?? 0) > this.clock.now();
     const previous = safeEqual(presented, client?.previousSecretHash ?? NO_SECRET) && stillValid;
-    return client && (current || previous) ? client : undefined;
-  }
-
-  async recordFailedAuthentication(clientId: string, ctx: RequestContext): Promise<void> {
-    const known = await this.db.run((m) => m.existsBy(ApiClient, { clientId }));
-    if (known)
+    if (client && (current || previous)) return client;
+    if (client)
       await this.audit.record({ type: 'client_auth_failed', actorId: clientId, reason: 'wrong secret', ...ctx, details: { clientId } });
+    return undefined;
   }
 
   private async find(m: EntityManager, clientId: string, lock = false): Promise<ApiClient> {

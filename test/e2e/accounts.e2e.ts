@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TestBrowser } from '../support/browser.js';
 import { insertUser } from '../support/factories.js';
-import { browserSignIn, completeAtProvider, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
+import { callApi, browserSignIn, completeAtProvider, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
 import { startWorld, type World } from '../support/world.js';
 
 let world: World;
@@ -9,15 +9,7 @@ let url: string;
 let adminToken: string;
 
 const signIn = (provider: string, login: string, browser = new TestBrowser()) => signInAndGetTokens(browser, url, provider, { login });
-const call = async (method: string, path: string, token?: string, body?: unknown) => {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-};
+const call = (method: string, path: string, token?: string, body?: unknown) => callApi(url, method, path, token, body);
 const auditOf = async (userId: string) =>
   (await call('GET', `/admin/audit?userId=${userId}&limit=100`, adminToken)).body.items as Record<string, any>[];
 

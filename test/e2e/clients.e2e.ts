@@ -7,7 +7,7 @@ import { ClientsService } from '../../src/clients/clients.service.js';
 import { sha256 } from '../../src/common/crypto.js';
 import { TestBrowser } from '../support/browser.js';
 import { ManualClock, startService } from '../support/service.js';
-import { getJson, signInAndGetTokens } from '../support/sign-in.js';
+import { callApi, getJson, signInAndGetTokens } from '../support/sign-in.js';
 import { within } from '../support/within.js';
 import { startWorld, type World } from '../support/world.js';
 
@@ -17,15 +17,7 @@ let url: string;
 let adminToken: string;
 
 type Json = Record<string, any>;
-const call = async (method: string, path: string, token?: string, body?: unknown) => {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
-};
+const call = (method: string, path: string, token?: string, body?: unknown) => callApi(url, method, path, token, body);
 const createClient = async (body: Json) => {
   const res = await call('POST', '/admin/clients', adminToken, body);
   expect(res.status).toBe(201);
