@@ -17,7 +17,7 @@ import { RedisModule } from './redis/redis.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { WebModule } from './web/web.module.js';
-import { loggingModule } from './logging/logging.module.js';
+import { LoggingModule } from './logging/logging.module.js';
 import type { Writable } from 'node:stream';
 
 export interface AppOptions {
@@ -37,7 +37,7 @@ export class AppModule {
       global: true,
       imports: [
         ConfigModule.forRoot(config),
-        loggingModule(options.logLevel ?? config.logLevel, options.logStream),
+        LoggingModule.forRoot(options.logLevel ?? config.logLevel, options.logStream),
         TypeOrmModule.forRoot(dataSourceOptions(config.database)),
         RedisModule,
         MetricsModule,

@@ -5,12 +5,15 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Server } from 'node:http';
 import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
-import { Logger } from 'nestjs-pino';
 import { AppModule, type AppOptions } from './app.module.js';
 import type { ResolvedConfig } from './config/app-secret.js';
 import { DEMO_IDP_PATH } from './config/config.js';
 import { createDemoIdp } from './demo/demo-idp.js';
 import { fileURLToPath } from 'node:url';
+import { AppLogger } from './logging/app-logger.js';
+import { APP_LOG } from './logging/logging.module.js';
+import { observeRequests } from './logging/request-observer.js';
+import { MetricsService } from './metrics/metrics.service.js';
 
 /** public/ at the repository root, from src/ (tests) and dist/ (built) alike. */
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
@@ -37,8 +40,10 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
       bodyParser: false,
     },
   );
-  if (!quiet) app.useLogger(app.get(Logger));
+  if (!quiet) app.useLogger(app.get(AppLogger));
   app.disable('x-powered-by');
+  // First, so that the request id, the log line and the latency cover everything after it.
+  app.use(observeRequests(app.get(APP_LOG), app.get(MetricsService)));
   // Only for the client IP in sessions and the audit trail: URLs always come from PUBLIC_URL (checklist F4).
   if (config.trustProxy) app.set('trust proxy', /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
   // Security headers; Referrer-Policy no-referrer everywhere keeps codes in callback URLs from leaking (F8).

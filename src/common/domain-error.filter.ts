@@ -1,8 +1,9 @@
-import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { withParams } from '../auth/return-url.js';
 import { DomainError, type ErrorCode } from './domain-error.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
+import { RESPONSE_ERROR } from '../logging/request-observer.js';
 
 const CODE_FOR_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_request',
@@ -17,16 +18,16 @@ const CODE_FOR_STATUS: Record<number, ErrorCode> = {
 
 /**
  * The one place errors become HTTP: `{ error, error_description }` with the code's status, a 302 error redirect
- * during a browser sign-in, and never a stack trace. Anything unexpected is logged and answered as server_error.
+ * during a browser sign-in, and never a stack trace. Anything unexpected is answered as server_error, and its cause
+ * goes into the request's log line (`observeRequests`).
  */
 @Catch()
 export class DomainErrorFilter implements ExceptionFilter {
-  private readonly logger = new Logger('Errors');
-
   catch(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response>();
+    const res = host.switchToHttp().getResponse<Response & { [RESPONSE_ERROR]?: unknown }>();
     if (res.headersSent) return;
-    const error = this.toDomainError(exception);
+    const error = toDomainError(exception);
+    if (error.status >= 500) res[RESPONSE_ERROR] = exception instanceof DomainError && exception.cause ? exception.cause : exception;
     if (error.redirectTo) {
       res.setHeader('Cache-Control', 'no-store');
       res.redirect(302, withParams(error.redirectTo, { error: error.code, error_description: error.description }));
@@ -44,30 +45,24 @@ export class DomainErrorFilter implements ExceptionFilter {
     res.setHeader('Cache-Control', 'no-store');
     res.status(error.status).json({ error: error.code, error_description: error.description });
   }
+}
 
-  private toDomainError(exception: unknown): DomainError {
-    if (exception instanceof DomainError) {
-      if (exception.status >= 500)
-        this.logger.error(exception.message, exception.cause instanceof Error ? exception.cause.stack : undefined);
-      return exception;
-    }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      const code = CODE_FOR_STATUS[status];
-      if (code) return new DomainError(code, describe(exception));
-    }
-    // body-parser errors (malformed JSON, body too large) carry their status but are not HttpExceptions.
-    const status = (exception as { status?: unknown } | null)?.status;
-    if (typeof status === 'number' && CODE_FOR_STATUS[status]) {
-      return new DomainError(CODE_FOR_STATUS[status], status === 413 ? 'request body too large' : 'malformed request body');
-    }
-    if (isDatabaseUnavailable(exception)) {
-      this.logger.warn(`database unavailable: ${(exception as Error).message}`);
-      return new DomainError('temporarily_unavailable', 'the service cannot reach its database; try again shortly');
-    }
-    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
-    return new DomainError('server_error', 'an unexpected error occurred');
+function toDomainError(exception: unknown): DomainError {
+  if (exception instanceof DomainError) return exception;
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const code = CODE_FOR_STATUS[status];
+    if (code) return new DomainError(code, describe(exception));
   }
+  // body-parser errors (malformed JSON, body too large) carry their status but are not HttpExceptions.
+  const status = (exception as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && CODE_FOR_STATUS[status]) {
+    return new DomainError(CODE_FOR_STATUS[status], status === 413 ? 'request body too large' : 'malformed request body');
+  }
+  if (isDatabaseUnavailable(exception)) {
+    return new DomainError('temporarily_unavailable', 'the service cannot reach its database; try again shortly');
+  }
+  return new DomainError('server_error', 'an unexpected error occurred');
 }
 
 function describe(e: HttpException): string {

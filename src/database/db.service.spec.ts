@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
 import { AuditEvent } from '../audit/audit-event.entity.js';
 import { dataSourceOptions } from './data-source.js';
-import { Db } from './db.service.js';
+import { Db, numberedParameters } from './db.service.js';
+import type { Database } from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,5 +76,35 @@ describe('Db on SQLite', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
     const rows: { type: string }[] = await ds.query(`SELECT type FROM audit_events WHERE type LIKE 't%' ORDER BY id`);
     expect(rows.map((r) => r.type)).toEqual(Array.from({ length: 10 }, (_, i) => `t${i * 2}`));
+  });
+
+  it('binds numbers as parameters, so a statement is prepared once whatever times it carries', async () => {
+    const conn = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    const prepare = conn.prepare.bind(conn);
+    let prepared = 0;
+    conn.prepare = ((text: string) => (prepared++, prepare(text))) as Database['prepare'];
+    try {
+      for (let i = 0; i < 20; i++) {
+        await db.run((m) =>
+          db.sql(m, 'INSERT INTO audit_events (at, type, details) VALUES (:at, :type, NULL)', { at: 1_700_000_000_000 + i, type: 'sql' }),
+        );
+      }
+    } finally {
+      conn.prepare = prepare;
+    }
+    expect(prepared).toBe(1);
+    const rows = await db.run((m) =>
+      db.sql<{ at: number }>(m, 'SELECT at FROM audit_events WHERE type = :type ORDER BY at', { type: 'sql' }),
+    );
+    expect(rows.rows.map((r) => Number(r.at))).toEqual(Array.from({ length: 20 }, (_, i) => 1_700_000_000_000 + i));
+  });
+});
+
+describe('numberedParameters (PostgreSQL)', () => {
+  it('numbers each name once, binds every value and leaves casts and unknown names alone', () => {
+    expect(numberedParameters('SELECT :a::text, :b, :a, :c FROM t WHERE x = :missing', { a: 1, b: 'two', c: true })).toEqual([
+      'SELECT $1::text, $2, $1, $3 FROM t WHERE x = :missing',
+      [1, 'two', true],
+    ]);
   });
 });

@@ -8,6 +8,22 @@ export interface SqlResult<T> {
   affected: number;
 }
 
+/** Hot-path statements are a handful of fixed texts; the cap only guards against a caller building texts. */
+const STATEMENT_CACHE_SIZE = 100;
+
+/** `:name` parameters as PostgreSQL's `$1 … $n` (a name used twice binds once); `::type` casts are left alone. */
+export function numberedParameters(text: string, params: Record<string, unknown>): [string, unknown[]] {
+  const values: unknown[] = [];
+  const index = new Map<string, number>();
+  const query = text.replace(/(?<!:):([A-Za-z_][A-Za-z0-9_]*)/g, (whole, name: string) => {
+    if (!Object.hasOwn(params, name)) return whole;
+    let i = index.get(name);
+    if (i === undefined) index.set(name, (i = values.push(params[name])));
+    return `$${i}`;
+  });
+  return [query, values];
+}
+
 /** One queue per SQLite file in this process (several app instances in one process share the file's lock). */
 const queues = new Map<string, Promise<unknown>>();
 
@@ -75,13 +91,13 @@ export class Db {
     // is the whole transaction (TypeORM's own adds savepoint bookkeeping and events we do not use). IMMEDIATE takes
     // the write lock up front, so two processes on one file wait for each other instead of failing to upgrade.
     return this.serialise(async () => {
-      sqlite.exec('BEGIN IMMEDIATE');
+      this.statement(sqlite, 'BEGIN IMMEDIATE').run();
       try {
         const result = await work(this.dataSource.manager);
-        sqlite.exec('COMMIT');
+        this.statement(sqlite, 'COMMIT').run();
         return result;
       } catch (e) {
-        if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+        if (sqlite.inTransaction) this.statement(sqlite, 'ROLLBACK').run();
         throw e;
       }
     });
@@ -94,15 +110,17 @@ export class Db {
    * because units of work never overlap there.
    */
   async sql<T = Record<string, unknown>>(m: EntityManager, text: string, params: Record<string, unknown>): Promise<SqlResult<T>> {
-    const [query, values] = this.dataSource.driver.escapeQueryWithParameters(text, params);
     const sqlite = this.sqlite;
     if (sqlite) {
-      let stmt = this.statements.get(query);
-      if (!stmt) this.statements.set(query, (stmt = sqlite.prepare(query)));
-      const bound = values.map((v: unknown) => (typeof v === 'boolean' ? Number(v) : v));
-      if (stmt.reader) return { rows: stmt.all(...bound) as T[], affected: 0 };
-      return { rows: [], affected: stmt.run(...bound).changes };
+      // better-sqlite3 binds `:name` itself. (TypeORM's escapeQueryWithParameters would inline numbers into the text,
+      // so every statement carrying a time would be a new one to prepare and cache.)
+      const stmt = this.statement(sqlite, text);
+      const bound: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(params)) bound[k] = typeof v === 'boolean' ? Number(v) : v;
+      if (stmt.reader) return { rows: stmt.all(bound) as T[], affected: 0 };
+      return { rows: [], affected: stmt.run(bound).changes };
     }
+    const [query, values] = numberedParameters(text, params);
     const runner = m.queryRunner ?? this.dataSource.createQueryRunner();
     try {
       const result = await runner.query(query, values, true);
@@ -110,6 +128,16 @@ export class Db {
     } finally {
       if (!m.queryRunner) await runner.release();
     }
+  }
+
+  /** A cached prepared statement on the shared SQLite connection. */
+  private statement(sqlite: Database, text: string): Statement {
+    let stmt = this.statements.get(text);
+    if (!stmt) {
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.clear();
+      this.statements.set(text, (stmt = sqlite.prepare(text)));
+    }
+    return stmt;
   }
 
   private serialise<T>(work: () => Promise<T>): Promise<T> {

@@ -1,34 +1,29 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Global, Inject, Module, type DynamicModule } from '@nestjs/common';
 import type { Writable } from 'node:stream';
-import { LoggerModule } from 'nestjs-pino';
+import { pino } from 'pino';
+import { AppLogger } from './app-logger.js';
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+export const APP_LOG = Symbol('APP_LOG');
+
+/** The root pino logger (JSON lines to stdout, or to the stream tests pass). */
+export const InjectLog = () => Inject(APP_LOG);
 
 /**
- * Structured JSON logs (nestjs-pino) with a request id (a well-formed incoming X-Request-Id, or a new one, echoed
- * back). Nothing secret is ever written: URLs lose their query string (sign-in callbacks carry codes and state;
- * logins carry returnTo), and no header, cookie or body is logged at all.
+ * Structured JSON logs (pino): Nest's own messages through {@link AppLogger}, one line per request through
+ * `observeRequests` (bootstrap.ts).
  */
-export function loggingModule(level: string, stream?: Writable) {
-  return LoggerModule.forRoot({
-    pinoHttp: [
-      {
-        level,
-        genReqId: (req: IncomingMessage, res: ServerResponse) => {
-          const incoming = req.headers['x-request-id'];
-          const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-          res.setHeader('X-Request-Id', id);
-          return id;
-        },
-        serializers: {
-          req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
-          res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        },
-        customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
-          err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug',
-      },
-      ...(stream ? [stream] : []),
-    ] as never,
-  });
+@Global()
+@Module({})
+export class LoggingModule {
+  static forRoot(level: string, stream?: Writable): DynamicModule {
+    const log = stream ? pino({ level }, stream) : pino({ level });
+    return {
+      module: LoggingModule,
+      providers: [
+        { provide: APP_LOG, useValue: log },
+        { provide: AppLogger, useValue: new AppLogger(log) },
+      ],
+      exports: [APP_LOG, AppLogger],
+    };
+  }
 }

@@ -41,7 +41,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** One histogram child per method, route and status, so an observation does not hash its labels again. */
+  private readonly durations = new Map<string, { observe(seconds: number): void }>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let child = this.durations.get(key);
+    if (!child) {
+      child = this.requestDuration.labels({ method, route, status: String(status) });
+      this.durations.set(key, child);
+    }
+    child.observe(seconds);
   }
 }
