@@ -69,7 +69,7 @@ export class AccountsService {
   }
 
   findUser(id: string): Promise<User | null> {
-    return this.db.run((m) => m.findOneBy(User, { id }));
+    return this.db.run(async (m) => (await this.db.findRow(m, User, { id })) ?? null);
   }
 
   /**
@@ -113,7 +113,7 @@ export class AccountsService {
     opts: { linkUserId?: string; ctx: RequestContext },
   ): Promise<SignInResult> {
     const now = this.clock.now();
-    const existing = await m.findOneBy(Identity, { provider: profile.provider, subject: profile.subject });
+    const existing = await this.db.findRow(m, Identity, { provider: profile.provider, subject: profile.subject });
     const facts = {
       existingIdentityUserId: existing?.userId ?? null,
       linkingUserId: opts.linkUserId ?? null,
@@ -149,12 +149,13 @@ export class AccountsService {
         m,
       );
     } else {
-      const found = await m.findOneBy(User, { id: decision.userId });
+      const found = await this.db.findRow(m, User, { id: decision.userId });
       if (!found) throw new DomainError('invalid_state', 'the account for this sign-in no longer exists');
       user = found;
       if (user.disabled) throw new AccountRefused(user.id, 'account_disabled', 'this account is disabled');
       this.refreshUser(user, profile, now);
-      await m.update(
+      await this.db.updateRows(
+        m,
         User,
         { id: user.id },
         { email: user.email, emailVerified: user.emailVerified, name: user.name, picture: user.picture, roles: user.roles, updatedAt: now },
@@ -173,10 +174,10 @@ export class AccountsService {
     let identity: Identity;
     if (existing) {
       identity = { ...existing, ...fields };
-      await m.update(Identity, { id: existing.id }, fields);
+      await this.db.updateRows(m, Identity, { id: existing.id }, fields);
     } else {
       identity = { id: randomUUID(), userId: user.id, provider: profile.provider, subject: profile.subject, linkedAt: now, ...fields };
-      await m.insert(Identity, identity);
+      await this.db.insertRow(m, Identity, identity);
       if (decision.action === 'link') {
         await this.audit.record(
           {
@@ -191,7 +192,8 @@ export class AccountsService {
         );
       }
     }
-    await this.syncProviderRoles(m, user, opts.ctx);
+    // The user's provider roles are the union over their identities: unchanged when this identity's are.
+    if (!existing || !sameRoles(existing.mappedRoles, fields.mappedRoles)) await this.syncProviderRoles(m, user, opts.ctx);
     await this.audit.record(
       {
         type: 'sign_in',
@@ -245,4 +247,8 @@ export class AccountsService {
     user.roles = rolesAfterSignIn(user.roles, profile.email, profile.emailVerified, this.config.adminEmails);
     user.updatedAt = now;
   }
+}
+
+function sameRoles(a: string[], b: string[]): boolean {
+  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 }

@@ -67,8 +67,8 @@ export class AuditService {
       userAgent: entry.userAgent?.slice(0, 512) ?? null,
       details: entry.details ?? null,
     };
-    if (manager) await manager.insert(AuditEvent, row);
-    else await this.db.run((m) => m.insert(AuditEvent, row));
+    if (manager) await this.db.insertRow(manager, AuditEvent, row);
+    else await this.db.run((m) => this.db.insertRow(m, AuditEvent, row));
   }
 
   /** Newest first, keyset-paginated on the event id. */

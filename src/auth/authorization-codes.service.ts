@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { IsNull, LessThan, MoreThan } from 'typeorm';
+import { LessThan } from 'typeorm';
+import { SessionsService, type IssuedSession } from '../tokens/sessions.service.js';
 import type { RequestContext } from '../audit/audit.service.js';
 import { Clock } from '../common/clock.js';
 import { pkceChallenge, randomToken, safeEqual, sha256 } from '../common/crypto.js';
@@ -21,6 +22,7 @@ const badCode = () => new DomainError('invalid_grant', 'the code is invalid, exp
 export class AuthorizationCodesService {
   constructor(
     private readonly db: Db,
+    private readonly sessions: SessionsService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {}
@@ -38,7 +40,7 @@ export class AuthorizationCodesService {
       userAgent: ctx.userAgent?.slice(0, 512) ?? null,
       ip: ctx.ip,
     };
-    await this.db.run((m) => m.insert(AuthorizationCode, row));
+    await this.db.run((m) => this.db.insertRow(m, AuthorizationCode, row));
     return code;
   }
 
@@ -49,11 +51,15 @@ export class AuthorizationCodesService {
   async consume(code: string, codeVerifier: string | undefined): Promise<{ row: AuthorizationCode } | { reused: AuthorizationCode }> {
     const hash = sha256(code);
     const now = this.clock.now();
-    const { spend, row } = await this.db.run(async (m) => ({
-      spend: await m.update(AuthorizationCode, { codeHash: hash, consumedAt: IsNull(), expiresAt: MoreThan(now) }, { consumedAt: now }),
-      row: await m.findOneBy(AuthorizationCode, { codeHash: hash }),
+    const { spent, row } = await this.db.run(async (m) => ({
+      spent: await this.db.sql(
+        m,
+        'UPDATE authorization_codes SET consumed_at = :now WHERE code_hash = :hash AND consumed_at IS NULL AND expires_at > :now',
+        { now, hash },
+      ),
+      row: await this.db.findRow(m, AuthorizationCode, { codeHash: hash }),
     }));
-    if (spend.affected !== 1) {
+    if (spent.affected !== 1) {
       if (row?.consumedAt != null) return { reused: row };
       throw badCode();
     }
@@ -71,8 +77,16 @@ export class AuthorizationCodesService {
     return { row };
   }
 
-  async attachSession(codeHash: string, sessionId: string): Promise<void> {
-    await this.db.run((m) => m.update(AuthorizationCode, { codeHash }, { sessionId }));
+  /**
+   * Starts the session a spent code signs in, and records it on the code (a replayed code then ends it), in one
+   * transaction. The session belongs to `browser`, the one that signed in.
+   */
+  startSession(row: AuthorizationCode, browser: RequestContext): Promise<IssuedSession> {
+    return this.db.transaction(async (m) => {
+      const issued = await this.sessions.create(m, row.userId, row.identityId, browser);
+      await this.db.updateRows(m, AuthorizationCode, { codeHash: row.codeHash }, { sessionId: issued.session.id });
+      return issued;
+    });
   }
 
   async purgeExpired(): Promise<void> {

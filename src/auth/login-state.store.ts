@@ -96,7 +96,7 @@ export class LoginStateStore {
       throw new DomainError('invalid_state', 'the sign-in response came back to another provider').redirectingTo(attempt.returnTo);
     }
     try {
-      await this.db.run((m) => m.insert(UsedLoginState, { stateHash: sha256(state), expiresAt: attempt.expiresAt }));
+      await this.db.run((m) => this.db.insertRow(m, UsedLoginState, { stateHash: sha256(state), expiresAt: attempt.expiresAt }));
     } catch (e) {
       if (isUniqueViolation(e)) {
         throw new DomainError('invalid_state', 'this sign-in response was already used').redirectingTo(attempt.returnTo);

@@ -91,8 +91,7 @@ export class TokenEndpointService {
     const user = await this.activeUser(result.row.userId);
     // The session belongs to the browser that signed in, not to the app backend that exchanges the code.
     const browser = { ip: result.row.ip, userAgent: result.row.userAgent };
-    const issued = await this.db.transaction((m) => this.sessions.create(m, user.id, result.row.identityId, browser));
-    await this.codes.attachSession(result.row.codeHash, issued.session.id);
+    const issued = await this.codes.startSession(result.row, browser);
     this.metrics.tokensIssued.inc({ grant: 'authorization_code' });
     return this.respond({ id: user.id, roles: effectiveRoles(user) }, issued);
   }

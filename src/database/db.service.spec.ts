@@ -1,7 +1,9 @@
 import { DataSource } from 'typeorm';
 import { AuditEvent } from '../audit/audit-event.entity.js';
+import { User } from '../accounts/user.entity.js';
 import { dataSourceOptions } from './data-source.js';
 import { Db, numberedParameters } from './db.service.js';
+import { isUniqueViolation } from './errors.js';
 import type { Database } from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,6 +99,52 @@ describe('Db on SQLite', () => {
       db.sql<{ at: number }>(m, 'SELECT at FROM audit_events WHERE type = :type ORDER BY at', { type: 'sql' }),
     );
     expect(rows.rows.map((r) => Number(r.at))).toEqual(Array.from({ length: 20 }, (_, i) => 1_700_000_000_000 + i));
+  });
+});
+
+describe('Db entity rows by plain SQL', () => {
+  let ds: DataSource;
+  let db: Db;
+
+  beforeAll(async () => {
+    ds = await new DataSource(
+      dataSourceOptions({ type: 'sqlite', path: join(mkdtempSync(join(tmpdir(), 'sls-db-')), 'app.db') }),
+    ).initialize();
+    db = new Db(ds);
+  });
+
+  afterAll(async () => {
+    await ds.destroy();
+  });
+
+  it('writes and reads what TypeORM writes and reads (JSON, booleans, times, nulls)', async () => {
+    const user: User = {
+      id: '00000000-0000-4000-8000-000000000001',
+      email: null,
+      emailVerified: true,
+      name: 'Ada',
+      picture: null,
+      roles: ['user', 'admin'],
+      providerRoles: [],
+      disabled: false,
+      createdAt: 1_700_000_000_123,
+      updatedAt: 1_700_000_000_456,
+    };
+    await db.run((m) => db.insertRow(m, User, user));
+    expect(await db.run((m) => m.findOneBy(User, { id: user.id }))).toEqual(user);
+    expect(await db.run((m) => db.findRow(m, User, { id: user.id }))).toEqual(user);
+
+    const changed = await db.run((m) =>
+      db.updateRows(m, User, { id: user.id, email: null }, { email: 'ada@x.test', disabled: true, roles: ['user'] }),
+    );
+    expect(changed).toBe(1);
+    const typeorm = await db.run((m) => m.findOneBy(User, { id: user.id }));
+    expect(typeorm).toEqual({ ...user, email: 'ada@x.test', disabled: true, roles: ['user'] });
+    expect(await db.run((m) => db.findRow(m, User, { id: user.id }))).toEqual(typeorm);
+    expect(await db.run((m) => db.findRow(m, User, { id: user.id, email: null }))).toBeUndefined();
+    await expect(db.run((m) => db.updateRows(m, User, {}, { disabled: false }))).rejects.toThrow('without conditions');
+    const duplicate = await db.run((m) => db.insertRow(m, User, user)).catch((e: unknown) => e);
+    expect(isUniqueViolation(duplicate)).toBe(true);
   });
 });
 

@@ -64,7 +64,7 @@ export class SessionsService {
       userAgent: ctx.userAgent?.slice(0, 512) ?? null,
       ip: ctx.ip,
     };
-    await m.insert(Session, session);
+    await this.db.insertRow(m, Session, session);
     const refreshToken = await this.addRefreshToken(m, session.id, now);
     return { session, refreshToken };
   }
@@ -192,7 +192,7 @@ export class SessionsService {
 
   private async addRefreshToken(m: EntityManager, sessionId: string, now: number): Promise<string> {
     const token = randomToken(32);
-    await m.insert(RefreshToken, { tokenHash: sha256(token), sessionId, createdAt: now, usedAt: null });
+    await this.db.insertRow(m, RefreshToken, { tokenHash: sha256(token), sessionId, createdAt: now, usedAt: null });
     return token;
   }
 }

@@ -11,7 +11,6 @@ import { deriveKey, pkceChallenge, randomToken, seal, unseal } from '../common/c
 import { requestContext } from '../common/request-context.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
-import { Db } from '../database/db.service.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
 
@@ -35,7 +34,6 @@ export class PageSignInService {
     private readonly pages: PageSessionService,
     private readonly sessions: SessionsService,
     private readonly accounts: AccountsService,
-    private readonly db: Db,
     @InjectConfig() private readonly config: ResolvedConfig,
   ) {
     this.key = deriveKey(config.appSecret, 'page-pkce-cookie');
@@ -69,13 +67,12 @@ export class PageSignInService {
     if (typeof query.code !== 'string' || !verifier) return current ? '/account' : '/?error=invalid_state';
     const result = await this.codes.consume(query.code, verifier);
     if (!('row' in result)) return current ? '/account' : '/?error=invalid_state';
-    const { userId, identityId } = result.row;
+    const { userId } = result.row;
     if (current?.sub === userId) return '/account?linked=1';
     const user = await this.accounts.findUser(userId);
     if (!user || user.disabled) return '/?error=account_disabled';
     const browser = requestContext(req);
-    const issued = await this.db.transaction((m) => this.sessions.create(m, userId, identityId, browser));
-    await this.codes.attachSession(result.row.codeHash, issued.session.id);
+    const issued = await this.codes.startSession(result.row, browser);
     this.pages.issue(res, { sid: issued.session.id, sub: userId, roles: effectiveRoles(user) });
     return '/account';
   }
