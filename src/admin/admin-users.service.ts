@@ -31,6 +31,8 @@ const notFound = () => new DomainError('not_found', 'no such user');
 /** The admin API's work over accounts, sessions and the audit trail. Every change is audited with its actor. */
 /** A whole email address: searched by equality, through the index. */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** Above this many trigram matches, sorting them all costs more than walking the newest users until a page fills. */
+const TRIGRAM_CANDIDATES = 1000;
 
 @Injectable()
 export class AdminUsersService {
@@ -49,8 +51,9 @@ export class AdminUsersService {
    */
   async list(query: string | undefined, limit = 20, cursor?: string) {
     const after = decodeCursor<{ c: number; i: string }>(cursor, { c: 'number', i: 'string' });
-    const rows = await this.db.run((m) => {
+    const rows = await this.db.run(async (m) => {
       const qb = m.createQueryBuilder(User, 'u');
+      let matches: string[] | undefined;
       if (query && EMAIL.test(query)) {
         // A whole email address is looked up, not scanned for (emails are stored lower-cased, and indexed).
         qb.where(
@@ -59,7 +62,17 @@ export class AdminUsersService {
           ),
           { email: query.toLowerCase(), subject: query },
         );
+      } else if (query && (matches = await this.trigramMatches(m, query))) {
+        // Few enough users contain it: fetch those (and a subject match), sorted; bounded by TRIGRAM_CANDIDATES.
+        qb.where(
+          new Brackets((w) => {
+            if (matches!.length) w.where('u.id IN (:...matches)', { matches });
+            w.orWhere('u.id IN (SELECT i.user_id FROM identities i WHERE i.subject = :subject)', { subject: query });
+          }),
+        );
       } else if (query) {
+        // Walk newest first and stop when the page is full: quick when many match (or on PostgreSQL, where pg_trgm
+        // indexes serve this LIKE); a scan when the query is too short for trigrams.
         qb.where(
           new Brackets((w) =>
             w
@@ -83,6 +96,23 @@ export class AdminUsersService {
       items: page.map(userSummary),
       nextCursor: rows.length > limit && last ? encodeCursor({ c: last.createdAt, i: last.id }) : null,
     };
+  }
+
+  /**
+   * SQLite: the ids of users whose email or name contains `query`, from the trigram index (migration 1764600000000),
+   * or undefined when that cannot answer (query under 3 characters, PostgreSQL) or more than TRIGRAM_CANDIDATES
+   * match (then the newest-first walk fills a page sooner than sorting them all).
+   */
+  private async trigramMatches(m: EntityManager, query: string): Promise<string[] | undefined> {
+    if (m.connection.options.type === 'postgres' || [...query].length < 3) return undefined;
+    const { rows } = await this.db.sql<{ user_id: string }>(
+      m,
+      `SELECT ids.user_id FROM users_search s JOIN users_search_ids ids ON ids.search_rowid = s.rowid
+        WHERE users_search MATCH :phrase LIMIT ${TRIGRAM_CANDIDATES + 1}`,
+      // One FTS5 phrase: the exact substring, in either column (case folded by the trigram tokenizer).
+      { phrase: `"${query.replaceAll('"', '""')}"` },
+    );
+    return rows.length > TRIGRAM_CANDIDATES ? undefined : rows.map((r) => r.user_id);
   }
 
   async get(id: string) {

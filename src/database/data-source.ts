@@ -18,6 +18,7 @@ import { LinkTicket } from '../accounts/link-ticket.entity.js';
 import { ApiClient } from '../clients/api-client.entity.js';
 import { ApiClients1764400000000 } from './migrations/1764400000000-api-clients.js';
 import { SearchIndexes1764500000000 } from './migrations/1764500000000-search-indexes.js';
+import { SubstringSearch1764600000000 } from './migrations/1764600000000-substring-search.js';
 
 export const ENTITIES = [
   User,
@@ -38,6 +39,7 @@ export const MIGRATIONS = [
   Accounts1764300000000,
   ApiClients1764400000000,
   SearchIndexes1764500000000,
+  SubstringSearch1764600000000,
 ];
 
 /** The same options serve start-up (migrations run there) and `npm run migration:run`. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { TestBrowser } from '../support/browser.js';
-import { insertUser } from '../support/factories.js';
+import { insertUser, insertUsers } from '../support/factories.js';
 import { callApi, browserSignIn, completeAtProvider, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
 import { startWorld, type World } from '../support/world.js';
 
@@ -188,6 +188,35 @@ describe('admin API', () => {
     expect((await call('GET', '/admin/users?limit=101', adminToken)).status).toBe(400);
     expect((await call('GET', '/admin/users?cursor=garbage', adminToken)).body.error).toBe('invalid_request');
     expect((await call('GET', '/admin/users?bogus=1', adminToken)).status).toBe(400);
+  });
+
+  it('finds part of an email or name through the trigram index, following renames and deletions', async () => {
+    const search = async (query: string, limit = 20) =>
+      (await call('GET', `/admin/users?query=${encodeURIComponent(query)}&limit=${limit}`, adminToken)).body as {
+        items: { id: string; name: string }[];
+        nextCursor: string | null;
+      };
+    world.acme.accounts.set('renamed-sub', { email: 'zebedee@rename.test', email_verified: true, name: 'Zebedee Quux' });
+    const user = await signIn('acme', 'renamed-sub');
+    expect((await search('BEDEE')).items.map((u) => u.id)).toEqual([user.me.id]);
+    expect((await search('ee Qu')).items.map((u) => u.id)).toEqual([user.me.id]);
+    expect((await search('dee@ren')).items.map((u) => u.id)).toEqual([user.me.id]);
+    expect((await search('ze')).items.map((u) => u.id)).toContain(user.me.id); // too short for trigrams: scanned
+
+    world.acme.accounts.set('renamed-sub', { email: 'zora@rename.test', email_verified: true, name: 'Zora Quux' });
+    await signIn('acme', 'renamed-sub');
+    expect((await search('bedee')).items).toEqual([]);
+    expect((await search('zora q')).items.map((u) => u.id)).toEqual([user.me.id]);
+    expect((await call('DELETE', `/admin/users/${user.me.id}`, adminToken)).status).toBe(204);
+    expect((await search('zora q')).items).toEqual([]);
+
+    // More matches than the index hands over (1,000): newest first, page by page, as without it.
+    const now = Date.now();
+    const many = await insertUsers(world.service.app, 1005, (i) => ({ email: `bulk${i}@many.test`, name: null, createdAt: now - i }));
+    const first = await search('many.te', 5);
+    expect(first.items.map((u) => u.id)).toEqual(many.slice(0, 5).map((u) => u.id));
+    expect(first.nextCursor).not.toBeNull();
+    expect((await search('bulk1004@')).items.map((u) => u.id)).toEqual([many[1004].id]);
   });
 
   it('pages through every user exactly once while users are being added', async () => {

@@ -28,6 +28,13 @@ export async function insertUser(app: INestApplication, over: Partial<User> = {}
   return user;
 }
 
+/** Many users in one statement. */
+export async function insertUsers(app: INestApplication, n: number, over: (i: number) => Partial<User>): Promise<User[]> {
+  const users = Array.from({ length: n }, (_, i) => userRow(over(i)));
+  await app.get(Db).run((m) => m.createQueryBuilder().insert().into(User).values(users).updateEntity(false).execute());
+  return users;
+}
+
 /** A user with a session; returns the session's refresh token. */
 export async function insertSession(app: INestApplication, over: Partial<User> = {}): Promise<{ user: User; refreshToken: string }> {
   const user = await insertUser(app, over);
