@@ -47,6 +47,11 @@ export class Db {
     if (o.type === 'better-sqlite3') this.queueKey = String(o.database);
   }
 
+  /** Whether this is PostgreSQL (for the few statements written for one database only). */
+  get postgres(): boolean {
+    return this.dataSource.options.type === 'postgres';
+  }
+
   /** better-sqlite3's connection: the one TypeORM uses too, so statements join its open transaction. */
   private get sqlite(): Database | undefined {
     return this.queueKey === undefined

@@ -78,50 +78,55 @@ export class SessionsService {
     const hash = sha256(refreshToken);
     const now = this.clock.now();
     // Plain SQL: this is the hottest write path, and four statements through the query builder cost 3× the rest.
-    const result = await this.db.transaction(async (m) => {
-      const spend = await this.db.sql(m, 'UPDATE refresh_tokens SET used_at = :now WHERE token_hash = :hash AND used_at IS NULL', {
-        now,
-        hash,
-      });
-      if (spend.affected !== 1) return undefined;
-      const { rows } = await this.db.sql<RotationRow>(
-        m,
-        `SELECT s.id, s.user_id, s.last_used_at, s.expires_at, s.revoked_at, u.roles, u.provider_roles, u.disabled
+    const result = this.db.postgres
+      ? await this.rotateInOneStatement(hash, now)
+      : await this.db.transaction(async (m) => {
+          const spend = await this.db.sql(m, 'UPDATE refresh_tokens SET used_at = :now WHERE token_hash = :hash AND used_at IS NULL', {
+            now,
+            hash,
+          });
+          if (spend.affected !== 1) return undefined;
+          const { rows } = await this.db.sql<RotationRow>(
+            m,
+            `SELECT s.id, s.user_id, s.last_used_at, s.expires_at, s.revoked_at, u.roles, u.provider_roles, u.disabled
            FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
           WHERE r.token_hash = :hash`,
-        { hash },
-      );
-      const row = rows[0];
-      if (!row || Boolean(row.disabled)) throw spent();
-      const session = {
-        id: row.id,
-        userId: row.user_id,
-        lastUsedAt: Number(row.last_used_at),
-        expiresAt: Number(row.expires_at),
-        revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
-      };
-      if (!this.isActive(session, now)) throw spent();
-      await this.db.sql(m, 'UPDATE sessions SET last_used_at = :now WHERE id = :id', { now, id: session.id });
-      const next = randomToken(32);
-      await this.db.sql(
-        m,
-        'INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at) VALUES (:hash, :sessionId, :now, NULL)',
-        {
-          hash: sha256(next),
-          sessionId: session.id,
-          now,
-        },
-      );
-      return {
-        session: { id: session.id, userId: session.userId },
-        refreshToken: next,
-        roles: effectiveRoles({ roles: JSON.parse(row.roles) as string[], providerRoles: JSON.parse(row.provider_roles) as string[] }),
-      };
-    });
+            { hash },
+          );
+          const row = rows[0];
+          if (!row || Boolean(row.disabled)) throw spent();
+          const session = {
+            id: row.id,
+            userId: row.user_id,
+            lastUsedAt: Number(row.last_used_at),
+            expiresAt: Number(row.expires_at),
+            revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+          };
+          if (!this.isActive(session, now)) throw spent();
+          await this.db.sql(m, 'UPDATE sessions SET last_used_at = :now WHERE id = :id', { now, id: session.id });
+          const next = randomToken(32);
+          await this.db.sql(
+            m,
+            'INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at) VALUES (:hash, :sessionId, :now, NULL)',
+            {
+              hash: sha256(next),
+              sessionId: session.id,
+              now,
+            },
+          );
+          return {
+            session: { id: session.id, userId: session.userId },
+            refreshToken: next,
+            roles: effectiveRoles({ roles: JSON.parse(row.roles) as string[], providerRoles: JSON.parse(row.provider_roles) as string[] }),
+          };
+        });
     if (result) return result;
     const session = await this.db.run(async (m) => {
       const known = await m.findOneBy(RefreshToken, { tokenHash: hash });
-      return known ? m.findOneBy(Session, { id: known.sessionId }) : null;
+      // Unknown, or never spent (on PostgreSQL the statement also refuses a token whose session is no longer active):
+      // nothing to revoke.
+      if (!known || known.usedAt === null) return null;
+      return m.findOneBy(Session, { id: known.sessionId });
     });
     if (session) this.metrics.refreshReuse.inc();
     if (session && (await this.revoke(session.id, 'refresh_token_reused'))) {
@@ -134,6 +139,41 @@ export class SessionsService {
       });
     }
     throw spent();
+  }
+
+  /**
+   * PostgreSQL: the whole rotation in one statement, one round trip instead of six (BEGIN, four statements, COMMIT).
+   * The spend carries the session's and user's checks, so it only happens for an active session of an enabled user;
+   * concurrent uses queue on the token's row lock and, re-checked after the winner commits, find `used_at` set
+   * (READ COMMITTED re-evaluation), so still exactly one wins (checklist R3).
+   */
+  private async rotateInOneStatement(hash: string, now: number): Promise<RotatedSession | undefined> {
+    const next = randomToken(32);
+    const { rows } = await this.db.run((m) =>
+      this.db.sql<Pick<RotationRow, 'id' | 'user_id' | 'roles' | 'provider_roles'>>(
+        m,
+        `WITH spent AS (
+           UPDATE refresh_tokens r SET used_at = :now
+             FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE r.token_hash = :hash AND r.used_at IS NULL AND s.id = r.session_id AND NOT u.disabled
+              AND s.revoked_at IS NULL AND s.expires_at > :now AND s.last_used_at > :idleSince
+           RETURNING s.id, s.user_id, u.roles, u.provider_roles
+         ), touched AS (
+           UPDATE sessions SET last_used_at = :now FROM spent WHERE sessions.id = spent.id
+         ), added AS (
+           INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at) SELECT :nextHash, id, :now, NULL FROM spent
+         )
+         SELECT id, user_id, roles, provider_roles FROM spent`,
+        { now, hash, idleSince: now - this.config.jwt.refreshIdleTtl * 1000, nextHash: sha256(next) },
+      ),
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      session: { id: row.id, userId: row.user_id },
+      refreshToken: next,
+      roles: effectiveRoles({ roles: JSON.parse(row.roles) as string[], providerRoles: JSON.parse(row.provider_roles) as string[] }),
+    };
   }
 
   /**
