@@ -1,12 +1,20 @@
 // Side by side, in one run: the machine's limit (a bare node:http server) against the service's own unguarded
 // endpoint, and our refresh grant against a certified peer's (oidc-provider), on SQLite and on PostgreSQL.
 import pg from 'pg';
-import { SMOKE, fmt, load, median, rotationLoad, startJsonProcess, startServiceProcess, tempDb } from './lib.mjs';
+import { SMOKE, cpuSeconds, fmt, load, median, rotationLoad, startJsonProcess, startServiceProcess, tempDb } from './lib.mjs';
 import { seed } from './tokens.bench.mjs';
 
 const RUNS = SMOKE ? 1 : 3;
 const CHAINS = 10;
 const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Runs one load against a server process and adds that process's CPU time per request (user + system, /proc). */
+async function withCpu(pid, run) {
+  const before = cpuSeconds(pid);
+  const r = await run();
+  return { ...r, cpuMs: ((cpuSeconds(pid) - before) * 1000) / Math.max(1, r.total) };
+}
+const cpu = (rs) => `${median(rs.map((r) => r.cpuMs)).toFixed(3)} ms`;
 
 const summary = (rs) => ({ ...rs.find((r) => r.rps === median(rs.map((x) => x.rps))), runs: rs.map((r) => Math.round(r.rps)) });
 const ratio = (as, bs) => median(as.map((a, i) => a.rps / bs[i].rps));
@@ -18,12 +26,14 @@ export async function limitBench() {
     const a = [];
     const b = [];
     for (let i = 0; i < RUNS; i++) {
-      a.push(await load({ url: `${bare.url}/`, duration: SMOKE ? 1 : 5 }));
-      b.push(await load({ url: `${service.url}/.well-known/openid-configuration`, duration: SMOKE ? 1 : 5 }));
+      a.push(await withCpu(bare.child.pid, () => load({ url: `${bare.url}/`, duration: SMOKE ? 1 : 5 })));
+      b.push(
+        await withCpu(service.child.pid, () => load({ url: `${service.url}/.well-known/openid-configuration`, duration: SMOKE ? 1 : 5 })),
+      );
     }
     return [
-      ['bare node:http server, same small JSON (the limit)', fmt(summary(a))],
-      ['service, unguarded GET /.well-known/openid-configuration', fmt(summary(b))],
+      ['bare node:http server, same small JSON (the limit)', fmt(summary(a)), cpu(a)],
+      ['service, unguarded GET /.well-known/openid-configuration', fmt(summary(b)), cpu(b)],
       ['service / limit (median of pair ratios)', `${ratio(b, a).toFixed(2)}×`],
     ];
   } finally {
@@ -59,7 +69,7 @@ async function ours(databaseUrl) {
   const { refreshTokens } = await seed(databaseUrl, CHAINS);
   const service = await startServiceProcess({ DATABASE_URL: databaseUrl });
   try {
-    return await rotationLoad({ url: service.url, path: '/auth/token', tokens: refreshTokens });
+    return await withCpu(service.child.pid, () => rotationLoad({ url: service.url, path: '/auth/token', tokens: refreshTokens }));
   } finally {
     await service.stop();
   }
@@ -68,12 +78,14 @@ async function ours(databaseUrl) {
 async function peer() {
   const op = await startJsonProcess('bench/peer-server.mjs', [CHAINS]);
   try {
-    return await rotationLoad({
-      url: op.url,
-      path: '/token',
-      tokens: op.refreshTokens,
-      form: { client_id: 'bench', client_secret: 'bench-secret' },
-    });
+    return await withCpu(op.child.pid, () =>
+      rotationLoad({
+        url: op.url,
+        path: '/token',
+        tokens: op.refreshTokens,
+        form: { client_id: 'bench', client_secret: 'bench-secret' },
+      }),
+    );
   } finally {
     await op.stop();
   }
@@ -96,12 +108,12 @@ export async function refreshVsPeerBench() {
     }
   }
   const rows = [
-    ['ours, SQLite (durable: WAL, synchronous=NORMAL)', fmt(summary(sqlite))],
-    ['oidc-provider 9, in memory (rotateRefreshToken, RS256 JWT access tokens)', fmt(summary(peers))],
+    ['ours, SQLite (durable: WAL, synchronous=NORMAL)', fmt(summary(sqlite)), cpu(sqlite)],
+    ['oidc-provider 9, in memory (rotateRefreshToken, RS256 JWT access tokens)', fmt(summary(peers)), cpu(peers)],
     ['ours SQLite / peer (median of per-run ratios)', `${ratio(sqlite, peers).toFixed(2)}× (target ≥ 2×, and ≥ 1,500/s)`],
   ];
   if (postgres.length) {
-    rows.splice(2, 0, ['ours, PostgreSQL (local server, pool of 10)', fmt(summary(postgres))]);
+    rows.splice(2, 0, ['ours, PostgreSQL (local server, pool of 10)', fmt(summary(postgres)), cpu(postgres)]);
     rows.push(['ours PostgreSQL / peer (median of per-run ratios)', `${ratio(postgres, peers).toFixed(2)}×`]);
   } else {
     rows.push(['ours, PostgreSQL', `skipped: no server at ${PG_URL}`]);

@@ -36,7 +36,10 @@ export async function startServiceProcess(env, port) {
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
     process.execPath,
-    [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), 'dist/main.js'],
+    [
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+      (process.env.BENCH_DIST ?? 'dist') + '/main.js',
+    ],
     {
       env: {
         ...process.env,

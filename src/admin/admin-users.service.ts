@@ -32,7 +32,7 @@ const notFound = () => new DomainError('not_found', 'no such user');
 /** A whole email address: searched by equality, through the index. */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Above this many trigram matches, sorting them all costs more than walking the newest users until a page fills. */
-const TRIGRAM_CANDIDATES = 1000;
+const TRIGRAM_CANDIDATES = 200;
 
 @Injectable()
 export class AdminUsersService {
