@@ -16,12 +16,12 @@ const sections = [
   ],
   [
     'The limit (autocannon, 10 connections; each server in its own process)',
-    'what | throughput (median of 3) | p50 | p99 | errors | server CPU per request (median)',
+    'what | throughput (median of 3) | p50 | p99 | errors | server CPU per request (median, all threads)',
     () => limitBench(),
   ],
   [
     'Refresh-token rotation vs a certified peer (autocannon, 10 connections each rotating its own chain; interleaved runs)',
-    'what | throughput (median of 3) | p50 | p99 | errors | server CPU per request (median)',
+    'what | throughput (median of 3) | p50 | p99 | errors | server CPU per request (median, all threads)',
     () => refreshVsPeerBench(),
   ],
   [

