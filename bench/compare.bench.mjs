@@ -1,9 +1,7 @@
 // Side by side, in one run: the machine's limit (a bare node:http server) against the service's own unguarded
 // endpoint, and our refresh grant against a certified peer's (oidc-provider), on SQLite and on PostgreSQL.
 import pg from 'pg';
-import { APP_SECRET, SMOKE, cpuSeconds, fmt, load, median, rotationLoad, startJsonProcess, startServiceProcess, tempDb } from './lib.mjs';
-import { createApp } from '../dist/bootstrap.js';
-import { loadConfig } from '../dist/config/config.js';
+import { SMOKE, inProcessApp, cpuSeconds, fmt, load, median, rotationLoad, startJsonProcess, startServiceProcess, tempDb } from './lib.mjs';
 import { SessionsService } from '../dist/tokens/sessions.service.js';
 import { seed } from './tokens.bench.mjs';
 
@@ -105,11 +103,7 @@ async function peer() {
 async function rotationAlone() {
   const databaseUrl = tempDb();
   const { refreshTokens } = await seed(databaseUrl, 1);
-  const config = {
-    ...loadConfig({ DATABASE_URL: databaseUrl, APP_SECRET, DEMO_IDP: 'false', PUBLIC_URL: 'http://bench.invalid' }),
-    appSecret: APP_SECRET,
-  };
-  const app = await createApp(config, { logger: false });
+  const app = await inProcessApp(databaseUrl);
   try {
     const sessions = app.get(SessionsService);
     const ctx = { ip: '127.0.0.1', userAgent: 'bench' };

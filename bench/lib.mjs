@@ -5,8 +5,10 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import autocannon from 'autocannon';
+import { createApp } from '../dist/bootstrap.js';
+import { loadConfig } from '../dist/config/config.js';
 
-export const APP_SECRET = 'bench-app-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+const APP_SECRET = 'bench-app-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 export const SMOKE = process.argv.includes('--smoke');
 
 export function machine() {
@@ -16,6 +18,12 @@ export function machine() {
     cpu: (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? cpus()[0]?.model ?? 'unknown',
     node: process.version,
   };
+}
+
+/** The built service as an app in this process, silent (seeding, in-process measurements); migrations run first. */
+export function inProcessApp(databaseUrl) {
+  const config = loadConfig({ DATABASE_URL: databaseUrl, APP_SECRET, DEMO_IDP: 'false', PUBLIC_URL: 'http://bench.invalid' });
+  return createApp({ ...config, appSecret: APP_SECRET }, { logger: false });
 }
 
 export function tempDb() {

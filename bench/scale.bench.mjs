@@ -4,13 +4,11 @@ import { statSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp } from '../dist/bootstrap.js';
-import { loadConfig } from '../dist/config/config.js';
 import { AccountsService } from '../dist/accounts/accounts.service.js';
 import { AdminUsersService } from '../dist/admin/admin-users.service.js';
 import { Db } from '../dist/database/db.service.js';
 import { SessionsService } from '../dist/tokens/sessions.service.js';
-import { APP_SECRET, SMOKE, load, median, rssMiB, startServiceProcess } from './lib.mjs';
+import { SMOKE, inProcessApp, load, median, rssMiB, startServiceProcess } from './lib.mjs';
 import { seedUsers, userId } from './seed-users.mjs';
 
 const SIZES = SMOKE ? [1_000, 10_000] : [1_000, 1_000_000];
@@ -31,11 +29,7 @@ async function measure(n) {
   const seedStart = Date.now();
   await seedUsers(path, n);
   const seedSeconds = (Date.now() - seedStart) / 1000;
-  const config = {
-    ...loadConfig({ DATABASE_URL: `sqlite:${path}`, APP_SECRET, DEMO_IDP: 'false', PUBLIC_URL: 'http://scale.invalid' }),
-    appSecret: APP_SECRET,
-  };
-  const app = await createApp(config, { logger: false });
+  const app = await inProcessApp(`sqlite:${path}`);
   const accounts = app.get(AccountsService);
   const admin = app.get(AdminUsersService);
   const pick = (k) => Math.floor((((k * 7919) % 1000) / 1000) * n);

@@ -2,19 +2,13 @@
 // benchmark or a load test: `node bench/seed-users.mjs <sqlite-path> <users>`. Migrates first; bulk inserts with
 // better-sqlite3 prepared statements in batches of 50,000 rows (the search-index triggers fire for each).
 import Database from 'better-sqlite3';
-import { createApp } from '../dist/bootstrap.js';
-import { loadConfig } from '../dist/config/config.js';
-import { APP_SECRET } from './lib.mjs';
+import { inProcessApp } from './lib.mjs';
 
 export const userId = (i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 const identityId = (i, k) => `00000000-0000-4000-9${k}00-${String(i).padStart(12, '0')}`;
 
 export async function seedUsers(path, users) {
-  const config = {
-    ...loadConfig({ DATABASE_URL: `sqlite:${path}`, APP_SECRET, DEMO_IDP: 'false', PUBLIC_URL: 'http://seed.invalid' }),
-    appSecret: APP_SECRET,
-  };
-  await (await createApp(config, { logger: false })).close(); // runs the migrations
+  await (await inProcessApp(`sqlite:${path}`)).close(); // runs the migrations
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = OFF');

@@ -1,20 +1,14 @@
 // Benchmarks of the tokens issue: the guard's cost, refresh rotations per second, sign/verify per algorithm.
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeJws, signJwt, verifySignature } from '../dist/tokens/jwt.js';
-import { createApp } from '../dist/bootstrap.js';
-import { loadConfig } from '../dist/config/config.js';
 import { Db } from '../dist/database/db.service.js';
 import { SessionsService } from '../dist/tokens/sessions.service.js';
 import { User } from '../dist/accounts/user.entity.js';
-import { APP_SECRET, SMOKE, fmt, load, median, startServiceProcess, tempDb } from './lib.mjs';
+import { SMOKE, inProcessApp, fmt, load, median, startServiceProcess, tempDb } from './lib.mjs';
 
 /** Seeds `n` users with one session each, in-process, and returns an access token and n refresh tokens. */
 export async function seed(databaseUrl, n) {
-  const config = {
-    ...loadConfig({ DATABASE_URL: databaseUrl, APP_SECRET, DEMO_IDP: 'false', PUBLIC_URL: 'http://seed.invalid' }),
-    appSecret: APP_SECRET,
-  };
-  const app = await createApp(config, { logger: false });
+  const app = await inProcessApp(databaseUrl);
   const db = app.get(Db);
   const sessions = app.get(SessionsService);
   const refreshTokens = [];

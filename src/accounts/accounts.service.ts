@@ -223,7 +223,7 @@ export class AccountsService {
     const identities = await m.find(Identity, { select: { mappedRoles: true }, where: { userId: user.id } });
     const next = [...new Set(identities.flatMap((i) => i.mappedRoles))].sort();
     const before = [...user.providerRoles].sort();
-    if (next.join() === before.join()) return;
+    if (sameRoles(next, before)) return;
     user.providerRoles = next;
     await m.update(User, { id: user.id }, { providerRoles: next });
     await this.audit.record(

@@ -104,7 +104,7 @@ export class AdminUsersService {
    * match (then the newest-first walk fills a page sooner than sorting them all).
    */
   private async trigramMatches(m: EntityManager, query: string): Promise<string[] | undefined> {
-    if (m.connection.options.type === 'postgres' || [...query].length < 3) return undefined;
+    if (this.db.postgres || [...query].length < 3) return undefined;
     const { rows } = await this.db.sql<{ user_id: string }>(
       m,
       `SELECT ids.user_id FROM users_search s JOIN users_search_ids ids ON ids.search_rowid = s.rowid

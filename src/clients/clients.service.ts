@@ -171,7 +171,7 @@ export class ClientsService {
 
   private async find(m: EntityManager, clientId: string, lock = false): Promise<ApiClient> {
     const q = m.createQueryBuilder(ApiClient, 'c').where('c.client_id = :clientId', { clientId });
-    if (lock && m.connection.options.type === 'postgres') q.setLock('pessimistic_write');
+    if (lock && this.db.postgres) q.setLock('pessimistic_write');
     const client = await q.getOne();
     if (!client) throw new DomainError('not_found', `no client ${clientId.slice(0, 64)}`);
     return client;

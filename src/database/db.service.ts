@@ -171,6 +171,7 @@ export class Db {
     const meta = this.dataSource.getMetadata(entity);
     const { clause, params } = conditions(meta.columns, where as Record<string, unknown>);
     const cols = meta.columns.filter((c) => (set as Record<string, unknown>)[c.propertyName] !== undefined);
+    if (!cols.length) throw new Error('nothing to update');
     for (const c of cols) params[`s_${c.propertyName}`] = toColumn(c, (set as Record<string, unknown>)[c.propertyName]);
     const assignments = cols.map((c) => `"${c.databaseName}" = :s_${c.propertyName}`).join(', ');
     return (await this.sql(m, `UPDATE ${meta.tableName} SET ${assignments} WHERE ${clause}`, params)).affected;

@@ -1,12 +1,10 @@
-import { Global, Inject, Module, type DynamicModule } from '@nestjs/common';
+import { Global, Module, type DynamicModule } from '@nestjs/common';
 import type { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { AppLogger } from './app-logger.js';
 
-export const APP_LOG = Symbol('APP_LOG');
-
 /** The root pino logger (JSON lines to stdout, or to the stream tests pass). */
-export const InjectLog = () => Inject(APP_LOG);
+export const APP_LOG = Symbol('APP_LOG');
 
 /**
  * Structured JSON logs (pino): Nest's own messages through {@link AppLogger}, one line per request through
