@@ -1,4 +1,4 @@
-import { decideLinking, needsEmailOwners, type LinkingFacts } from './linking-policy.js';
+import { decideLinking, linkBrowserRefusal, needsEmailOwners, type LinkingFacts } from './linking-policy.js';
 
 const facts = (over: Partial<LinkingFacts> = {}): LinkingFacts => ({
   existingIdentityUserId: null,
@@ -53,5 +53,13 @@ describe('decideLinking', () => {
     expect(needsEmailOwners(facts({ autoLinkVerifiedEmail: false }))).toBe(false);
     expect(needsEmailOwners(facts({ autoLinkVerifiedEmail: true, emailVerified: false }))).toBe(false);
     expect(needsEmailOwners(facts({ autoLinkVerifiedEmail: true, existingIdentityUserId: 'u' }))).toBe(false);
+  });
+});
+
+describe('linkBrowserRefusal (L1)', () => {
+  it('L1: allows a link only in a browser signed in as the requesting user', () => {
+    expect(linkBrowserRefusal('me', 'me')).toBeNull();
+    expect(linkBrowserRefusal('me', undefined)).toBe('no_browser_session');
+    expect(linkBrowserRefusal('me', 'someone-else')).toBe('browser_session_of_another_user');
   });
 });

@@ -60,3 +60,17 @@ export function decideLinking(f: LinkingFacts): LinkingDecision {
   if (f.verifiedEmailOwners.length > 1) return { action: 'create_account', rule: 'new_account_email_ambiguous' };
   return { action: 'create_account', rule: 'new_account' };
 }
+
+/** Why a link was refused before any identity was looked at: the browser is not the requesting user's. */
+export type LinkBrowserRule = 'no_browser_session' | 'browser_session_of_another_user';
+
+/**
+ * A link completes only in the browser of the user who asked for it (checklist L1): the link URL is a bearer ticket,
+ * so whoever opens it would otherwise attach *their* provider identity to the requester's account — the victim's
+ * later sign-ins, verified email and mapped roles would land there. Keycloak likewise requires the user's own SSO
+ * session for account linking. `browserUserId` is the user of the service's own browser session, if any.
+ */
+export function linkBrowserRefusal(linkingUserId: string, browserUserId: string | undefined): LinkBrowserRule | null {
+  if (browserUserId === undefined) return 'no_browser_session';
+  return browserUserId === linkingUserId ? null : 'browser_session_of_another_user';
+}

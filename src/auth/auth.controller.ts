@@ -53,8 +53,9 @@ export class AuthController {
     const link =
       linkTicket === undefined
         ? undefined
-        : await this.linkTickets.consume(linkTicket, provider.id).catch((e: DomainError) => {
-            throw e.redirectingTo(this.signIn.fallbackUrl);
+        : await this.linkTickets.consume(linkTicket, provider.id).catch((e: unknown) => {
+            // Not only a bad ticket: the database may be down, which is an error redirect like any other here.
+            throw this.signIn.toSignInError(e).redirectingTo(this.signIn.fallbackUrl);
           });
     const returnTo =
       link?.returnTo ?? resolveReturnTo(rawReturnTo, this.config.allowedReturnUrls, this.config.publicUrl, this.signIn.fallbackUrl);

@@ -8,6 +8,7 @@ import { deriveKey, safeEqual, seal, unseal } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
+import type { RequestContext } from '../audit/audit.service.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
@@ -24,8 +25,9 @@ export const CSRF_HEADER = 'x-csrf-token';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * The session of our own pages (sign-in, account, admin console): no token ever reaches the page's script, a URL or
- * localStorage. An HttpOnly, SameSite=Lax cookie (`__Host-` and Secure on https, RFC 6265bis §4.1.3.2) carries the
+ * The browser's own session at the service: started by every browser sign-in (the pages' and every app's, see
+ * `signedIn`), it is what proves a link URL is opened by its requester (checklist L1) and what the pages (sign-in,
+ * account, admin console) run on — no token ever reaches the page's script, a URL or localStorage. An HttpOnly, SameSite=Lax cookie (`__Host-` and Secure on https, RFC 6265bis §4.1.3.2) carries the
  * session sealed with AES-GCM. It is checked like an access token — in memory, against the revocation feed — and
  * against the database only when older than ACCESS_TOKEN_TTL or when a revocation names its user (a role change),
  * which keeps it within the bound the feed remembers revocations for. Requests that change state with it must carry
@@ -66,6 +68,25 @@ export class PageSessionService {
     return value;
   }
 
+  /**
+   * After a browser sign-in at a provider (the pages' and every app's): the browser's session at the service is this
+   * user's. One already this user's is kept; otherwise a new session starts and one of another user ends, so a shared
+   * browser never holds two. Linking (checklist L1) and, later, SSO for OpenID clients rest on this session.
+   */
+  async signedIn(
+    req: Request,
+    res: Response,
+    user: { id: string; roles: string[]; providerRoles: string[] },
+    identityId: string,
+    ctx: RequestContext,
+  ): Promise<void> {
+    const current = await this.authenticate(req, res);
+    if (current?.sub === user.id) return;
+    if (current?.sid) await this.sessions.revoke(current.sid, 'signed_in_as_another_user');
+    const session = await this.sessions.startBrowserSession(user.id, identityId, ctx);
+    this.issue(res, { sid: session.id, sub: user.id, roles: effectiveRoles(user) });
+  }
+
   clear(res: Response): void {
     res.clearCookie(this.cookieName, { httpOnly: true, sameSite: 'lax', secure: this.secure, path: '/' });
   }
@@ -84,8 +105,8 @@ export class PageSessionService {
    * Throws forbidden for a state-changing request without the session's CSRF token or from another Origin.
    */
   async authenticate(req: Request, res: Response): Promise<AccessTokenClaims | undefined> {
-    const raw = (req.cookies as Record<string, string> | undefined)?.[this.cookieName];
-    if (!raw) return undefined;
+    const raw = (req.cookies as Record<string, unknown> | undefined)?.[this.cookieName];
+    if (typeof raw !== 'string' || !raw) return undefined;
     // Another site's script never gets to use this cookie, not even to read (CORS gives it no credentials anyway).
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== this.origin) return undefined;

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Request } from 'express';
 import { AccountsService } from '../accounts/accounts.service.js';
+import { linkBrowserRefusal } from '../accounts/linking-policy.js';
 import { AuditService } from '../audit/audit.service.js';
 import { Clock } from '../common/clock.js';
 import { randomToken } from '../common/crypto.js';
@@ -12,6 +13,7 @@ import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
 import type { LoginAttempt } from './login-state.store.js';
+import { PageSessionService } from './page-session.service.js';
 import type { EnabledProvider } from './providers/provider-registry.js';
 import type { ProviderProfile } from './providers/provider-profile.js';
 import { restoredAttempt } from './providers/passport-state-stores.js';
@@ -41,6 +43,7 @@ export class SignInService {
     private readonly codes: AuthorizationCodesService,
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
+    private readonly browserSessions: PageSessionService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {}
@@ -56,6 +59,7 @@ export class SignInService {
     req: Request,
     opts: { returnTo: string; appCodeChallenge?: string; linkUserId?: string },
   ): Promise<string> {
+    if (opts.linkUserId) await this.assertLinkingBrowser(req, opts.linkUserId, provider.id, opts.returnTo);
     const attempt: LoginAttempt = {
       provider: provider.id,
       returnTo: opts.returnTo,
@@ -122,7 +126,10 @@ export class SignInService {
 
     const attempt = restoredAttempt(req)!;
     try {
+      // Checked again at the end: the browser's session may have ended or changed hands since the link started.
+      if (attempt.linkUserId) await this.assertLinkingBrowser(req, attempt.linkUserId, provider.id, attempt.returnTo);
       const { user, identity } = await this.accounts.signIn(profile, { linkUserId: attempt.linkUserId, ctx });
+      await this.browserSessions.signedIn(req, req.res!, user, identity.id, ctx);
       const code = await this.codes.create(user.id, identity.id, attempt.appCodeChallenge, ctx);
       return withParams(attempt.returnTo, { code });
     } catch (e) {
@@ -130,7 +137,31 @@ export class SignInService {
     }
   }
 
-  private toSignInError(e: unknown): DomainError {
+  /**
+   * Checklist L1: a link goes on only in a browser whose session at the service is the requesting user's. Anyone else
+   * who opens the link URL — a fresh browser, or another user's — links nothing and gets no code; the refusal is
+   * audited on the requester's account with the rule that fired and the browser's user as actor.
+   */
+  private async assertLinkingBrowser(req: Request, linkUserId: string, provider: string, returnTo: string): Promise<void> {
+    const browser = await this.browserSessions.authenticate(req, req.res!);
+    const rule = linkBrowserRefusal(linkUserId, browser?.sub);
+    if (!rule) return;
+    await this.audit.record({
+      type: 'link_refused',
+      userId: linkUserId,
+      actorId: browser?.sub ?? null,
+      provider,
+      reason: rule,
+      ...requestContext(req),
+    });
+    throw new DomainError(
+      'not_logged_in',
+      'this link URL works only in the browser where its requester is signed in to this service; sign in there and start again',
+    ).redirectingTo(returnTo);
+  }
+
+  /** Any failure during a browser sign-in as a coded error (a provider's, the database's, or server_error, logged). */
+  toSignInError(e: unknown): DomainError {
     if (e instanceof DomainError) return e;
     const name = (e as { name?: string } | null)?.name ?? '';
     if (PROVIDER_ERRORS.has(name)) {

@@ -51,6 +51,20 @@ export class SessionsService {
 
   /** Starts a session; pass the manager of the transaction that consumes the authorization code. */
   async create(m: EntityManager, userId: string, identityId: string | null, ctx: RequestContext): Promise<IssuedSession> {
+    const session = await this.insertSession(m, userId, identityId, ctx);
+    const refreshToken = await this.addRefreshToken(m, session.id, session.createdAt);
+    return { session, refreshToken };
+  }
+
+  /**
+   * Starts a browser's own session at the service (its cookie names it; see PageSessionService): no refresh token,
+   * kept alive by use within REFRESH_IDLE_TTL, listed and revocable like every other session.
+   */
+  startBrowserSession(userId: string, identityId: string | null, ctx: RequestContext): Promise<Session> {
+    return this.db.run((m) => this.insertSession(m, userId, identityId, ctx));
+  }
+
+  private async insertSession(m: EntityManager, userId: string, identityId: string | null, ctx: RequestContext): Promise<Session> {
     const now = this.clock.now();
     const session: Session = {
       id: randomUUID(),
@@ -65,8 +79,7 @@ export class SessionsService {
       ip: ctx.ip,
     };
     await this.db.insertRow(m, Session, session);
-    const refreshToken = await this.addRefreshToken(m, session.id, now);
-    return { session, refreshToken };
+    return session;
   }
 
   /**

@@ -18,6 +18,7 @@ export const SIGN_IN_MESSAGES: Record<string, string> = {
   email_required: 'This provider did not share your email address, which this service needs. Allow it and try again.',
   identity_already_linked: 'That account is already linked to another user here, so it was not linked to yours.',
   account_disabled: 'This account is disabled. Contact an administrator.',
+  not_logged_in: 'That link works only in the browser where its account is signed in here. Sign in there and start linking again.',
   temporarily_unavailable: 'Sign-in is unavailable for a moment. Please try again shortly.',
   rate_limited: 'Too many sign-in attempts. Please wait a minute and try again.',
   unknown_provider: 'That sign-in provider is not available.',

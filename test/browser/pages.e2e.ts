@@ -56,7 +56,7 @@ async function completeAtProvider(page: Page, login: string, cancel = false) {
 beforeAll(async () => {
   browser = await launchChromium();
   if (!browser) return;
-  world = await startWorld({ ADMIN_EMAILS: 'root@corp.test', OIDC_PROVIDERS: 'corp', DEMO_IDP: 'true' });
+  world = await startWorld({ ADMIN_EMAILS: 'root@corp.test,chief@corp.test', OIDC_PROVIDERS: 'corp', DEMO_IDP: 'true' });
   world.corp.accounts.set('root', { email: 'root@corp.test', email_verified: true, name: 'Ada Admin' });
   url = world.service.url;
 }, 60_000);
@@ -173,6 +173,51 @@ describe('account page', () => {
     await phone.goto(`${url}/account`);
     await phone.waitForURL(`${url}/`);
     await expect(phone.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Sign in');
+  });
+
+  itWithBrowser('L1: a link URL from the account page works only in its requester’s browser', async () => {
+    world.corp.accounts.set('chief', { email: 'chief@corp.test', email_verified: true, name: 'Chief' });
+    const attacker = await newPage();
+    await signIn(attacker, 'Google', 'mallory');
+    // The attacker starts "Link another provider" and keeps the URL instead of following it.
+    await attacker.route('**/auth/corp/login?**', (route) => route.abort());
+    const linkRequest = attacker.waitForRequest((r) => r.url().includes('link_ticket='));
+    await attacker.getByLabel('Link another provider').selectOption({ label: 'Corp SSO' });
+    await attacker.getByRole('button', { name: 'Link', exact: true }).click();
+    const linkUrl = (await linkRequest).url();
+    // Chromium reports the aborted navigation: that one is the point of this test.
+    consoleErrors.at(-1)!.splice(0);
+
+    // A victim who is signed in here as themselves opens it: refused, shown on their own account page.
+    const signedInVictim = await newPage();
+    await signIn(signedInVictim, 'Facebook', 'vera');
+    await signedInVictim.goto(linkUrl);
+    // The account page shows the notice, then tidies its own URL.
+    await signedInVictim.waitForURL(`${url}/account`);
+    await expect(signedInVictim.locator('#status').textContent()).resolves.toContain('works only in the browser');
+
+    // A fresh browser opens it (the ticket was spent by the first try; a fresh URL for this one).
+    await attacker.goto(`${url}/account`);
+    await attacker.getByLabel('Link another provider').selectOption({ label: 'Corp SSO' });
+    const secondRequest = attacker.waitForRequest((r) => r.url().includes('link_ticket='));
+    await attacker.getByRole('button', { name: 'Link', exact: true }).click();
+    const secondUrl = (await secondRequest).url();
+    consoleErrors.at(-1)!.splice(0);
+    const victim = await newPage();
+    await victim.goto(secondUrl);
+    await victim.waitForURL(`${url}/?error=not_logged_in`);
+    await expect(victim.getByRole('alert').textContent()).resolves.toContain('works only in the browser');
+    // The victim signs in with their admin identity: their own account, admin; the attacker's is unchanged.
+    await victim.getByRole('link', { name: 'Continue with Corp SSO' }).click();
+    await completeAtProvider(victim, 'chief');
+    await victim.waitForURL(`${url}/account`);
+    await expect(victim.getByRole('link', { name: 'Admin console' }).count()).resolves.toBe(1);
+    await attacker.unroute('**/auth/corp/login?**');
+    await attacker.goto(`${url}/account`);
+    await attacker.locator('#identities li').first().waitFor();
+    expect(await attacker.locator('#identities li').count()).toBe(1);
+    await expect(attacker.locator('#profile').textContent()).resolves.toContain('mallory');
+    await expect(attacker.getByRole('link', { name: 'Admin console' }).count()).resolves.toBe(0);
   });
 
   itWithBrowser('refuses a state-changing request made with the cookie but without the CSRF token', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TestBrowser } from '../support/browser.js';
+import { TestBrowser, formAction } from '../support/browser.js';
 import { insertUser, insertUsers } from '../support/factories.js';
 import { callApi, browserSignIn, completeAtProvider, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
 import { startWorld, type World } from '../support/world.js';
@@ -8,24 +8,36 @@ let world: World;
 let url: string;
 let adminToken: string;
 
-const signIn = (provider: string, login: string, browser = new TestBrowser()) => signInAndGetTokens(browser, url, provider, { login });
+/** Signs in through a browser, which then holds the service's browser session (the one a link URL must be opened in). */
+const signIn = async (provider: string, login: string, browser = new TestBrowser()) => ({
+  ...(await signInAndGetTokens(browser, url, provider, { login })),
+  browser,
+});
 const call = (method: string, path: string, token?: string, body?: unknown) => callApi(url, method, path, token, body);
 const auditOf = async (userId: string) =>
   (await call('GET', `/admin/audit?userId=${userId}&limit=100`, adminToken)).body.items as Record<string, any>[];
 
-/** Follows a link URL from POST /me/identities/:provider/link through the provider, back to the built-in page. */
-async function followLink(linkUrl: string, login: string) {
-  const home = new URL(`${world.service.publicUrl}/`);
-  const isBack = (u: string) => {
-    const at = new URL(u);
-    return at.origin === home.origin && at.pathname === '/' && (at.searchParams.has('code') || at.searchParams.has('error'));
-  };
-  return (await completeAtProvider(new TestBrowser(), linkUrl.replace(world.service.publicUrl, url), isBack, { login })).result;
+/** The browser is back at the built-in page with a code or an error. */
+function isBack(u: string) {
+  const at = new URL(u);
+  return (
+    at.origin === new URL(world.service.publicUrl).origin &&
+    at.pathname === '/' &&
+    (at.searchParams.has('code') || at.searchParams.has('error'))
+  );
+}
+
+/**
+ * Follows a link URL from POST /me/identities/:provider/link through the provider, back to the built-in page, in
+ * `browser` (the requester's own, unless a test says otherwise).
+ */
+async function followLink(browser: TestBrowser, linkUrl: string, login: string) {
+  return (await completeAtProvider(browser, linkUrl.replace(world.service.publicUrl, url), isBack, { login })).result;
 }
 
 beforeAll(async () => {
   world = await startWorld({
-    ADMIN_EMAILS: 'root@corp.test',
+    ADMIN_EMAILS: 'root@corp.test,chief@corp.test',
     OIDC_CORP_SCOPES: 'openid email profile groups',
     OIDC_CORP_ROLES_CLAIM: 'groups',
     OIDC_CORP_ROLE_MAP: 'devs:developer,ops:admin,ops:operator',
@@ -49,7 +61,7 @@ describe('linking while signed in', () => {
     const link = await postJson(`${url}/me/identities/facebook/link`, {}, { authorization: `Bearer ${first.tokens.access_token}` });
     expect(link.status).toBe(200);
     expect(link.body.url).toMatch(new RegExp(`^${world.service.publicUrl}/auth/facebook/login\\?link_ticket=`));
-    const back = await followLink(link.body.url as string, 'lin-fb');
+    const back = await followLink(first.browser, link.body.url as string, 'lin-fb');
     expect(back.searchParams.get('code')).toBeTruthy();
     const viaFacebook = await signIn('facebook', 'lin-fb');
     expect(viaFacebook.me.id).toBe(first.me.id);
@@ -67,7 +79,10 @@ describe('linking while signed in', () => {
   it('links a second account of the same provider (another subject)', async () => {
     const first = await signIn('acme', 'two-a');
     const link = await postJson(`${url}/me/identities/acme/link`, {}, { authorization: `Bearer ${first.tokens.access_token}` });
-    await followLink(link.body.url as string, 'two-b');
+    // Signed out at the provider (its cookies gone), so it asks who is signing in.
+    for (const name of [...first.browser.cookies('127.0.0.1').keys()])
+      if (name.startsWith('_')) first.browser.cookies('127.0.0.1').delete(name);
+    await followLink(first.browser, link.body.url as string, 'two-b');
     const me = await getJson(`${url}/me`, first.tokens.access_token);
     expect((me.body.identities as { subject: string }[]).map((i) => i.subject)).toEqual(['two-a', 'two-b']);
   });
@@ -76,7 +91,7 @@ describe('linking while signed in', () => {
     const owner = await signIn('acme', 'owner');
     const other = await signIn('corp', 'thief');
     const link = await postJson(`${url}/me/identities/acme/link`, {}, { authorization: `Bearer ${other.tokens.access_token}` });
-    const back = await followLink(link.body.url as string, 'owner');
+    const back = await followLink(other.browser, link.body.url as string, 'owner');
     expect(back.searchParams.get('error')).toBe('identity_already_linked');
     expect((await signIn('acme', 'owner')).me.id).toBe(owner.me.id);
     expect(await auditOf(other.me.id)).toEqual(
@@ -84,10 +99,94 @@ describe('linking while signed in', () => {
     );
   });
 
+  it('L1: a link URL opened in a fresh browser links nothing, grants nothing, changes no email and gives no code', async () => {
+    // The victim's corporate identity: a verified email in ADMIN_EMAILS and a group mapped to admin.
+    world.corp.accounts.set('chief', { email: 'chief@corp.test', email_verified: true, groups: ['ops'] });
+    const attacker = await signIn('acme', 'mallory');
+    const before = (await getJson(`${url}/me`, attacker.tokens.access_token)).body;
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${attacker.tokens.access_token}` });
+    const victimBrowser = new TestBrowser();
+    const back = await followLink(victimBrowser, link.body.url as string, 'chief');
+    // Refused before the provider is ever asked: the browser comes straight back with the reason, and no code.
+    expect(back.searchParams.get('error')).toBe('not_logged_in');
+    expect(back.searchParams.has('code')).toBe(false);
+    expect((await getJson(`${url}/me`, attacker.tokens.access_token)).body).toEqual(before);
+    expect(before.roles).toEqual(['user']);
+    // The victim's own sign-in lands in an account of their own, the admin one ADMIN_EMAILS gives them.
+    const victim = await signIn('corp', 'chief', victimBrowser);
+    expect(victim.me.id).not.toBe(attacker.me.id);
+    expect(victim.me.roles).toContain('admin');
+    expect(await auditOf(attacker.me.id)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'link_refused', provider: 'corp', reason: 'no_browser_session', actorId: null }),
+      ]),
+    );
+    // Admins by provider roles would spoil the last-admin test below.
+    expect((await call('DELETE', `/admin/users/${victim.me.id}`, adminToken)).status).toBe(204);
+  });
+
+  it('L1: a link URL opened in another signed-in user’s browser is refused, and audited with that user as actor', async () => {
+    world.corp.accounts.set('vicky-corp', { email: 'vicky@corp.test', email_verified: true, groups: ['ops'] });
+    const attacker = await signIn('acme', 'mallory2');
+    const victim = await signIn('google', 'vicky');
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${attacker.tokens.access_token}` });
+    const back = await followLink(victim.browser, link.body.url as string, 'vicky-corp');
+    expect(back.searchParams.get('error')).toBe('not_logged_in');
+    expect(back.searchParams.has('code')).toBe(false);
+    const attackerNow = (await getJson(`${url}/me`, attacker.tokens.access_token)).body;
+    expect(attackerNow).toMatchObject({ roles: ['user'], identities: [expect.objectContaining({ provider: 'acme' })] });
+    expect(attackerNow.identities).toHaveLength(1);
+    const victimViaCorp = await signIn('corp', 'vicky-corp');
+    expect(victimViaCorp.me.id).not.toBe(attacker.me.id);
+    expect((await call('DELETE', `/admin/users/${victimViaCorp.me.id}`, adminToken)).status).toBe(204);
+    expect(await auditOf(attacker.me.id)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'link_refused', reason: 'browser_session_of_another_user', actorId: victim.me.id }),
+      ]),
+    );
+  });
+
+  it('L1: a link whose browser session ends before the provider answers links nothing', async () => {
+    const user = await signIn('acme', 'quitter');
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
+    const start = await user.browser.request((link.body.url as string).replace(world.service.publicUrl, url));
+    expect(start.status).toBe(302);
+    expect(start.headers.get('location')).toContain(world.corp.issuer);
+    // Signed out everywhere while at the provider: the browser's session is over when the callback comes.
+    expect((await call('DELETE', '/me/sessions', user.tokens.access_token)).status).toBe(200);
+    const atProvider = await user.browser.follow(start.headers.get('location')!, isBack);
+    const back = await user.browser.follow(formAction(atProvider.last, '/login'), isBack, {
+      method: 'POST',
+      form: { login: 'quitter-corp' },
+    });
+    expect(new URL(back.stoppedAt!).searchParams.get('error')).toBe('not_logged_in');
+    expect(new URL(back.stoppedAt!).searchParams.has('code')).toBe(false);
+    const fresh = await signIn('acme', 'quitter');
+    expect(fresh.me.identities.map((i: { provider: string }) => i.provider)).toEqual(['acme']);
+  });
+
+  it('answers a link URL with an error redirect, not a 500, while the database cannot be written', async () => {
+    // SQLite locked by another writer; postgres.e2e.ts cuts PostgreSQL away for the same check.
+    if (!world.service.databaseUrl.startsWith('sqlite:')) return;
+    const user = await signIn('acme', 'locked-out');
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(world.service.databaseUrl.slice('sqlite:'.length));
+    db.exec('BEGIN EXCLUSIVE');
+    try {
+      const start = await user.browser.request((link.body.url as string).replace(world.service.publicUrl, url));
+      expect(start.status).toBe(302);
+      expect(new URL(start.headers.get('location')!).searchParams.get('error')).toBe('temporarily_unavailable');
+    } finally {
+      db.exec('ROLLBACK');
+      db.close();
+    }
+  });
+
   it('makes the link URL single use', async () => {
     const user = await signIn('acme', 'once');
     const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
-    await followLink(link.body.url as string, 'once-corp');
+    await followLink(user.browser, link.body.url as string, 'once-corp');
     const again = await new TestBrowser().request((link.body.url as string).replace(world.service.publicUrl, url));
     expect(new URL(again.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
   });
@@ -114,7 +213,7 @@ describe('unlinking', () => {
       body: { error: 'last_identity', error_description: expect.any(String) },
     });
     const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${token}` });
-    await followLink(link.body.url as string, 'unl-corp');
+    await followLink(user.browser, link.body.url as string, 'unl-corp');
     expect((await call('DELETE', `/me/identities/${only}`, token)).status).toBe(204);
     const me = await getJson(`${url}/me`, token);
     expect((me.body.identities as { provider: string }[]).map((i) => i.provider)).toEqual(['corp']);
@@ -125,7 +224,7 @@ describe('unlinking', () => {
   it('of two concurrent unlinks of a two-identity account, exactly one succeeds', async () => {
     const user = await signIn('acme', 'race-unl');
     const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
-    await followLink(link.body.url as string, 'race-unl-corp');
+    await followLink(user.browser, link.body.url as string, 'race-unl-corp');
     const ids = ((await getJson(`${url}/me`, user.tokens.access_token)).body.identities as { id: string }[]).map((i) => i.id);
     const results = await Promise.all(ids.map((id) => call('DELETE', `/me/identities/${id}`, user.tokens.access_token)));
     expect(results.map((r) => r.status).sort()).toEqual([204, 409]);
@@ -252,7 +351,8 @@ describe('admin API', () => {
       id: user.me.id,
       roles: ['user'],
       identities: [expect.objectContaining({ provider: 'acme', subject: 'managed' })],
-      sessions: [expect.objectContaining({ userAgent: 'test-browser/1.0' })],
+      // The browser's own session at the service, and the app's that the code started.
+      sessions: [expect.objectContaining({ userAgent: 'test-browser/1.0' }), expect.objectContaining({ userAgent: 'test-browser/1.0' })],
     });
     const disabled = await call('PATCH', `/admin/users/${user.me.id}`, adminToken, { disabled: true });
     expect(disabled.body).toMatchObject({ disabled: true, sessions: [] });
@@ -288,13 +388,13 @@ describe('admin API', () => {
   it('removes an identity, ends sessions, deletes a user while audit rows stay', async () => {
     const user = await signIn('acme', 'doomed');
     const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
-    await followLink(link.body.url as string, 'doomed-corp');
+    await followLink(user.browser, link.body.url as string, 'doomed-corp');
     const detail = await call('GET', `/admin/users/${user.me.id}`, adminToken);
     const [first, second] = detail.body.identities as { id: string }[];
     expect((await call('DELETE', `/admin/users/${user.me.id}/identities/${first.id}`, adminToken)).status).toBe(204);
     expect((await call('DELETE', `/admin/users/${user.me.id}/identities/${second.id}`, adminToken)).body.error).toBe('last_identity');
     const revoked = await call('POST', `/admin/users/${user.me.id}/sessions/revoke`, adminToken);
-    expect(revoked.body).toEqual({ revoked: 1 });
+    expect(revoked.body).toEqual({ revoked: 2 });
     expect((await getJson(`${url}/me/claims`, user.tokens.access_token)).status).toBe(401);
     expect((await call('DELETE', `/admin/users/${user.me.id}`, adminToken)).status).toBe(204);
     expect((await call('GET', `/admin/users/${user.me.id}`, adminToken)).status).toBe(404);

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
@@ -10,6 +11,8 @@ const kidsOf = async (url: string) =>
 
 /** `npm run cli -- keys:rotate` (the built CLI: `npm test` builds first) against the service's database, as an operator would. */
 describe('CLI', () => {
+  // Each test starts a dozen CLI processes (about 1 s of CPU each): on a shared 2-core machine that nears 30 s.
+  jest.setTimeout(90_000);
   it('rotates the signing key; the running service publishes the new key within a second', async () => {
     const service = await startService();
     const kidsBefore = await kidsOf(service.url);

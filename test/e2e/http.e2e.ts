@@ -114,10 +114,12 @@ describe('cookies when PUBLIC_URL is https (checklist S3)', () => {
     expect(res.headers.get('strict-transport-security')).toMatch(/max-age=/);
   });
 
-  it("S3: the pages' session cookie is __Host-, Secure, HttpOnly, SameSite=Lax, Path=/; the PKCE cookie Secure and HttpOnly", async () => {
+  it("S3, L2: the pages' session and PKCE cookies are __Host-, Secure, HttpOnly, SameSite=Lax, Path=/", async () => {
     const start = await fetch(`${service.url}/session/login/demo`, { redirect: 'manual' });
-    const pkce = start.headers.getSetCookie().find((c) => c.startsWith('sls_page_pkce='))!;
-    for (const attribute of ['; Secure', '; HttpOnly', '; SameSite=Lax', '; Path=/session/callback']) expect(pkce).toContain(attribute);
+    // L2: __Host- too, so a sibling domain cannot plant a verifier of its own (login CSRF).
+    const pkce = start.headers.getSetCookie().find((c) => c.startsWith('__Host-sls_page_pkce='))!;
+    for (const attribute of ['; Secure', '; HttpOnly', '; SameSite=Lax', '; Path=/']) expect(pkce).toContain(attribute);
+    expect(pkce).not.toMatch(/; Domain=/i);
     // The session cookie as the service writes it, through a real Express response.
     const app = express();
     app.get('/', (_req, res) => {

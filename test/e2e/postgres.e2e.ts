@@ -111,11 +111,13 @@ const pgUp = await postgresAvailable();
   });
 
   it('of two concurrent unlinks of a two-identity account, on two instances, exactly one succeeds', async () => {
-    const user = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-unlink' });
+    const browser = new TestBrowser();
+    const user = await signInAndGetTokens(browser, a, 'acme', { login: 'pg-unlink' });
     const link = await postJson(`${a}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
     const home = new URL(`${world.service.publicUrl}/`);
     const isBack = (u: string) => new URL(u).origin === home.origin && new URL(u).pathname === '/' && /[?&](code|error)=/.test(u);
-    await completeAtProvider(new TestBrowser(), link.body.url as string, isBack, { login: 'pg-unlink-corp' });
+    // In the browser that signed in: a link completes only there (checklist L1).
+    await completeAtProvider(browser, link.body.url as string, isBack, { login: 'pg-unlink-corp' });
     const ids = ((await getJson(`${a}/me`, user.tokens.access_token)).body.identities as { id: string }[]).map((i) => i.id);
     expect(ids).toHaveLength(2);
     const results = await Promise.all(
@@ -177,7 +179,9 @@ const pgUp = await postgresAvailable();
 
   it('answers 503 JSON while the database is unreachable, and recovers without a restart, nothing lost', async () => {
     const url = world.service.url;
-    const { tokens } = await signInAndGetTokens(new TestBrowser(), url, 'acme', { login: 'pg-outage' });
+    const browser = new TestBrowser();
+    const { tokens } = await signInAndGetTokens(browser, url, 'acme', { login: 'pg-outage' });
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${tokens.access_token}` });
     // Load throughout: every answer must be a 200 or a 503, never a 500 or a hang.
     const statuses = new Set<number>();
     let loading = true;
@@ -190,6 +194,10 @@ const pgUp = await postgresAvailable();
     const during = await getJson(`${url}/me`, tokens.access_token);
     expect(during).toEqual({ status: 503, body: { error: 'temporarily_unavailable', error_description: expect.any(String) } });
     expect((await fetch(`${url}/health/ready`)).status).toBe(503);
+    // A link URL whose ticket cannot be read: an error redirect like every other sign-in failure, not a 500.
+    const linkStart = await browser.request(link.body.url as string);
+    expect(linkStart.status).toBe(302);
+    expect(new URL(linkStart.headers.get('location')!).searchParams.get('error')).toBe('temporarily_unavailable');
     expect((await fetch(`${url}/health`)).status).toBe(200);
     // Verifying a token needs no database.
     expect((await getJson(`${url}/me/claims`, tokens.access_token)).status).toBe(200);
