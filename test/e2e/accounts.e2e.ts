@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { isAdmin } from '../../src/accounts/roles.js';
+import { User } from '../../src/accounts/user.entity.js';
 import { TestBrowser } from '../support/browser.js';
 import { insertUser, insertUsers } from '../support/factories.js';
 import { callApi, browserSignIn, completeAtProvider, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
@@ -328,6 +331,25 @@ describe('admin API', () => {
     expect((await call('PATCH', `/admin/users/${me.body.id}`, adminToken, { roles: ['user'] })).body.error).toBe('last_admin');
     expect((await call('PATCH', `/admin/users/${me.body.id}`, adminToken, { disabled: true })).body.error).toBe('last_admin');
     expect((await call('DELETE', `/admin/users/${me.body.id}`, adminToken)).body.error).toBe('last_admin');
+    expect((await call('GET', '/admin/users', adminToken)).status).toBe(200);
+  });
+
+  it('protects the last admin with roles compared case-sensitively: ADMIN or Admin is not admin', async () => {
+    const me = (await getJson(`${url}/me`, adminToken)).body.id as string;
+    const users = await world.service.app.get(DataSource).getRepository(User).find();
+    for (const u of users.filter((x) => isAdmin(x) && x.id !== me))
+      await call('PATCH', `/admin/users/${u.id}`, adminToken, { roles: ['user'] });
+    // Look-alikes of every kind: assigned, provider-mapped, and through the API (role names may have capitals).
+    await insertUser(world.service.app, { email: 'shouty@case.test', roles: ['user', 'ADMIN'] });
+    await insertUser(world.service.app, { email: 'mapped@case.test', roles: ['user'], providerRoles: ['Admin'] });
+    const viaApi = await insertUser(world.service.app, { email: 'api@case.test' });
+    expect((await call('PATCH', `/admin/users/${viaApi.id}`, adminToken, { roles: ['user', 'aDmIn'] })).body.roles).toEqual([
+      'user',
+      'aDmIn',
+    ]);
+    expect((await call('PATCH', `/admin/users/${me}`, adminToken, { roles: ['user'] })).body.error).toBe('last_admin');
+    expect((await call('PATCH', `/admin/users/${me}`, adminToken, { disabled: true })).body.error).toBe('last_admin');
+    expect((await call('DELETE', `/admin/users/${me}`, adminToken)).body.error).toBe('last_admin');
     expect((await call('GET', '/admin/users', adminToken)).status).toBe(200);
   });
 

@@ -1,8 +1,11 @@
+import { DataSource } from 'typeorm';
+import { isAdmin } from '../../src/accounts/roles.js';
+import { User } from '../../src/accounts/user.entity.js';
 import { SigningKeysService } from '../../src/tokens/signing-keys.service.js';
 import { TestBrowser } from '../support/browser.js';
 import { createTestDatabase, postgresAvailable, TEST_DATABASE_URL } from '../support/postgres.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
-import { exchangeCode, getJson, postJson, signInAndGetTokens, browserSignIn, completeAtProvider } from '../support/sign-in.js';
+import { callApi, exchangeCode, getJson, postJson, signInAndGetTokens, browserSignIn, completeAtProvider } from '../support/sign-in.js';
 import { ManualClock } from '../support/service.js';
 import { startServiceProcess } from '../support/process.js';
 import { decodeProtectedHeader } from 'jose';
@@ -124,6 +127,55 @@ const pgUp = await postgresAvailable();
       ),
     );
     expect(results.map((r) => r.status).sort()).toEqual([204, 409]);
+  });
+});
+
+(pgUp ? describe : describe.skip)('PostgreSQL, the last admin and the admin API’s input, two instances', () => {
+  const ROUNDS = 8;
+  let world: World;
+  let drop: () => Promise<void>;
+  let instances: string[];
+
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    drop = db.drop;
+    const emails = Array.from({ length: ROUNDS + 1 }, (_, i) => `duo-${i}@corp.test`);
+    world = await startWorld({ ADMIN_EMAILS: emails.join(',') }, { databaseUrl: db.url });
+    emails.forEach((email, i) => world.corp.accounts.set(`duo-${i}`, { email, email_verified: true }));
+    instances = [world.service.url, (await world.secondInstance()).url];
+  });
+
+  afterAll(async () => {
+    await world?.close();
+    await drop?.();
+  });
+
+  afterEach(() => {
+    expect(world.service.serverErrors).toEqual([]);
+  });
+
+  const admin = async (login: string) => {
+    const signedIn = await signInAndGetTokens(new TestBrowser(), world.service.url, 'corp', { login });
+    expect(signedIn.me.roles).toContain('admin');
+    return { id: signedIn.me.id as string, token: signedIn.tokens.access_token };
+  };
+
+  it('of two admins disabling or demoting each other at the same moment, exactly one succeeds; the other gets 409 last_admin', async () => {
+    let survivor = await admin('duo-0');
+    for (let round = 1; round <= ROUNDS; round++) {
+      // The two admins left, each taking the other's admin away on another instance, at once.
+      const rival = await admin(`duo-${round}`);
+      const change = round % 2 ? { disabled: true } : { roles: ['user'] };
+      const [bySurvivor, byRival] = await Promise.all([
+        callApi(instances[0], 'PATCH', `/admin/users/${rival.id}`, survivor.token, change),
+        callApi(instances[1], 'PATCH', `/admin/users/${survivor.id}`, rival.token, change),
+      ]);
+      expect([round, [bySurvivor.status, byRival.status].sort()]).toEqual([round, [200, 409]]);
+      expect([bySurvivor, byRival].find((r) => r.status === 409)!.body.error).toBe('last_admin');
+      if (byRival.status === 200) survivor = rival;
+    }
+    const admins = (await world.service.app.get(DataSource).getRepository(User).find()).filter((u) => isAdmin(u));
+    expect(admins.map((u) => u.id)).toEqual([survivor.id]);
   });
 });
 
