@@ -52,7 +52,7 @@ export class AdminUsersService {
    * exactly once across the pages, however many are added meanwhile.
    */
   async list(query: string | undefined, limit = 20, cursor?: string) {
-    const after = decodeCursor<{ c: number; i: string }>(cursor, { c: 'number', i: 'string' });
+    const after = decodeCursor(cursor, { c: 'integer', i: 'string' });
     const rows = await this.db.run(async (m) => {
       const qb = m.createQueryBuilder(User, 'u');
       let matches: string[] | undefined;
@@ -85,7 +85,12 @@ export class AdminUsersService {
           { like: likePattern(query.toLowerCase()), subject: query },
         );
       }
-      if (after) qb.andWhere('(u.created_at < :c OR (u.created_at = :c AND u.id < :i))', after);
+      // Parameters named apart from the search's own: a cursor only ever says where the previous page ended.
+      if (after)
+        qb.andWhere('(u.created_at < :afterCreatedAt OR (u.created_at = :afterCreatedAt AND u.id < :afterId))', {
+          afterCreatedAt: after.c,
+          afterId: after.i,
+        });
       return qb
         .orderBy('u.created_at', 'DESC')
         .addOrderBy('u.id', 'DESC')

@@ -353,6 +353,71 @@ describe('admin API', () => {
     expect((await call('GET', '/admin/users', adminToken)).status).toBe(200);
   });
 
+  describe('cursors: a tampered one is 400 invalid_request, and decodes into its own typed fields only', () => {
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const raw = (json: string) => Buffer.from(json).toString('base64url');
+    const refused = { status: 400, body: { error: 'invalid_request', error_description: expect.any(String) } };
+    const answers = async (path: string, cursors: string[]) =>
+      Promise.all(
+        cursors.map(async (c) => [Buffer.from(c, 'base64url').toString(), await call('GET', `${path}cursor=${c}`, adminToken)] as const),
+      );
+
+    it('admin users list: out-of-range, non-integer or mistyped fields, missing or unknown keys', async () => {
+      await insertUsers(world.service.app, 2, () => ({}));
+      const { nextCursor } = (await call('GET', '/admin/users?limit=1', adminToken)).body as { nextCursor: string };
+      const genuine = JSON.parse(Buffer.from(nextCursor, 'base64url').toString()) as { c: number; i: string };
+      expect(Object.keys(genuine).sort()).toEqual(['c', 'i']);
+      const tampered = [
+        raw(`{"c":1e400,"i":"${genuine.i}"}`),
+        raw(`{"c":-1e400,"i":"${genuine.i}"}`),
+        encode({ c: 1.5, i: genuine.i }),
+        encode({ c: 2 ** 53, i: genuine.i }),
+        encode({ c: String(genuine.c), i: genuine.i }),
+        encode({ c: genuine.c, i: 7 }),
+        encode({ c: genuine.c, i: ['x'] }),
+        encode({ c: genuine.c, i: 'a\u0000b' }),
+        encode({ c: genuine.c }),
+        encode({ ...genuine, like: '%' }),
+        encode({ ...genuine, subject: 'x' }),
+        raw(`{"c":${genuine.c},"i":"${genuine.i}","__proto__":{"like":"%"}}`),
+        encode([genuine.c, genuine.i]),
+        encode(null),
+        encode(genuine.c),
+      ];
+      for (const [json, res] of await answers('/admin/users?', tampered)) expect([json, res]).toEqual([json, refused]);
+      expect((await call('GET', `/admin/users?cursor=${encode(genuine)}`, adminToken)).status).toBe(200);
+    });
+
+    it('a cursor cannot widen a search: its extra keys never reach the query', async () => {
+      const far = encode({ c: Date.now() + 86_400_000, i: 'ffffffff', like: '%', subject: 'x' });
+      const res = await call('GET', `/admin/users?query=${encodeURIComponent('no-such-user-anywhere')}&cursor=${far}`, adminToken);
+      expect(res).toEqual(refused);
+      const plain = encode({ c: Date.now() + 86_400_000, i: 'ffffffff' });
+      const none = await call('GET', `/admin/users?query=${encodeURIComponent('no-such-user-anywhere')}&cursor=${plain}`, adminToken);
+      expect(none).toEqual({ status: 200, body: { items: [], nextCursor: null } });
+    });
+
+    it('audit list: an id that is not a decimal integer, mistyped, missing or with unknown keys', async () => {
+      const { nextCursor } = (await call('GET', '/admin/audit?limit=1', adminToken)).body as { nextCursor: string };
+      const genuine = JSON.parse(Buffer.from(nextCursor, 'base64url').toString()) as { id: string };
+      expect(genuine).toEqual({ id: expect.stringMatching(/^[0-9]+$/) });
+      const tampered = [
+        encode({ id: 'abc' }),
+        encode({ id: '' }),
+        encode({ id: '1e400' }),
+        encode({ id: '-1' }),
+        encode({ id: '1.5' }),
+        encode({ id: '9'.repeat(30) }),
+        encode({ id: 12 }),
+        encode({ id: 'a\u0000' }),
+        encode({}),
+        encode({ ...genuine, userId: randomUUID() }),
+      ];
+      for (const [json, res] of await answers('/admin/audit?', tampered)) expect([json, res]).toEqual([json, refused]);
+      expect((await call('GET', `/admin/audit?limit=1&cursor=${nextCursor}`, adminToken)).status).toBe(200);
+    });
+  });
+
   it('filters and pages the audit trail', async () => {
     const page1 = await call('GET', '/admin/audit?type=sign_in&limit=5', adminToken);
     expect(page1.body.items).toHaveLength(5);

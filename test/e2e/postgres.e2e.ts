@@ -140,7 +140,8 @@ const pgUp = await postgresAvailable();
     const db = await createTestDatabase();
     drop = db.drop;
     const emails = Array.from({ length: ROUNDS + 1 }, (_, i) => `duo-${i}@corp.test`);
-    world = await startWorld({ ADMIN_EMAILS: emails.join(',') }, { databaseUrl: db.url });
+    world = await startWorld({ ADMIN_EMAILS: [...emails, 'pg-input@corp.test'].join(',') }, { databaseUrl: db.url });
+    world.corp.accounts.set('pg-input', { email: 'pg-input@corp.test', email_verified: true });
     emails.forEach((email, i) => world.corp.accounts.set(`duo-${i}`, { email, email_verified: true }));
     instances = [world.service.url, (await world.secondInstance()).url];
   });
@@ -176,6 +177,28 @@ const pgUp = await postgresAvailable();
     }
     const admins = (await world.service.app.get(DataSource).getRepository(User).find()).filter((u) => isAdmin(u));
     expect(admins.map((u) => u.id)).toEqual([survivor.id]);
+  });
+
+  const refusedAll = async (paths: string[]) => {
+    const { token } = await admin('pg-input');
+    for (const path of paths) {
+      expect([path, await callApi(world.service.url, 'GET', path, token)]).toEqual([
+        path,
+        { status: 400, body: { error: 'invalid_request', error_description: expect.any(String) } },
+      ]);
+    }
+  };
+
+  it('answers tampered cursors with 400 invalid_request: out of range, NUL, not a number, unknown keys', async () => {
+    const cursor = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    await refusedAll([
+      `/admin/users?cursor=${Buffer.from('{"c":1e400,"i":"x"}').toString('base64url')}`,
+      `/admin/users?cursor=${cursor({ c: 1, i: 'a\u0000' })}`,
+      `/admin/users?query=x&cursor=${cursor({ c: 1, i: 'x', like: '%' })}`,
+      `/admin/audit?cursor=${cursor({ id: 'abc' })}`,
+      `/admin/audit?cursor=${cursor({ id: '1\u0000' })}`,
+      `/admin/audit?cursor=${cursor({ id: '9'.repeat(30) })}`,
+    ]);
   });
 });
 
