@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
-import { RoleList } from '../common/validators.js';
+import { NoNul, RoleList } from '../common/validators.js';
 
 export class PageQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
@@ -24,6 +24,7 @@ export class ListUsersQueryDto extends PageQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @NoNul('query')
   query?: string;
 }
 
@@ -37,6 +38,7 @@ export class AuditQueryDto extends PageQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(64)
+  @NoNul('type')
   type?: string;
 }
 

@@ -418,6 +418,20 @@ describe('admin API', () => {
     });
   });
 
+  it('refuses a NUL character in the search query or the audit type with 400 invalid_request', async () => {
+    for (const path of [
+      '/admin/users?query=a%00b',
+      '/admin/users?query=%00',
+      '/admin/users?query=abc%00def',
+      '/admin/audit?type=sign_in%00',
+    ]) {
+      expect([path, await call('GET', path, adminToken)]).toEqual([
+        path,
+        { status: 400, body: { error: 'invalid_request', error_description: expect.any(String) } },
+      ]);
+    }
+  });
+
   it('filters and pages the audit trail', async () => {
     const page1 = await call('GET', '/admin/audit?type=sign_in&limit=5', adminToken);
     expect(page1.body.items).toHaveLength(5);

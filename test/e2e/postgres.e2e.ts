@@ -189,6 +189,10 @@ const pgUp = await postgresAvailable();
     }
   };
 
+  it('answers a NUL character in a search or an audit type with 400 invalid_request (PostgreSQL text cannot hold it)', async () => {
+    await refusedAll(['/admin/users?query=a%00b', '/admin/users?query=abc%00', '/admin/users?query=%00', '/admin/audit?type=%00']);
+  });
+
   it('answers tampered cursors with 400 invalid_request: out of range, NUL, not a number, unknown keys', async () => {
     const cursor = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
     await refusedAll([
