@@ -108,8 +108,13 @@ export class AuditEventDto {
   @ApiProperty() id: string;
   @ApiProperty({ format: 'date-time' }) at: string;
   @ApiProperty({ example: 'sign_in' }) type: string;
-  @ApiProperty({ nullable: true, type: String, description: 'user id of the admin, "cli", or null for the user themselves' }) actorId:
-    string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description:
+      'who acted: a user id (an admin, or the user themselves: signing out, unlinking), "cli", or null for the service (sign-in, reuse detected)',
+  })
+  actorId: string | null;
   @ApiProperty({ nullable: true, type: String }) userId: string | null;
   @ApiProperty({ nullable: true, type: String }) provider: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'the rule or reason, e.g. existing_identity' }) reason: string | null;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AccountsService } from '../accounts/accounts.service.js';
+import type { RequestContext } from '../audit/audit.service.js';
 import { effectiveRoles } from '../accounts/roles.js';
 import { AuthorizationCodesService } from '../auth/authorization-codes.service.js';
 import { LinkTicketsService } from '../auth/link-tickets.service.js';
@@ -77,8 +78,8 @@ export class PageSignInService {
     return '/account';
   }
 
-  async signOut(auth: AccessTokenClaims, res: Response): Promise<void> {
-    if (auth.sid) await this.sessions.revoke(auth.sid, 'logout');
+  async signOut(auth: AccessTokenClaims, res: Response, ctx: RequestContext): Promise<void> {
+    if (auth.sid) await this.sessions.revoke(auth.sid, 'logout', { actorId: auth.sub, ctx });
     this.pages.clear(res);
   }
 

@@ -456,6 +456,49 @@ describe('admin API', () => {
   });
 });
 
+describe('sessions the user ends', () => {
+  it('are audited with the user as actor and the request’s IP and user agent (DELETE /me/sessions[/:id], POST /auth/logout, POST /session/logout)', async () => {
+    const userAgent = 'session-ender/2.0';
+    const sessions: Awaited<ReturnType<typeof signIn>>[] = [];
+    for (let i = 0; i < 4; i++) sessions.push(await signIn('acme', 'ender'));
+    const userId = sessions[0].me.id as string;
+    expect(new Set(sessions.map((s) => s.me.id))).toEqual(new Set([userId]));
+    const sid = (accessToken: string) => JSON.parse(Buffer.from(accessToken.split('.')[1], 'base64url').toString()).sid as string;
+    const send = (method: string, path: string, headers: Record<string, string> = {}, body?: unknown) =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: { 'user-agent': userAgent, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    const bearer = (i: number) => ({ authorization: `Bearer ${sessions[i].tokens.access_token}` });
+
+    // One device from the list; logout by refresh token; logout by access token.
+    expect((await send('DELETE', `/me/sessions/${sid(sessions[0].tokens.access_token)}`, bearer(1))).status).toBe(204);
+    expect((await send('POST', '/auth/logout', {}, { refresh_token: sessions[1].tokens.refresh_token })).status).toBe(204);
+    expect((await send('POST', '/auth/logout', bearer(2))).status).toBe(204);
+    // The pages' own sign-out, from a cookie session.
+    const browser = new TestBrowser();
+    const back = await completeAtProvider(browser, `${url}/session/login/acme`, (u) => new URL(u).pathname === '/session/callback', {
+      login: 'ender',
+    });
+    expect((await browser.request(back.result.href)).headers.get('location')).toBe('/account');
+    const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec((await browser.request(`${url}/account`)).body)![1];
+    const pageLogout = await browser.request(`${url}/session/logout`, {
+      method: 'POST',
+      headers: { 'x-csrf-token': csrf, 'user-agent': userAgent },
+    });
+    expect(pageLogout.status).toBe(204);
+    // Everything else at once.
+    expect((await send('DELETE', '/me/sessions', bearer(3))).status).toBe(200);
+
+    const revoked = (await auditOf(userId)).filter((e) => e.type === 'session_revoked');
+    expect(revoked.map((e) => e.reason).sort()).toEqual(['logout', 'logout', 'logout', 'signed out everywhere', 'signed_out_by_user']);
+    for (const e of revoked) {
+      expect(e).toEqual(expect.objectContaining({ userId, actorId: userId, ip: '127.0.0.1', userAgent }));
+    }
+  });
+});
+
 describe('OpenAPI', () => {
   it('serves the document with every route and the bearer scheme, and the UI', async () => {
     const doc = await getJson(`${url}/docs-json`);
