@@ -93,9 +93,13 @@ export class MeController {
   @Delete('sessions/:id')
   @HttpCode(204)
   @ApiNoContentResponse()
-  async endSession(@CurrentAuth() auth: AccessTokenClaims, @Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
+  async endSession(
+    @CurrentAuth() auth: AccessTokenClaims,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Req() req: Request,
+  ): Promise<void> {
     const session = (await this.sessions.listActive(auth.sub)).find((s) => s.id === id);
     if (!session) throw new DomainError('not_found', 'no such active session');
-    await this.sessions.revoke(id, 'signed_out_by_user');
+    await this.sessions.revoke(id, 'signed_out_by_user', { actorId: auth.sub, ctx: requestContext(req) });
   }
 }

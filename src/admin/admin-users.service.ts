@@ -33,6 +33,8 @@ const notFound = () => new DomainError('not_found', 'no such user');
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Above this many trigram matches, sorting them all costs more than walking the newest users until a page fills. */
 const TRIGRAM_CANDIDATES = 200;
+/** PostgreSQL advisory lock key of the changes that may take away the last admin (any constant unique in this app). */
+const ADMIN_CHANGES_LOCK = 0x61646d696e; // "admin"
 
 @Injectable()
 export class AdminUsersService {
@@ -50,7 +52,7 @@ export class AdminUsersService {
    * exactly once across the pages, however many are added meanwhile.
    */
   async list(query: string | undefined, limit = 20, cursor?: string) {
-    const after = decodeCursor<{ c: number; i: string }>(cursor, { c: 'number', i: 'string' });
+    const after = decodeCursor(cursor, { c: 'integer', i: 'string' });
     const rows = await this.db.run(async (m) => {
       const qb = m.createQueryBuilder(User, 'u');
       let matches: string[] | undefined;
@@ -83,7 +85,12 @@ export class AdminUsersService {
           { like: likePattern(query.toLowerCase()), subject: query },
         );
       }
-      if (after) qb.andWhere('(u.created_at < :c OR (u.created_at = :c AND u.id < :i))', after);
+      // Parameters named apart from the search's own: a cursor only ever says where the previous page ended.
+      if (after)
+        qb.andWhere('(u.created_at < :afterCreatedAt OR (u.created_at = :afterCreatedAt AND u.id < :afterId))', {
+          afterCreatedAt: after.c,
+          afterId: after.i,
+        });
       return qb
         .orderBy('u.created_at', 'DESC')
         .addOrderBy('u.id', 'DESC')
@@ -149,6 +156,7 @@ export class AdminUsersService {
   /** Roles (the assigned ones) and disabled; roles lost or disabling end the user's tokens at once. */
   async update(id: string, change: { roles?: string[]; disabled?: boolean }, actorId: string, ctx: RequestContext) {
     await this.db.transaction(async (m) => {
+      await this.lockAdminChanges(m);
       const user = await this.lockUser(m, id);
       const next = { ...user, roles: change.roles ?? user.roles, disabled: change.disabled ?? user.disabled };
       await this.keepAnAdmin(m, user, isAdmin(next));
@@ -174,6 +182,7 @@ export class AdminUsersService {
   /** Deletes the user; identities and sessions go with it (foreign keys), audit rows stay. */
   async remove(id: string, actorId: string, ctx: RequestContext): Promise<void> {
     await this.db.transaction(async (m) => {
+      await this.lockAdminChanges(m);
       const user = await this.lockUser(m, id);
       await this.keepAnAdmin(m, user, false);
       await this.sessions.revokeAllOf(m, id, 'user_deleted');
@@ -205,6 +214,7 @@ export class AdminUsersService {
   async merge(targetId: string, sourceId: string, actorId: string, ctx: RequestContext) {
     if (targetId === sourceId) throw new DomainError('invalid_request', 'an account cannot be merged into itself');
     await this.db.transaction(async (m) => {
+      await this.lockAdminChanges(m);
       const target = await this.lockUser(m, targetId);
       const source = await this.lockUser(m, sourceId);
       if (isAdmin(source) && !isAdmin({ ...target, roles: [...target.roles, ...source.roles] })) await this.keepAnAdmin(m, source, false);
@@ -234,14 +244,29 @@ export class AdminUsersService {
     return m.findOneByOrFail(User, { id });
   }
 
-  /** Refuses (409 last_admin) a change that would leave no enabled admin. */
+  /**
+   * Serialises the changes that may leave no admin (update, remove, merge), across instances: taken first in their
+   * transaction, before any row lock, so two admins taking each other's admin away at once cannot both pass the
+   * check in keepAnAdmin (each would otherwise see the other still an admin under READ COMMITTED). A transaction-level
+   * advisory lock on PostgreSQL; on SQLite, transactions already run one at a time (BEGIN IMMEDIATE).
+   */
+  private async lockAdminChanges(m: EntityManager): Promise<void> {
+    if (this.db.postgres) await this.db.sql(m, 'SELECT pg_advisory_xact_lock(:key)', { key: ADMIN_CHANGES_LOCK });
+  }
+
+  /**
+   * Refuses (409 last_admin) a change that would leave no enabled admin. Call after lockAdminChanges. Roles match
+   * exactly, as the guards compare them: `ADMIN` is not `admin` (SQLite's LIKE would fold the case); the quotes
+   * make it one whole element of the JSON array.
+   */
   private async keepAnAdmin(m: EntityManager, user: User, staysAdmin: boolean): Promise<void> {
     if (!isAdmin(user) || staysAdmin) return;
+    const contains = (column: string) => (this.db.postgres ? `strpos(${column}, :admin) > 0` : `instr(${column}, :admin) > 0`);
     const others = await m
       .createQueryBuilder(User, 'u')
       .where('u.id <> :id', { id: user.id })
       .andWhere('u.disabled = :no', { no: false })
-      .andWhere(new Brackets((w) => w.where('u.roles LIKE :admin').orWhere('u.provider_roles LIKE :admin')), { admin: `%"${ROLE_ADMIN}"%` })
+      .andWhere(`(${contains('u.roles')} OR ${contains('u.provider_roles')})`, { admin: JSON.stringify(ROLE_ADMIN) })
       .getCount();
     if (others === 0) throw new DomainError('last_admin', 'this is the last admin: make someone else admin first');
   }

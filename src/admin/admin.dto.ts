@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
-import { RoleList } from '../common/validators.js';
+import { NoNul, RoleList } from '../common/validators.js';
 
 export class PageQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
@@ -24,6 +24,7 @@ export class ListUsersQueryDto extends PageQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @NoNul('query')
   query?: string;
 }
 
@@ -37,6 +38,7 @@ export class AuditQueryDto extends PageQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(64)
+  @NoNul('type')
   type?: string;
 }
 
@@ -106,8 +108,13 @@ export class AuditEventDto {
   @ApiProperty() id: string;
   @ApiProperty({ format: 'date-time' }) at: string;
   @ApiProperty({ example: 'sign_in' }) type: string;
-  @ApiProperty({ nullable: true, type: String, description: 'user id of the admin, "cli", or null for the user themselves' }) actorId:
-    string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description:
+      'who acted: a user id (an admin, or the user themselves: signing out, unlinking), "cli", or null for the service (sign-in, reuse detected)',
+  })
+  actorId: string | null;
   @ApiProperty({ nullable: true, type: String }) userId: string | null;
   @ApiProperty({ nullable: true, type: String }) provider: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'the rule or reason, e.g. existing_identity' }) reason: string | null;

@@ -73,7 +73,7 @@ export class AuditService {
 
   /** Newest first, keyset-paginated on the event id. */
   async list(filter: { userId?: string; type?: string }, limit = 50, cursor?: string) {
-    const before = decodeCursor<{ id: string }>(cursor, { id: 'string' });
+    const before = decodeCursor(cursor, { id: 'integer-string' });
     const rows = await this.db.run((m) => {
       const qb = m.createQueryBuilder(AuditEvent, 'e');
       if (filter.userId) qb.andWhere('e.user_id = :userId', { userId: filter.userId });

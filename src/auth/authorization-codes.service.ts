@@ -17,6 +17,16 @@ export const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
 const badCode = () => new DomainError('invalid_grant', 'the code is invalid, expired or already used');
 
+/** Why `verifier` does not prove possession of the code's `challenge` (RFC 7636 §4.6), or undefined when it does. */
+function pkceRefusal(challenge: string | null, verifier: string | undefined): string | undefined {
+  if (challenge) {
+    if (typeof verifier !== 'string' || !VERIFIER.test(verifier)) return 'code_verifier is missing or malformed';
+    return safeEqual(pkceChallenge(verifier), challenge) ? undefined : 'code_verifier does not match the code_challenge';
+  }
+  // A verifier without a challenge is refused too: that is a downgrade (RFC 9700 §2.1.1).
+  return verifier === undefined ? undefined : 'code_verifier sent, but the sign-in started without a code_challenge';
+}
+
 /** The one-time code the sign-in callback hands to the app: single use, ≤ 60 s, hashed at rest, PKCE-bound. */
 @Injectable()
 export class AuthorizationCodesService {
@@ -45,36 +55,34 @@ export class AuthorizationCodesService {
   }
 
   /**
-   * Spends the code with one conditional UPDATE, so of concurrent exchanges exactly one wins. A code presented again
-   * after it was spent returns the row as `reused` so the caller can revoke what it issued (RFC 6749 §4.1.2).
+   * Spends the code, but only for the app that started the sign-in: the PKCE binding (RFC 7636 §4.6) is checked
+   * against the stored row first, so a request that fails it spends nothing and revokes nothing. Whoever holds only
+   * the code (intercepted, RFC 7636 §1; or from a log or the browser's history) can then neither burn it before the
+   * app exchanges it nor end the session it started, and the app's own exchange still works after such attempts
+   * (checklist L3). The spend is one conditional UPDATE, so of concurrent correct exchanges exactly one wins. A correct
+   * exchange of a code already spent is a replay: the row comes back as `reused` so the caller revokes what it issued
+   * (RFC 6749 §4.1.2).
    */
   async consume(code: string, codeVerifier: string | undefined): Promise<{ row: AuthorizationCode } | { reused: AuthorizationCode }> {
     const hash = sha256(code);
+    const found = await this.db.run((m) => this.db.findRow(m, AuthorizationCode, { codeHash: hash }));
+    if (!found) throw badCode();
     const now = this.clock.now();
-    const { spent, row } = await this.db.run(async (m) => ({
-      spent: await this.db.sql(
+    const refusal = pkceRefusal(found.codeChallenge, codeVerifier);
+    // A spent or expired code is refused like an unknown one, whatever was wrong with the verifier.
+    if (refusal) throw found.consumedAt === null && found.expiresAt > now ? new DomainError('invalid_grant', refusal) : badCode();
+    const spent = await this.db.run((m) =>
+      this.db.sql(
         m,
         'UPDATE authorization_codes SET consumed_at = :now WHERE code_hash = :hash AND consumed_at IS NULL AND expires_at > :now',
         { now, hash },
       ),
-      row: await this.db.findRow(m, AuthorizationCode, { codeHash: hash }),
-    }));
-    if (spent.affected !== 1) {
-      if (row?.consumedAt != null) return { reused: row };
-      throw badCode();
-    }
-    if (!row) throw badCode();
-    // PKCE (RFC 7636 §4.6). A verifier without a challenge is refused too: that is a downgrade (RFC 9700 §2.1.1).
-    if (row.codeChallenge) {
-      if (typeof codeVerifier !== 'string' || !VERIFIER.test(codeVerifier))
-        throw new DomainError('invalid_grant', 'code_verifier is missing or malformed');
-      const computed = pkceChallenge(codeVerifier);
-      if (!safeEqual(computed, row.codeChallenge))
-        throw new DomainError('invalid_grant', 'code_verifier does not match the code_challenge');
-    } else if (codeVerifier !== undefined) {
-      throw new DomainError('invalid_grant', 'code_verifier sent, but the sign-in started without a code_challenge');
-    }
-    return { row };
+    );
+    if (spent.affected === 1) return { row: { ...found, consumedAt: now } };
+    // Spent before, or by a concurrent exchange that won: read it again for the session that exchange started.
+    const row = await this.db.run((m) => this.db.findRow(m, AuthorizationCode, { codeHash: hash }));
+    if (row?.consumedAt != null) return { reused: row };
+    throw badCode();
   }
 
   /**

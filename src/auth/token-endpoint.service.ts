@@ -9,6 +9,7 @@ import { Db } from '../database/db.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { AccessTokensService } from '../tokens/access-tokens.service.js';
 import { RefreshToken } from '../tokens/refresh-token.entity.js';
+import { Session } from '../tokens/session.entity.js';
 import { SessionsService, type IssuedSession } from '../tokens/sessions.service.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
 import { ClientsService } from '../clients/clients.service.js';
@@ -81,9 +82,11 @@ export class TokenEndpointService {
 
   async exchangeCode(code: string, codeVerifier: string | undefined, ctx: RequestContext): Promise<TokenResponse> {
     const result = await this.codes.consume(code, codeVerifier);
+    // A replay reaches here only with the right verifier (consume checks PKCE before anything else), so holding a
+    // PKCE-bound code alone never ends the session it started (checklist L3).
     if ('reused' in result) {
       const { sessionId, userId } = result.reused;
-      if (sessionId && (await this.sessions.revoke(sessionId, 'authorization_code_reused'))) {
+      if (sessionId && (await this.sessions.revoke(sessionId, 'authorization_code_reused', { ctx }))) {
         await this.audit.record({ type: 'authorization_code_reused', userId, reason: 'session revoked', ...ctx, details: { sessionId } });
       }
       throw new DomainError('invalid_grant', 'the code is invalid, expired or already used');
@@ -102,14 +105,21 @@ export class TokenEndpointService {
     return this.respond({ id: issued.session.userId, roles }, issued);
   }
 
-  /** Ends the session a refresh token belongs to. Unknown tokens end nothing and say nothing (RFC 7009 §2.2). */
-  async logoutByRefreshToken(refreshToken: string): Promise<void> {
-    const row = await this.db.run((m) => m.findOneBy(RefreshToken, { tokenHash: sha256(refreshToken) }));
-    if (row) await this.sessions.revoke(row.sessionId, 'logout');
+  /**
+   * Ends the session a refresh token belongs to, audited as its user's own doing (the token's holder acts for them).
+   * Unknown tokens end nothing and say nothing (RFC 7009 §2.2).
+   */
+  async logoutByRefreshToken(refreshToken: string, ctx: RequestContext): Promise<void> {
+    const session = await this.db.run(async (m) => {
+      const row = await m.findOneBy(RefreshToken, { tokenHash: sha256(refreshToken) });
+      return row && m.findOneBy(Session, { id: row.sessionId });
+    });
+    if (session) await this.sessions.revoke(session.id, 'logout', { actorId: session.userId, ctx });
   }
 
-  async logoutSession(sessionId: string): Promise<void> {
-    await this.sessions.revoke(sessionId, 'logout');
+  /** Ends the session of a user's access token, audited as that user's doing. */
+  async logoutSession(claims: { sub: string; sid: string }, ctx: RequestContext): Promise<void> {
+    await this.sessions.revoke(claims.sid, 'logout', { actorId: claims.sub, ctx });
   }
 
   private async activeUser(userId: string): Promise<User> {

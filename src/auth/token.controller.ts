@@ -71,14 +71,15 @@ export class TokenController {
   @ApiBearerAuth()
   @ApiBody({ type: LogoutRequestDto, required: false })
   @ApiNoContentResponse({ description: 'the session has ended' })
-  async logout(@Body() rawBody: unknown, @Headers('authorization') authorization: unknown): Promise<void> {
+  async logout(@Body() rawBody: unknown, @Headers('authorization') authorization: unknown, @Req() req: Request): Promise<void> {
+    const ctx = requestContext(req);
     const refreshToken = param(asObject(rawBody), 'refresh_token');
-    if (refreshToken) return this.tokens.logoutByRefreshToken(refreshToken);
+    if (refreshToken) return this.tokens.logoutByRefreshToken(refreshToken, ctx);
     const bearer = bearerToken(authorization);
     if (!bearer) throw new DomainError('invalid_request', 'send a refresh_token or a bearer access token');
-    const { sid } = this.accessTokens.verify(bearer);
+    const { sub, sid } = this.accessTokens.verify(bearer);
     if (!sid) throw new DomainError('invalid_request', 'an API client token has no session to end');
-    return this.tokens.logoutSession(sid);
+    return this.tokens.logoutSession({ sub, sid }, ctx);
   }
 }
 

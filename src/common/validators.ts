@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsOptional, IsString, Matches } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsOptional, IsString, Matches, NotContains } from 'class-validator';
 import { ROLE_NAME } from '../config/config.js';
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
@@ -23,3 +23,9 @@ export const RoleList = (description: string, example = ['reports']) =>
 /** An optional list of at most 32 OAuth scopes (request bodies). */
 export const ScopeList = (description: string, example = ['reports:read']) =>
   nameList(SCOPE_TOKEN, 'each scope must be 1–64 printable characters without spaces, " or \\', description, example);
+
+/**
+ * A query string that reaches the database as text: PostgreSQL refuses NUL (U+0000) in text values, which would be a
+ * 500 there (and SQLite's full-text search chokes on it too), so it is a 400 before any query runs, on both.
+ */
+export const NoNul = (name: string) => NotContains('\u0000', { message: `${name} must not contain a NUL character` });

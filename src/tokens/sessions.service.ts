@@ -24,6 +24,12 @@ export interface RotatedSession extends IssuedSession {
   roles: string[];
 }
 
+/** Who ends a session, as the audit trail records it. */
+export interface RevokedBy {
+  actorId?: string;
+  ctx?: RequestContext;
+}
+
 interface RotationRow {
   id: string;
   user_id: string;
@@ -142,7 +148,7 @@ export class SessionsService {
       return m.findOneBy(Session, { id: known.sessionId });
     });
     if (session) this.metrics.refreshReuse.inc();
-    if (session && (await this.revoke(session.id, 'refresh_token_reused'))) {
+    if (session && (await this.revoke(session.id, 'refresh_token_reused', { ctx }))) {
       await this.audit.record({
         type: 'refresh_token_reused',
         userId: session.userId,
@@ -191,16 +197,18 @@ export class SessionsService {
 
   /**
    * Ends a session and its access tokens (through the revocation feed, in the same transaction); returns whether it
-   * was still active.
+   * was still active. `by` is who ended it, for the audit trail: the acting user (the session's own user signing
+   * out) and the request's IP and user agent; no actor when the service itself ends it (a reused token).
    */
-  async revoke(sessionId: string, reason: string, m?: EntityManager): Promise<boolean> {
-    if (!m) return this.db.transaction((tx) => this.revoke(sessionId, reason, tx));
-    const res = await m.update(Session, { id: sessionId, revokedAt: IsNull() }, { revokedAt: this.clock.now(), revokedReason: reason });
-    if (res.affected !== 1) return false;
-    await this.revocations.revokeSession(sessionId, m);
-    const { userId } = await m.findOneByOrFail(Session, { id: sessionId });
-    await this.audit.record({ type: 'session_revoked', userId, reason, details: { sessionId } }, m);
-    return true;
+  async revoke(sessionId: string, reason: string, by: RevokedBy = {}): Promise<boolean> {
+    return this.db.transaction(async (m) => {
+      const res = await m.update(Session, { id: sessionId, revokedAt: IsNull() }, { revokedAt: this.clock.now(), revokedReason: reason });
+      if (res.affected !== 1) return false;
+      await this.revocations.revokeSession(sessionId, m);
+      const { userId } = await m.findOneByOrFail(Session, { id: sessionId });
+      await this.audit.record({ type: 'session_revoked', userId, actorId: by.actorId, reason, ...by.ctx, details: { sessionId } }, m);
+      return true;
+    });
   }
 
   /** Ends every session of a user and every access token they hold; returns how many sessions were active. */

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import type { RequestContext } from '../audit/audit.service.js';
 import { AuthorizationCodesService } from '../auth/authorization-codes.service.js';
 import { LinkTicketsService } from '../auth/link-tickets.service.js';
 import { PageSessionService } from '../auth/page-session.service.js';
@@ -85,8 +86,8 @@ export class PageSignInService {
     return pending.link ? '/account?linked=1' : '/account';
   }
 
-  async signOut(auth: AccessTokenClaims, res: Response): Promise<void> {
-    if (auth.sid) await this.sessions.revoke(auth.sid, 'logout');
+  async signOut(auth: AccessTokenClaims, res: Response, ctx: RequestContext): Promise<void> {
+    if (auth.sid) await this.sessions.revoke(auth.sid, 'logout', { actorId: auth.sub, ctx });
     this.pages.clear(res);
   }
 

@@ -6,6 +6,7 @@ import { Public } from '../auth/decorators/public.decorator.js';
 import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
 import { UsersOnly } from '../auth/decorators/users-only.decorator.js';
 import { PageSessionService } from '../auth/page-session.service.js';
+import { requestContext } from '../common/request-context.js';
 import { ProviderRegistry } from '../auth/providers/provider-registry.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
@@ -72,8 +73,8 @@ export class PagesController {
 
   @Post('session/logout')
   @HttpCode(204)
-  async logout(@CurrentAuth() auth: AccessTokenClaims, @Res({ passthrough: true }) res: Response) {
-    await this.signIn.signOut(auth, res);
+  async logout(@CurrentAuth() auth: AccessTokenClaims, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    await this.signIn.signOut(auth, res, requestContext(req));
   }
 
   /** Starts linking another provider to the signed-in user: the browser goes to the returned URL. */

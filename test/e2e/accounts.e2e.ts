@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { isAdmin } from '../../src/accounts/roles.js';
+import { User } from '../../src/accounts/user.entity.js';
 import { TestBrowser, formAction } from '../support/browser.js';
 import { insertUser, insertUsers } from '../support/factories.js';
 import { callApi, browserSignIn, completeAtProvider, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
@@ -431,6 +434,104 @@ describe('admin API', () => {
     expect((await call('GET', '/admin/users', adminToken)).status).toBe(200);
   });
 
+  it('protects the last admin with roles compared case-sensitively: ADMIN or Admin is not admin', async () => {
+    const me = (await getJson(`${url}/me`, adminToken)).body.id as string;
+    const users = await world.service.app.get(DataSource).getRepository(User).find();
+    for (const u of users.filter((x) => isAdmin(x) && x.id !== me))
+      await call('PATCH', `/admin/users/${u.id}`, adminToken, { roles: ['user'] });
+    // Look-alikes of every kind: assigned, provider-mapped, and through the API (role names may have capitals).
+    await insertUser(world.service.app, { email: 'shouty@case.test', roles: ['user', 'ADMIN'] });
+    await insertUser(world.service.app, { email: 'mapped@case.test', roles: ['user'], providerRoles: ['Admin'] });
+    const viaApi = await insertUser(world.service.app, { email: 'api@case.test' });
+    expect((await call('PATCH', `/admin/users/${viaApi.id}`, adminToken, { roles: ['user', 'aDmIn'] })).body.roles).toEqual([
+      'user',
+      'aDmIn',
+    ]);
+    expect((await call('PATCH', `/admin/users/${me}`, adminToken, { roles: ['user'] })).body.error).toBe('last_admin');
+    expect((await call('PATCH', `/admin/users/${me}`, adminToken, { disabled: true })).body.error).toBe('last_admin');
+    expect((await call('DELETE', `/admin/users/${me}`, adminToken)).body.error).toBe('last_admin');
+    expect((await call('GET', '/admin/users', adminToken)).status).toBe(200);
+  });
+
+  describe('cursors: a tampered one is 400 invalid_request, and decodes into its own typed fields only', () => {
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const raw = (json: string) => Buffer.from(json).toString('base64url');
+    const refused = { status: 400, body: { error: 'invalid_request', error_description: expect.any(String) } };
+    const answers = async (path: string, cursors: string[]) =>
+      Promise.all(
+        cursors.map(async (c) => [Buffer.from(c, 'base64url').toString(), await call('GET', `${path}cursor=${c}`, adminToken)] as const),
+      );
+
+    it('admin users list: out-of-range, non-integer or mistyped fields, missing or unknown keys', async () => {
+      await insertUsers(world.service.app, 2, () => ({}));
+      const { nextCursor } = (await call('GET', '/admin/users?limit=1', adminToken)).body as { nextCursor: string };
+      const genuine = JSON.parse(Buffer.from(nextCursor, 'base64url').toString()) as { c: number; i: string };
+      expect(Object.keys(genuine).sort()).toEqual(['c', 'i']);
+      const tampered = [
+        raw(`{"c":1e400,"i":"${genuine.i}"}`),
+        raw(`{"c":-1e400,"i":"${genuine.i}"}`),
+        encode({ c: 1.5, i: genuine.i }),
+        encode({ c: 2 ** 53, i: genuine.i }),
+        encode({ c: String(genuine.c), i: genuine.i }),
+        encode({ c: genuine.c, i: 7 }),
+        encode({ c: genuine.c, i: ['x'] }),
+        encode({ c: genuine.c, i: 'a\u0000b' }),
+        encode({ c: genuine.c }),
+        encode({ ...genuine, like: '%' }),
+        encode({ ...genuine, subject: 'x' }),
+        raw(`{"c":${genuine.c},"i":"${genuine.i}","__proto__":{"like":"%"}}`),
+        encode([genuine.c, genuine.i]),
+        encode(null),
+        encode(genuine.c),
+      ];
+      for (const [json, res] of await answers('/admin/users?', tampered)) expect([json, res]).toEqual([json, refused]);
+      expect((await call('GET', `/admin/users?cursor=${encode(genuine)}`, adminToken)).status).toBe(200);
+    });
+
+    it('a cursor cannot widen a search: its extra keys never reach the query', async () => {
+      const far = encode({ c: Date.now() + 86_400_000, i: 'ffffffff', like: '%', subject: 'x' });
+      const res = await call('GET', `/admin/users?query=${encodeURIComponent('no-such-user-anywhere')}&cursor=${far}`, adminToken);
+      expect(res).toEqual(refused);
+      const plain = encode({ c: Date.now() + 86_400_000, i: 'ffffffff' });
+      const none = await call('GET', `/admin/users?query=${encodeURIComponent('no-such-user-anywhere')}&cursor=${plain}`, adminToken);
+      expect(none).toEqual({ status: 200, body: { items: [], nextCursor: null } });
+    });
+
+    it('audit list: an id that is not a decimal integer, mistyped, missing or with unknown keys', async () => {
+      const { nextCursor } = (await call('GET', '/admin/audit?limit=1', adminToken)).body as { nextCursor: string };
+      const genuine = JSON.parse(Buffer.from(nextCursor, 'base64url').toString()) as { id: string };
+      expect(genuine).toEqual({ id: expect.stringMatching(/^[0-9]+$/) });
+      const tampered = [
+        encode({ id: 'abc' }),
+        encode({ id: '' }),
+        encode({ id: '1e400' }),
+        encode({ id: '-1' }),
+        encode({ id: '1.5' }),
+        encode({ id: '9'.repeat(30) }),
+        encode({ id: 12 }),
+        encode({ id: 'a\u0000' }),
+        encode({}),
+        encode({ ...genuine, userId: randomUUID() }),
+      ];
+      for (const [json, res] of await answers('/admin/audit?', tampered)) expect([json, res]).toEqual([json, refused]);
+      expect((await call('GET', `/admin/audit?limit=1&cursor=${nextCursor}`, adminToken)).status).toBe(200);
+    });
+  });
+
+  it('refuses a NUL character in the search query or the audit type with 400 invalid_request', async () => {
+    for (const path of [
+      '/admin/users?query=a%00b',
+      '/admin/users?query=%00',
+      '/admin/users?query=abc%00def',
+      '/admin/audit?type=sign_in%00',
+    ]) {
+      expect([path, await call('GET', path, adminToken)]).toEqual([
+        path,
+        { status: 400, body: { error: 'invalid_request', error_description: expect.any(String) } },
+      ]);
+    }
+  });
+
   it('filters and pages the audit trail', async () => {
     const page1 = await call('GET', '/admin/audit?type=sign_in&limit=5', adminToken);
     expect(page1.body.items).toHaveLength(5);
@@ -452,6 +553,49 @@ describe('admin API', () => {
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
     expect(new Set(ids).size).toBe(10);
     expect((await call('GET', '/admin/audit?userId=not-a-uuid', adminToken)).status).toBe(400);
+  });
+});
+
+describe('sessions the user ends', () => {
+  it('are audited with the user as actor and the request’s IP and user agent (DELETE /me/sessions[/:id], POST /auth/logout, POST /session/logout)', async () => {
+    const userAgent = 'session-ender/2.0';
+    const sessions: Awaited<ReturnType<typeof signIn>>[] = [];
+    for (let i = 0; i < 4; i++) sessions.push(await signIn('acme', 'ender'));
+    const userId = sessions[0].me.id as string;
+    expect(new Set(sessions.map((s) => s.me.id))).toEqual(new Set([userId]));
+    const sid = (accessToken: string) => JSON.parse(Buffer.from(accessToken.split('.')[1], 'base64url').toString()).sid as string;
+    const send = (method: string, path: string, headers: Record<string, string> = {}, body?: unknown) =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: { 'user-agent': userAgent, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    const bearer = (i: number) => ({ authorization: `Bearer ${sessions[i].tokens.access_token}` });
+
+    // One device from the list; logout by refresh token; logout by access token.
+    expect((await send('DELETE', `/me/sessions/${sid(sessions[0].tokens.access_token)}`, bearer(1))).status).toBe(204);
+    expect((await send('POST', '/auth/logout', {}, { refresh_token: sessions[1].tokens.refresh_token })).status).toBe(204);
+    expect((await send('POST', '/auth/logout', bearer(2))).status).toBe(204);
+    // The pages' own sign-out, from a cookie session.
+    const browser = new TestBrowser();
+    const back = await completeAtProvider(browser, `${url}/session/login/acme`, (u) => new URL(u).pathname === '/session/callback', {
+      login: 'ender',
+    });
+    expect((await browser.request(back.result.href)).headers.get('location')).toBe('/account');
+    const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec((await browser.request(`${url}/account`)).body)![1];
+    const pageLogout = await browser.request(`${url}/session/logout`, {
+      method: 'POST',
+      headers: { 'x-csrf-token': csrf, 'user-agent': userAgent },
+    });
+    expect(pageLogout.status).toBe(204);
+    // Everything else at once.
+    expect((await send('DELETE', '/me/sessions', bearer(3))).status).toBe(200);
+
+    const revoked = (await auditOf(userId)).filter((e) => e.type === 'session_revoked');
+    expect(revoked.map((e) => e.reason).sort()).toEqual(['logout', 'logout', 'logout', 'signed out everywhere', 'signed_out_by_user']);
+    for (const e of revoked) {
+      expect(e).toEqual(expect.objectContaining({ userId, actorId: userId, ip: '127.0.0.1', userAgent }));
+    }
   });
 });
 

@@ -1,8 +1,11 @@
+import { DataSource } from 'typeorm';
+import { isAdmin } from '../../src/accounts/roles.js';
+import { User } from '../../src/accounts/user.entity.js';
 import { SigningKeysService } from '../../src/tokens/signing-keys.service.js';
 import { TestBrowser } from '../support/browser.js';
 import { createTestDatabase, postgresAvailable, TEST_DATABASE_URL } from '../support/postgres.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
-import { exchangeCode, getJson, postJson, signInAndGetTokens, browserSignIn, completeAtProvider } from '../support/sign-in.js';
+import { callApi, exchangeCode, getJson, postJson, signInAndGetTokens, browserSignIn, completeAtProvider } from '../support/sign-in.js';
 import { ManualClock } from '../support/service.js';
 import { startServiceProcess } from '../support/process.js';
 import { decodeProtectedHeader } from 'jose';
@@ -126,6 +129,82 @@ const pgUp = await postgresAvailable();
       ),
     );
     expect(results.map((r) => r.status).sort()).toEqual([204, 409]);
+  });
+});
+
+(pgUp ? describe : describe.skip)('PostgreSQL, the last admin and the admin API’s input, two instances', () => {
+  const ROUNDS = 8;
+  let world: World;
+  let drop: () => Promise<void>;
+  let instances: string[];
+
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    drop = db.drop;
+    const emails = Array.from({ length: ROUNDS + 1 }, (_, i) => `duo-${i}@corp.test`);
+    world = await startWorld({ ADMIN_EMAILS: [...emails, 'pg-input@corp.test'].join(',') }, { databaseUrl: db.url });
+    world.corp.accounts.set('pg-input', { email: 'pg-input@corp.test', email_verified: true });
+    emails.forEach((email, i) => world.corp.accounts.set(`duo-${i}`, { email, email_verified: true }));
+    instances = [world.service.url, (await world.secondInstance()).url];
+  });
+
+  afterAll(async () => {
+    await world?.close();
+    await drop?.();
+  });
+
+  afterEach(() => {
+    expect(world.service.serverErrors).toEqual([]);
+  });
+
+  const admin = async (login: string) => {
+    const signedIn = await signInAndGetTokens(new TestBrowser(), world.service.url, 'corp', { login });
+    expect(signedIn.me.roles).toContain('admin');
+    return { id: signedIn.me.id as string, token: signedIn.tokens.access_token };
+  };
+
+  it('of two admins disabling or demoting each other at the same moment, exactly one succeeds; the other gets 409 last_admin', async () => {
+    let survivor = await admin('duo-0');
+    for (let round = 1; round <= ROUNDS; round++) {
+      // The two admins left, each taking the other's admin away on another instance, at once.
+      const rival = await admin(`duo-${round}`);
+      const change = round % 2 ? { disabled: true } : { roles: ['user'] };
+      const [bySurvivor, byRival] = await Promise.all([
+        callApi(instances[0], 'PATCH', `/admin/users/${rival.id}`, survivor.token, change),
+        callApi(instances[1], 'PATCH', `/admin/users/${survivor.id}`, rival.token, change),
+      ]);
+      expect([round, [bySurvivor.status, byRival.status].sort()]).toEqual([round, [200, 409]]);
+      expect([bySurvivor, byRival].find((r) => r.status === 409)!.body.error).toBe('last_admin');
+      if (byRival.status === 200) survivor = rival;
+    }
+    const admins = (await world.service.app.get(DataSource).getRepository(User).find()).filter((u) => isAdmin(u));
+    expect(admins.map((u) => u.id)).toEqual([survivor.id]);
+  });
+
+  const refusedAll = async (paths: string[]) => {
+    const { token } = await admin('pg-input');
+    for (const path of paths) {
+      expect([path, await callApi(world.service.url, 'GET', path, token)]).toEqual([
+        path,
+        { status: 400, body: { error: 'invalid_request', error_description: expect.any(String) } },
+      ]);
+    }
+  };
+
+  it('answers a NUL character in a search or an audit type with 400 invalid_request (PostgreSQL text cannot hold it)', async () => {
+    await refusedAll(['/admin/users?query=a%00b', '/admin/users?query=abc%00', '/admin/users?query=%00', '/admin/audit?type=%00']);
+  });
+
+  it('answers tampered cursors with 400 invalid_request: out of range, NUL, not a number, unknown keys', async () => {
+    const cursor = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    await refusedAll([
+      `/admin/users?cursor=${Buffer.from('{"c":1e400,"i":"x"}').toString('base64url')}`,
+      `/admin/users?cursor=${cursor({ c: 1, i: 'a\u0000' })}`,
+      `/admin/users?query=x&cursor=${cursor({ c: 1, i: 'x', like: '%' })}`,
+      `/admin/audit?cursor=${cursor({ id: 'abc' })}`,
+      `/admin/audit?cursor=${cursor({ id: '1\u0000' })}`,
+      `/admin/audit?cursor=${cursor({ id: '9'.repeat(30) })}`,
+    ]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { Identity } from '../../src/accounts/identity.entity.js';
+import { AuditEvent } from '../../src/audit/audit-event.entity.js';
 import { TestBrowser } from '../support/browser.js';
 import { browserSignIn, exchangeCode, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
 import type { Tamper } from '../support/tampering-proxy.js';
@@ -263,6 +264,64 @@ describe('the one-time code', () => {
     expect((await exchangeCode(url, await signIn())).body.error).toBe('invalid_grant');
     expect((await exchangeCode(url, await signIn(), `${verifier}x`)).body.error).toBe('invalid_grant');
     expect((await exchangeCode(url, await signIn(), verifier)).status).toBe(200);
+  });
+
+  describe('bound to a PKCE challenge, it is spent only by its verifier (checklist L3)', () => {
+    const verifier = 'L3-verifier-0123456789-abcdefghijklmnopqrstuvwxyz';
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    /** Missing, wrong (well-formed), malformed: none of them is the app that started the sign-in. */
+    const wrongVerifiers = [undefined, `${verifier}x`, 'W'.repeat(43), 'short'];
+    const pkceCode = async (login: string) =>
+      (await browserSignIn(new TestBrowser(), url, 'acme', { login, codeChallenge: challenge })).result.searchParams.get('code')!;
+    const refresh = (refresh_token: unknown) => postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token });
+    const reuseEvents = (userId: string) => db().getRepository(AuditEvent).findBy({ type: 'authorization_code_reused', userId });
+
+    it('L3: without its verifier, or with a wrong or malformed one, the code is refused and stays unspent', async () => {
+      const code = await pkceCode('l3-unspent');
+      for (const wrong of wrongVerifiers) {
+        expect([wrong, await exchangeCode(url, code, wrong)]).toEqual([
+          wrong,
+          { status: 400, body: { error: 'invalid_grant', error_description: expect.any(String) } },
+        ]);
+      }
+      const right = await exchangeCode(url, code, verifier);
+      expect(right.status).toBe(200);
+      expect((await getJson(`${url}/me`, right.body.access_token as string)).status).toBe(200);
+      expect((await exchangeCode(url, code, verifier)).body.error).toBe('invalid_grant');
+    });
+
+    it('L3: a spent code presented without or with a wrong verifier revokes nothing; with its verifier, the replay ends the session', async () => {
+      const code = await pkceCode('l3-replayed');
+      const first = await exchangeCode(url, code, verifier);
+      expect(first.status).toBe(200);
+      const userId = (await getJson(`${url}/me`, first.body.access_token as string)).body.id as string;
+      for (const wrong of wrongVerifiers) expect((await exchangeCode(url, code, wrong)).body.error).toBe('invalid_grant');
+      const alive = await refresh(first.body.refresh_token);
+      expect(alive.status).toBe(200);
+      expect((await getJson(`${url}/me`, alive.body.access_token as string)).status).toBe(200);
+      expect(await reuseEvents(userId)).toEqual([]);
+
+      expect((await exchangeCode(url, code, verifier)).body.error).toBe('invalid_grant');
+      expect((await refresh(alive.body.refresh_token)).body.error).toBe('invalid_grant');
+      expect((await getJson(`${url}/me`, alive.body.access_token as string)).status).toBe(401);
+      expect(await reuseEvents(userId)).toHaveLength(1);
+    });
+
+    it('L3: a code issued without a challenge is refused with a verifier (a downgrade), and is not spent by that', async () => {
+      const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { login: 'l3-plain' });
+      const code = result.searchParams.get('code')!;
+      expect((await exchangeCode(url, code, verifier)).body.error).toBe('invalid_grant');
+      expect((await exchangeCode(url, code)).status).toBe(200);
+    });
+
+    it('L3: of concurrent exchanges, the wrong verifiers spend nothing and exactly one right one wins', async () => {
+      const code = await pkceCode('l3-racer');
+      const verifiers = Array.from({ length: 12 }, (_, i) => (i % 2 ? verifier : wrongVerifiers[(i / 2) % wrongVerifiers.length]));
+      const answers = await Promise.all(verifiers.map((v) => exchangeCode(url, code, v)));
+      const statuses = (right: boolean) => answers.filter((_, i) => (verifiers[i] === verifier) === right).map((a) => a.status);
+      expect(statuses(true).sort()).toEqual([200, 400, 400, 400, 400, 400]);
+      expect(statuses(false)).toEqual([400, 400, 400, 400, 400, 400]);
+    });
   });
 
   it('refuses a plain or malformed code_challenge at login', async () => {
