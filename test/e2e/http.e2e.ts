@@ -5,6 +5,41 @@ import { PageSessionService } from '../../src/auth/page-session.service.js';
 import { connect } from 'node:net';
 import { startService, type RunningService } from '../support/service.js';
 
+/**
+ * cookie-parser JSON-decodes values that start with `j:` (and their %-encoded form): none of our cookies is JSON, so
+ * each such value must read as no cookie at all (checklist L2), on every route that reads one.
+ */
+const FOREIGN_COOKIE_VALUES = ['j:{}', 'j:[]', 'j:"x"', 'j:null', 'j:%7B%22a%22%3A%7B%7D%7D', 'j:1', 'garbage', 'v1.a.b.c'];
+
+async function expectForeignCookiesIgnored(service: RunningService, prefix: '' | '__Host-') {
+  const state = 'A'.repeat(43);
+  const login = `${prefix}login_${state.slice(0, 12)}`;
+  const session = `${prefix}sls_session`;
+  const iss = encodeURIComponent(`${service.publicUrl}/demo-idp`);
+  // Each route that reads a cookie, with what it answers when that cookie is absent.
+  const routes: { path: string; cookie: string; method?: string; status: number; to?: string | RegExp }[] = [
+    { path: '/', cookie: session, status: 200 },
+    { path: '/account', cookie: session, status: 303, to: '/' },
+    { path: '/admin', cookie: session, status: 303, to: '/?error=session_expired' },
+    { path: '/me', cookie: session, status: 401 },
+    { path: '/session/logout', cookie: session, method: 'POST', status: 401 },
+    { path: '/auth/demo/login', cookie: login, status: 302, to: /\/demo-idp\/auth\?/ },
+    { path: `/auth/demo/callback?code=x&state=${state}&iss=${iss}`, cookie: login, status: 302, to: /[?&]error=invalid_state&/ },
+    { path: '/session/callback?code=x', cookie: 'sls_page_pkce', status: 303, to: '/?error=invalid_state' },
+  ];
+  for (const value of FOREIGN_COOKIE_VALUES) {
+    for (const { path, cookie, method = 'GET', status, to } of routes) {
+      const res = await fetch(`${service.url}${path}`, { method, redirect: 'manual', headers: { cookie: `${cookie}=${value}` } });
+      const request = `${method} ${path} with ${cookie}=${value}`;
+      expect({ request, status: res.status, to: res.headers.get('location') ?? undefined }).toEqual({
+        request,
+        status,
+        to: to instanceof RegExp ? expect.stringMatching(to) : to,
+      });
+    }
+  }
+}
+
 /** HTTP-level behaviour every route shares: headers, CORS, errors as JSON, limits. */
 describe('HTTP surface', () => {
   let service: RunningService;
@@ -89,7 +124,7 @@ describe('HTTP surface', () => {
   });
 });
 
-describe('cookies when PUBLIC_URL is https (checklist S3)', () => {
+describe('cookies when PUBLIC_URL is https (checklist S3, L2)', () => {
   let service: RunningService;
 
   beforeAll(async () => {
@@ -135,5 +170,30 @@ describe('cookies when PUBLIC_URL is https (checklist S3)', () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it('L2: a __Host- cookie of ours whose value cookie-parser made JSON (j:{}, j:[], …) reads as absent, never a 5xx', async () => {
+    await expectForeignCookiesIgnored(service, '__Host-');
+    expect(service.serverErrors).toEqual([]);
+  });
+});
+
+describe('hostile inputs (issue 15)', () => {
+  let service: RunningService;
+
+  beforeAll(async () => {
+    service = await startService({ DEMO_IDP: 'true' });
+  });
+
+  afterAll(async () => {
+    await service?.close();
+  });
+
+  afterEach(() => {
+    expect(service.serverErrors).toEqual([]);
+  });
+
+  it('L2: a cookie of ours whose value cookie-parser made JSON (j:{}, j:[], j:"x", j:null) or garbage reads as absent, never a 5xx', async () => {
+    await expectForeignCookiesIgnored(service, '');
   });
 });
