@@ -10,7 +10,7 @@ import type { ResolvedConfig } from './config/app-secret.js';
 import { DEMO_IDP_PATH } from './config/config.js';
 import { createDemoIdp } from './demo/demo-idp.js';
 import { fileURLToPath } from 'node:url';
-import { stringCookiesOnly } from './common/hostile-input.js';
+import { refuseHostileBodies, stringCookiesOnly } from './common/hostile-input.js';
 import { AppLogger } from './logging/app-logger.js';
 import { APP_LOG } from './logging/logging.module.js';
 import { observeRequests } from './logging/request-observer.js';
@@ -68,7 +68,10 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
   });
   // Small bodies only: nothing this service accepts is large (RFC 6749 requests are a few hundred bytes).
   app.useBodyParser('json', { limit: '16kb' });
+  // Not extended: a form is flat (brackets stay part of a key), as RFC 6749 forms are.
   app.useBodyParser('urlencoded', { limit: '16kb', extended: false });
+  // Bounded nesting, for every route at once (400 invalid_request).
+  app.use(refuseHostileBodies);
   app.use(cookieParser(), stringCookiesOnly);
   // Every body and query DTO: unknown fields refused, types and lengths checked (400 invalid_request).
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { DomainError } from './domain-error.js';
 
 /**
  * cookie-parser JSON-decodes every value that starts with `j:` ("JSON cookies"), so `sls_session=j:{}` would reach
@@ -9,4 +10,28 @@ export function stringCookiesOnly(req: Request, _res: Response, next: NextFuncti
   const cookies = req.cookies as Record<string, unknown> | undefined;
   if (cookies) for (const name of Object.keys(cookies)) if (typeof cookies[name] !== 'string') delete cookies[name];
   next();
+}
+
+/**
+ * Far deeper than any body this service accepts (a flat object, some of whose fields are lists of strings), and far
+ * shallower than the ~2,600 levels at which class-transformer's recursion overflows the stack (CWE-674).
+ */
+export const MAX_BODY_DEPTH = 32;
+
+/** What is wrong with a parsed body, if anything. A loop, not recursion: the depth is what it checks. */
+export function bodyProblem(body: unknown): string | undefined {
+  const pending: [unknown, number][] = [[body, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [value, depth] = next;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_BODY_DEPTH) return `the request body is nested more than ${MAX_BODY_DEPTH} levels deep`;
+    for (const key of Object.keys(value)) pending.push([(value as Record<string, unknown>)[key], depth + 1]);
+  }
+  return undefined;
+}
+
+/** After the body parsers (JSON and form alike), before any guard, pipe or handler sees the body. */
+export function refuseHostileBodies(req: Request, _res: Response, next: NextFunction): void {
+  const problem = bodyProblem(req.body);
+  next(problem === undefined ? undefined : new DomainError('invalid_request', problem));
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { PageSessionService } from '../../src/auth/page-session.service.js';
 import { connect } from 'node:net';
+import { insertSession } from '../support/factories.js';
 import { startService, type RunningService } from '../support/service.js';
 
 /**
@@ -195,5 +196,53 @@ describe('hostile inputs (issue 15)', () => {
 
   it('L2: a cookie of ours whose value cookie-parser made JSON (j:{}, j:[], j:"x", j:null) or garbage reads as absent, never a 5xx', async () => {
     await expectForeignCookiesIgnored(service, '');
+  });
+
+  /** A user with a session, straight in the database, and an access token from its refresh token. */
+  async function signedIn(roles = ['user']) {
+    const { user, refreshToken } = await insertSession(service.app, { roles });
+    const res = await send('POST', '/auth/token', { grant_type: 'refresh_token', refresh_token: refreshToken });
+    return { user, headers: { authorization: `Bearer ${(res.body as { access_token: string }).access_token}` } };
+  }
+
+  async function send(method: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+    const form = body instanceof URLSearchParams;
+    const res = await fetch(`${service.url}${path}`, {
+      method,
+      headers: { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json', ...headers },
+      body: typeof body === 'string' || form ? body : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  const deepObject = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+  const deepArray = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+
+  it('refuses JSON bodies nested deeper than any request needs with 400 invalid_request, before validation (class-transformer overflows its stack at ~2,600 levels)', async () => {
+    const admin = await signedIn(['user', 'admin']);
+    // All within the 16 kB body limit: 2,700 objects or 8,000 arrays deep.
+    const bodies = [deepObject(2_700), `{"roles":${deepArray(8_000)}}`, deepArray(8_000), `{"x":${deepObject(40)}}`];
+    const routes = [
+      ['PATCH', `/admin/users/${admin.user.id}`],
+      ['POST', '/admin/clients'],
+      ['POST', '/me/identities/demo/link'],
+      ['POST', '/auth/token'],
+      ['POST', '/auth/logout'],
+    ];
+    for (const [method, path] of routes) {
+      for (const body of bodies) {
+        const request = `${method} ${path} ${body.slice(0, 12)}… (${body.length} bytes)`;
+        expect({ request, ...(await send(method, path, body, admin.headers)) }).toEqual({
+          request,
+          status: 400,
+          body: { error: 'invalid_request', error_description: expect.stringContaining('nested') },
+        });
+      }
+    }
+    // The urlencoded parser is not in extended mode: brackets stay part of a flat key, however many.
+    const brackets = new URLSearchParams({ [`grant_type${'[a]'.repeat(1_500)}`]: 'x' });
+    expect((await send('POST', '/auth/token', brackets)).status).toBe(400);
+    // A body as deep as real ones passes on to validation.
+    expect((await send('PATCH', `/admin/users/${admin.user.id}`, { roles: ['user', 'admin'] }, admin.headers)).status).toBe(200);
   });
 });
