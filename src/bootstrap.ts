@@ -39,6 +39,8 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
       bufferLogs: !quiet,
       logger: quiet ? false : undefined,
       bodyParser: false,
+      // req.rawBody: the form as sent, for refuseHostileBodies (at most the 16 kB limit below, per request).
+      rawBody: true,
     },
   );
   if (!quiet) app.useLogger(app.get(AppLogger));
@@ -70,7 +72,7 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
   app.useBodyParser('json', { limit: '16kb' });
   // Not extended: a form is flat (brackets stay part of a key), as RFC 6749 forms are.
   app.useBodyParser('urlencoded', { limit: '16kb', extended: false });
-  // Bounded nesting, for every route at once (400 invalid_request).
+  // Bounded nesting and no prototype keys, for every route at once (400 invalid_request).
   app.use(refuseHostileBodies);
   app.use(cookieParser(), stringCookiesOnly);
   // Every body and query DTO: unknown fields refused, types and lengths checked (400 invalid_request).

@@ -16,6 +16,15 @@ describe('bodyProblem', () => {
     expect(bodyProblem(nested(200_000, (v) => [v]))).toMatch(/nested/);
   });
 
+  it('refuses __proto__, constructor and prototype as keys at any depth, not as values or parts of keys', () => {
+    expect(bodyProblem(JSON.parse('{"a":[{"b":{"__proto__":{"admin":true}}}]}'))).toBe(
+      'the request body may not contain the key __proto__',
+    );
+    expect(bodyProblem({ roles: ['user'], constructor: 1 })).toMatch(/key constructor$/);
+    expect(bodyProblem([{ prototype: null }])).toMatch(/key prototype$/);
+    expect(bodyProblem({ name: '__proto__', scope: ['constructor'], __proto__x: 1, my_prototype: 1 })).toBeUndefined();
+  });
+
   it('accepts what is not an object', () => {
     for (const body of [undefined, null, 'x', 3, true]) expect(bodyProblem(body)).toBeUndefined();
   });

@@ -245,4 +245,30 @@ describe('hostile inputs (issue 15)', () => {
     // A body as deep as real ones passes on to validation.
     expect((await send('PATCH', `/admin/users/${admin.user.id}`, { roles: ['user', 'admin'] }, admin.headers)).status).toBe(200);
   });
+
+  it('refuses __proto__, constructor and prototype keys anywhere in a JSON or form body with 400 invalid_request, before any use', async () => {
+    const admin = await signedIn(['user', 'admin']);
+    const { refreshToken } = await insertSession(service.app);
+    const grant = `"grant_type":"refresh_token","refresh_token":"${refreshToken}"`;
+    const refused: [string, string, string | URLSearchParams][] = [
+      ['__proto__', '/auth/token', `{${grant},"__proto__":{"admin":true}}`],
+      ['constructor', '/auth/token', `{${grant},"constructor":{"prototype":{"admin":true}}}`],
+      ['prototype', '/auth/token', `{${grant},"x":[{"prototype":1}]}`],
+      ['__proto__', '/auth/token', new URLSearchParams(`grant_type=refresh_token&refresh_token=${refreshToken}&__proto__=x`)],
+      ['constructor', '/auth/token', new URLSearchParams(`grant_type=refresh_token&refresh_token=${refreshToken}&constructor=x`)],
+      ['__proto__', `/admin/users/${admin.user.id}`, '{"disabled":false,"__proto__":{"disabled":true}}'],
+      ['constructor', `/admin/users/${admin.user.id}`, '{"disabled":false,"constructor":{}}'],
+    ];
+    for (const [key, path, body] of refused) {
+      const method = path === '/auth/token' ? 'POST' : 'PATCH';
+      const request = `${method} ${path} ${String(body)}`;
+      expect({ request, ...(await send(method, path, body, admin.headers)) }).toEqual({
+        request,
+        status: 400,
+        body: { error: 'invalid_request', error_description: expect.stringContaining(key) },
+      });
+    }
+    // Refused before the endpoint ran: the refresh token was never spent.
+    expect((await send('POST', '/auth/token', { grant_type: 'refresh_token', refresh_token: refreshToken })).status).toBe(200);
+  });
 });
