@@ -10,6 +10,7 @@ import type { ResolvedConfig } from './config/app-secret.js';
 import { DEMO_IDP_PATH } from './config/config.js';
 import { createDemoIdp } from './demo/demo-idp.js';
 import { fileURLToPath } from 'node:url';
+import { refuseHostileBodies, stringCookiesOnly } from './common/hostile-input.js';
 import { AppLogger } from './logging/app-logger.js';
 import { APP_LOG } from './logging/logging.module.js';
 import { observeRequests } from './logging/request-observer.js';
@@ -38,6 +39,8 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
       bufferLogs: !quiet,
       logger: quiet ? false : undefined,
       bodyParser: false,
+      // req.rawBody: the form as sent, for refuseHostileBodies (at most the 16 kB limit below, per request).
+      rawBody: true,
     },
   );
   if (!quiet) app.useLogger(app.get(AppLogger));
@@ -67,8 +70,11 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
   });
   // Small bodies only: nothing this service accepts is large (RFC 6749 requests are a few hundred bytes).
   app.useBodyParser('json', { limit: '16kb' });
+  // Not extended: a form is flat (brackets stay part of a key), as RFC 6749 forms are.
   app.useBodyParser('urlencoded', { limit: '16kb', extended: false });
-  app.use(cookieParser());
+  // Bounded nesting and no prototype keys, for every route at once (400 invalid_request).
+  app.use(refuseHostileBodies);
+  app.use(cookieParser(), stringCookiesOnly);
   // Every body and query DTO: unknown fields refused, types and lengths checked (400 invalid_request).
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   const openapi = new DocumentBuilder()

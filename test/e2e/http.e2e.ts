@@ -3,7 +3,43 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { PageSessionService } from '../../src/auth/page-session.service.js';
 import { connect } from 'node:net';
+import { insertSession } from '../support/factories.js';
 import { startService, type RunningService } from '../support/service.js';
+
+/**
+ * cookie-parser JSON-decodes values that start with `j:` (and their %-encoded form): none of our cookies is JSON, so
+ * each such value must read as no cookie at all (checklist L2), on every route that reads one.
+ */
+const FOREIGN_COOKIE_VALUES = ['j:{}', 'j:[]', 'j:"x"', 'j:null', 'j:%7B%22a%22%3A%7B%7D%7D', 'j:1', 'garbage', 'v1.a.b.c'];
+
+async function expectForeignCookiesIgnored(service: RunningService, prefix: '' | '__Host-') {
+  const state = 'A'.repeat(43);
+  const login = `${prefix}login_${state.slice(0, 12)}`;
+  const session = `${prefix}sls_session`;
+  const iss = encodeURIComponent(`${service.publicUrl}/demo-idp`);
+  // Each route that reads a cookie, with what it answers when that cookie is absent.
+  const routes: { path: string; cookie: string; method?: string; status: number; to?: string | RegExp }[] = [
+    { path: '/', cookie: session, status: 200 },
+    { path: '/account', cookie: session, status: 303, to: '/' },
+    { path: '/admin', cookie: session, status: 303, to: '/?error=session_expired' },
+    { path: '/me', cookie: session, status: 401 },
+    { path: '/session/logout', cookie: session, method: 'POST', status: 401 },
+    { path: '/auth/demo/login', cookie: login, status: 302, to: /\/demo-idp\/auth\?/ },
+    { path: `/auth/demo/callback?code=x&state=${state}&iss=${iss}`, cookie: login, status: 302, to: /[?&]error=invalid_state&/ },
+    { path: '/session/callback?code=x', cookie: 'sls_page_pkce', status: 303, to: '/?error=invalid_state' },
+  ];
+  for (const value of FOREIGN_COOKIE_VALUES) {
+    for (const { path, cookie, method = 'GET', status, to } of routes) {
+      const res = await fetch(`${service.url}${path}`, { method, redirect: 'manual', headers: { cookie: `${cookie}=${value}` } });
+      const request = `${method} ${path} with ${cookie}=${value}`;
+      expect({ request, status: res.status, to: res.headers.get('location') ?? undefined }).toEqual({
+        request,
+        status,
+        to: to instanceof RegExp ? expect.stringMatching(to) : to,
+      });
+    }
+  }
+}
 
 /** HTTP-level behaviour every route shares: headers, CORS, errors as JSON, limits. */
 describe('HTTP surface', () => {
@@ -89,7 +125,7 @@ describe('HTTP surface', () => {
   });
 });
 
-describe('cookies when PUBLIC_URL is https (checklist S3)', () => {
+describe('cookies when PUBLIC_URL is https (checklist S3, L2)', () => {
   let service: RunningService;
 
   beforeAll(async () => {
@@ -137,5 +173,104 @@ describe('cookies when PUBLIC_URL is https (checklist S3)', () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it('L2: a __Host- cookie of ours whose value cookie-parser made JSON (j:{}, j:[], …) reads as absent, never a 5xx', async () => {
+    await expectForeignCookiesIgnored(service, '__Host-');
+    expect(service.serverErrors).toEqual([]);
+  });
+});
+
+describe('hostile inputs (issue 15)', () => {
+  let service: RunningService;
+
+  beforeAll(async () => {
+    service = await startService({ DEMO_IDP: 'true' });
+  });
+
+  afterAll(async () => {
+    await service?.close();
+  });
+
+  afterEach(() => {
+    expect(service.serverErrors).toEqual([]);
+  });
+
+  it('L2: a cookie of ours whose value cookie-parser made JSON (j:{}, j:[], j:"x", j:null) or garbage reads as absent, never a 5xx', async () => {
+    await expectForeignCookiesIgnored(service, '');
+  });
+
+  /** A user with a session, straight in the database, and an access token from its refresh token. */
+  async function signedIn(roles = ['user']) {
+    const { user, refreshToken } = await insertSession(service.app, { roles });
+    const res = await send('POST', '/auth/token', { grant_type: 'refresh_token', refresh_token: refreshToken });
+    return { user, headers: { authorization: `Bearer ${(res.body as { access_token: string }).access_token}` } };
+  }
+
+  async function send(method: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+    const form = body instanceof URLSearchParams;
+    const res = await fetch(`${service.url}${path}`, {
+      method,
+      headers: { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json', ...headers },
+      body: typeof body === 'string' || form ? body : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  const deepObject = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+  const deepArray = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+
+  it('refuses JSON bodies nested deeper than any request needs with 400 invalid_request, before validation (class-transformer overflows its stack at ~2,600 levels)', async () => {
+    const admin = await signedIn(['user', 'admin']);
+    // All within the 16 kB body limit: 2,700 objects or 8,000 arrays deep.
+    const bodies = [deepObject(2_700), `{"roles":${deepArray(8_000)}}`, deepArray(8_000), `{"x":${deepObject(40)}}`];
+    const routes = [
+      ['PATCH', `/admin/users/${admin.user.id}`],
+      ['POST', '/admin/clients'],
+      ['POST', '/me/identities/demo/link'],
+      ['POST', '/auth/token'],
+      ['POST', '/auth/logout'],
+    ];
+    for (const [method, path] of routes) {
+      for (const body of bodies) {
+        const request = `${method} ${path} ${body.slice(0, 12)}… (${body.length} bytes)`;
+        expect({ request, ...(await send(method, path, body, admin.headers)) }).toEqual({
+          request,
+          status: 400,
+          body: { error: 'invalid_request', error_description: expect.stringContaining('nested') },
+        });
+      }
+    }
+    // The urlencoded parser is not in extended mode: brackets stay part of a flat key, however many.
+    const brackets = new URLSearchParams({ [`grant_type${'[a]'.repeat(1_500)}`]: 'x' });
+    expect((await send('POST', '/auth/token', brackets)).status).toBe(400);
+    // A body as deep as real ones passes on to validation.
+    expect((await send('PATCH', `/admin/users/${admin.user.id}`, { roles: ['user', 'admin'] }, admin.headers)).status).toBe(200);
+  });
+
+  it('refuses __proto__, constructor and prototype keys anywhere in a JSON or form body with 400 invalid_request, before any use', async () => {
+    const admin = await signedIn(['user', 'admin']);
+    const { refreshToken } = await insertSession(service.app);
+    const grant = `"grant_type":"refresh_token","refresh_token":"${refreshToken}"`;
+    const refused: [string, string, string | URLSearchParams][] = [
+      ['__proto__', '/auth/token', `{${grant},"__proto__":{"admin":true}}`],
+      ['constructor', '/auth/token', `{${grant},"constructor":{"prototype":{"admin":true}}}`],
+      ['prototype', '/auth/token', `{${grant},"x":[{"prototype":1}]}`],
+      ['__proto__', '/auth/token', new URLSearchParams(`grant_type=refresh_token&refresh_token=${refreshToken}&__proto__=x`)],
+      ['constructor', '/auth/token', new URLSearchParams(`grant_type=refresh_token&refresh_token=${refreshToken}&constructor=x`)],
+      ['__proto__', `/admin/users/${admin.user.id}`, '{"disabled":false,"__proto__":{"disabled":true}}'],
+      ['constructor', `/admin/users/${admin.user.id}`, '{"disabled":false,"constructor":{}}'],
+    ];
+    for (const [key, path, body] of refused) {
+      const method = path === '/auth/token' ? 'POST' : 'PATCH';
+      const request = `${method} ${path} ${String(body)}`;
+      expect({ request, ...(await send(method, path, body, admin.headers)) }).toEqual({
+        request,
+        status: 400,
+        body: { error: 'invalid_request', error_description: expect.stringContaining(key) },
+      });
+    }
+    // Refused before the endpoint ran: the refresh token was never spent.
+    expect((await send('POST', '/auth/token', { grant_type: 'refresh_token', refresh_token: refreshToken })).status).toBe(200);
   });
 });

@@ -63,6 +63,12 @@ const params = fc.dictionary(
 );
 const qs = (p: Record<string, string>) => new URLSearchParams(p).toString();
 
+/** A JSON text: each opener (`[` or `{"key":`) in turn, the leaf, then their closing brackets. */
+function nestJson(openers: string[], leaf: string): string {
+  const closers = openers.map((o) => (o === '[' ? ']' : '}'));
+  return openers.join('') + leaf + closers.reverse().join('');
+}
+
 describe('fuzzing', () => {
   it('callback query strings and cookies: never a 5xx, never a code, nothing created', async () => {
     const before = await counts();
@@ -78,6 +84,37 @@ describe('fuzzing', () => {
           expect(res.status).toBeLessThan(500);
           const location = res.headers.get('location');
           if (location) expect(new URL(location).searchParams.get('code')).toBeNull();
+        },
+      ),
+    );
+    expect(await counts()).toEqual(before);
+  });
+
+  it('L2: cookies of ours holding j: (JSON) values or garbage, on every route that reads one: never a 5xx, never a code', async () => {
+    const before = await counts();
+    const state = fc.string({ unit: fc.constantFrom(...'ABCabc019_-'), minLength: 43, maxLength: 43 });
+    // cookie-parser %-decodes a value, then JSON-decodes it when it starts with `j:`: the encoding reaches any JSON.
+    const value = fc.oneof(
+      fc.jsonValue({ maxDepth: 4 }).map((v) => encodeURIComponent(`j:${JSON.stringify(v)}`)),
+      fc.constantFrom('j:{}', 'j:[]', 'j:"x"', 'j:null', 'j:1', 'j:', 'j:{', 'v1.a.b.c'),
+      fc.string({ maxLength: 200 }).map(encodeURIComponent),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        state,
+        fc.constantFrom('/', '/account', '/admin', '/me', '/auth/acme/login', 'callback', '/session/callback?code=x'),
+        fc.array(fc.tuple(fc.constantFrom('sls_session', 'sls_page_pkce', 'login'), value), { minLength: 1, maxLength: 4 }),
+        async (state, route, cookies) => {
+          const path = route === 'callback' ? `/auth/acme/callback?${qs({ code: 'x', state, iss: world.acme.issuer })}` : route;
+          const cookie = cookies.map(([name, v]) => `${name === 'login' ? `login_${state.slice(0, 12)}` : name}=${v}`).join('; ');
+          const res = await fetch(`${url}${path}`, { redirect: 'manual', headers: { cookie } });
+          expect(res.status).toBeLessThan(500);
+          const location = res.headers.get('location');
+          if (location) {
+            const to = new URL(location, url);
+            expect(to.searchParams.get('code')).toBeNull();
+            expect(to.searchParams.get('error')).not.toBe('server_error');
+          }
         },
       ),
     );
@@ -144,6 +181,66 @@ describe('fuzzing', () => {
       ),
     );
     expect(await counts()).toEqual(before);
+  });
+
+  it('deeply nested JSON and form bodies (up to the 16 kB limit) at the token endpoint and DTO routes: a 4xx, invalid_request beyond 32 levels or with a prototype key', async () => {
+    const me = (await (await fetch(`${url}/me`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as { id: string };
+    const opener = fc.constantFrom('[', '{"a":', '{"grant_type":', '{"__proto__":', '{"constructor":');
+    const leaf = fc.constantFrom('1', '"x"', 'null', '[]', '{}', '"refresh_token"');
+    const json = fc
+      .oneof(
+        fc.tuple(opener, fc.integer({ min: 1, max: 8_000 })).map(([o, n]) => Array<string>(n).fill(o)),
+        fc.array(opener, { minLength: 1, maxLength: 3_000 }),
+      )
+      .chain((openers) => leaf.map((l) => ({ openers, body: nestJson(openers, l) })));
+    // Brackets would nest a form in qs's extended mode: here they must stay a flat key, however many.
+    const form = fc
+      .tuple(
+        fc.constantFrom('grant_type', 'x', '__proto__', 'constructor', 'prototype'),
+        fc.array(fc.constantFrom('[a]', '[]', '[0]', '[__proto__]'), { maxLength: 1_500 }),
+        text,
+      )
+      .map(([name, path, v]) => ({
+        key: name + path.join(''),
+        body: `${encodeURIComponent(name + path.join(''))}=${encodeURIComponent(v)}`,
+      }));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          json.map((j) => ({ json: j })),
+          form.map((f) => ({ form: f })),
+        ),
+        fc.constantFrom(
+          ['POST', '/auth/token'],
+          ['POST', '/auth/logout'],
+          ['PATCH', `/admin/users/${me.id}`],
+          ['POST', '/admin/clients'],
+          ['POST', '/me/identities/acme/link'],
+        ),
+        async (input, [method, path]) => {
+          const body = 'json' in input ? input.json.body : input.form.body;
+          const type = 'json' in input ? 'application/json' : 'application/x-www-form-urlencoded';
+          const res = await fetch(`${url}${path}`, {
+            method,
+            // No bearer token at /auth: one there would end the admin's session at /auth/logout.
+            headers: path.startsWith('/auth/') ? { 'content-type': type } : { authorization: `Bearer ${adminToken}`, 'content-type': type },
+            body,
+          });
+          expect(res.status).toBeGreaterThanOrEqual(400);
+          expect(res.status).toBeLessThan(500);
+          const answer = (await res.json()) as Record<string, unknown>;
+          expect(typeof answer.error).toBe('string');
+          if (Buffer.byteLength(body) > 16 * 1024) return expect(res.status).toBe(413);
+          const hostile =
+            'json' in input
+              ? input.json.openers.length > 32 || input.json.openers.some((o) => /__proto__|constructor/.test(o))
+              : ['__proto__', 'constructor', 'prototype'].includes(input.form.key);
+          if (hostile)
+            expect(answer).toEqual({ error: 'invalid_request', error_description: expect.stringMatching(/nested|may not contain/) });
+        },
+      ),
+    );
+    expect((await fetch(`${url}/me`, { headers: { authorization: `Bearer ${adminToken}` } })).status).toBe(200);
   });
 
   it('bearer headers: random JWT-like strings and a valid token with mutated header or claims are refused', async () => {

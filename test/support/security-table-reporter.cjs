@@ -27,8 +27,19 @@ const ROWS = [
   'S3',
   'S4',
   'S5',
+  'L1',
+  'L2',
+  'L3',
+  'O1',
+  'O2',
+  'O3',
+  'O4',
+  'O5',
+  'O6',
+  'O7',
+  'O8',
 ];
-const ROW_PREFIX = /^((?:[FIJRS]\d+(?:, )?)+):/;
+const ROW_PREFIX = /^((?:[FIJLORS]\d+(?:, )?)+):/;
 
 class SecurityTableReporter {
   constructor() {
