@@ -175,6 +175,21 @@ describe('account page', () => {
     await expect(phone.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Sign in');
   });
 
+  itWithBrowser('shows a readable message when an error response is not JSON (a proxy’s 502 page)', async () => {
+    const page = await newPage();
+    await page.route('**/me/sessions', (route) =>
+      route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1></body></html>' }),
+    );
+    await signIn(page, 'Demo', 'behind-a-proxy');
+    await page.waitForFunction(() => document.getElementById('status')?.textContent);
+    await expect(page.locator('#status').textContent()).resolves.toBe(
+      'The service did not answer as expected (HTTP 502). Please try again in a moment.',
+    );
+    await expect(page.locator('#status').getAttribute('class')).resolves.toBe('error');
+    // Chromium reports the 502 in the console: that one is the point of this test.
+    expect(consoleErrors.at(-1)!.splice(0)).toEqual([expect.stringContaining('502')]);
+  });
+
   itWithBrowser('refuses a state-changing request made with the cookie but without the CSRF token', async () => {
     const page = await newPage();
     await signIn(page, 'Demo', 'csrf-target');
