@@ -3,7 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { AuditService } from '../../src/audit/audit.service.js';
 import { launchChromium, watchedPage } from '../support/chromium.js';
+import { insertUsers } from '../support/factories.js';
 import { startWorld, type World } from '../support/world.js';
 
 /**
@@ -242,5 +244,43 @@ describe('admin console', () => {
     await victim.reload();
     await victim.waitForURL(`${url}/`);
     await expect(victim.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Sign in');
+  });
+
+  itWithBrowser('"Next page" continues the list its cursor came from, whatever has been typed in the filters since', async () => {
+    const admin = await newPage();
+    await signIn(admin, 'Corp SSO', 'root');
+    // 25 users match "pager-alpha", 25 "pager-beta", interleaved in time; 30 role_changed events, newer than any sign_in;
+    // the newest event is another, so the unfiltered list is not the filtered one.
+    const start = Date.now() - 60_000;
+    await insertUsers(world.service.app, 50, (i) => ({
+      email: `pager-${i % 2 ? 'beta' : 'alpha'}-${i}@example.test`,
+      createdAt: start + i,
+    }));
+    const audit = world.service.app.get(AuditService);
+    for (let i = 0; i < 30; i++) await audit.record({ type: 'role_changed', reason: `pager ${i}` });
+    await audit.record({ type: 'user_enabled' });
+    await admin.goto(`${url}/admin`);
+
+    await admin.getByLabel('Find users').fill('pager-alpha');
+    await admin.getByRole('button', { name: 'Search' }).click();
+    await admin.waitForFunction(() => {
+      const rows = Array.from(document.querySelectorAll('#users tr'));
+      return rows.length === 20 && rows.every((tr) => tr.textContent!.startsWith('pager-alpha-'));
+    });
+    await admin.getByLabel('Find users').fill('pager-beta');
+    await admin.locator('#more-users').click();
+    await admin.locator('#more-users').waitFor({ state: 'hidden' });
+    const emails = await admin.locator('#users tr td:first-child').allTextContents();
+    expect(emails).toHaveLength(25);
+    expect(emails.filter((e) => !e.startsWith('pager-alpha-'))).toEqual([]);
+
+    await admin.getByLabel('Event type').fill('role_changed');
+    await admin.getByRole('button', { name: 'Filter' }).click();
+    await admin.waitForFunction(() => document.querySelector('#audit tr')?.textContent?.includes('pager 29'));
+    await admin.getByLabel('Event type').fill('sign_in');
+    await admin.locator('#more-audit').click();
+    await admin.locator('#more-audit').waitFor({ state: 'hidden' });
+    const types = await admin.locator('#audit tr td:nth-child(2)').allTextContents();
+    expect(types).toEqual(Array(30).fill('role_changed'));
   });
 });
