@@ -74,7 +74,9 @@ async function load() {
         ),
         el('button', {
           type: 'button',
-          text: 'Sign out this device',
+          text: s.current ? 'Sign out this device' : 'Sign out',
+          // Another device's button names it: a screen reader lists "Sign out" beside the header's own.
+          'aria-label': s.current ? undefined : `Sign out ${device(s.userAgent)}, last used ${when(s.lastUsedAt)}`,
           on: {
             click: () =>
               act(async () => {

@@ -177,6 +177,26 @@ describe('account page', () => {
     await expect(phone.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Sign in');
   });
 
+  itWithBrowser('labels the sign-out of this device and of the others apart, and signs out only the one chosen', async () => {
+    const laptop = await newPage();
+    const phone = await newPage();
+    await signIn(laptop, 'Demo', 'two-devices');
+    await signIn(phone, 'Demo', 'two-devices');
+    await laptop.reload();
+    await laptop.locator('#sessions li').nth(1).waitFor();
+    const mine = laptop.locator('#sessions li').filter({ has: laptop.locator('.current') });
+    const other = laptop.locator('#sessions li').filter({ hasNot: laptop.locator('.current') });
+    expect(await mine.count()).toBe(1);
+    expect(await other.count()).toBe(1);
+    await expect(mine.getByRole('button').textContent()).resolves.toBe('Sign out this device');
+    await expect(other.getByRole('button').textContent()).resolves.toBe('Sign out');
+    await other.getByRole('button').click();
+    await laptop.waitForFunction(() => document.querySelectorAll('#sessions li').length === 1);
+    expect(await mine.count()).toBe(1);
+    await phone.goto(`${url}/account`);
+    await phone.waitForURL(`${url}/`);
+  });
+
   itWithBrowser('shows a readable message when an error response is not JSON (a proxy’s 502 page)', async () => {
     const page = await newPage();
     await page.route('**/me/sessions', (route) =>
