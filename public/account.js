@@ -59,6 +59,13 @@ async function load() {
     ),
   );
 
+  // Offer first a provider not linked yet. Linked ones stay offered: another account at the same provider may be linked.
+  const linked = new Set(me.identities.map((i) => i.provider));
+  const select = document.getElementById('link-provider');
+  const unlinked = [...select.options].find((o) => !linked.has(o.value));
+  if (unlinked) select.value = unlinked.value;
+  document.getElementById('link-note').hidden = Boolean(unlinked);
+
   document.getElementById('sessions').replaceChildren(
     ...sessions.map((s) =>
       el(

@@ -197,6 +197,27 @@ describe('account page', () => {
     await phone.waitForURL(`${url}/`);
   });
 
+  itWithBrowser('"Link another provider" offers first a provider not linked yet, and says when every one is', async () => {
+    const page = await newPage();
+    const offered = () => page.locator('#link-provider option:checked').textContent();
+    await signIn(page, 'Google', 'collector');
+    await page.locator('#identities li').first().waitFor();
+    await expect(offered()).resolves.toBe('Facebook');
+    await expect(page.locator('#link-note').isHidden()).resolves.toBe(true);
+    await linkProvider(page, 'Facebook', 'collector-fb');
+    await page.locator('#identities li').nth(1).waitFor();
+    await expect(offered()).resolves.toBe('Demo');
+    await linkProvider(page, 'Demo', 'collector-demo');
+    await page.locator('#identities li').nth(2).waitFor();
+    await expect(offered()).resolves.toBe('Corp SSO');
+    await linkProvider(page, 'Corp SSO', 'collector-corp');
+    await page.locator('#identities li').nth(3).waitFor();
+    await expect(page.locator('#link-note').textContent()).resolves.toBe(
+      'Every provider is linked already; you can still link another account of one of them.',
+    );
+    await expect(page.locator('#link-note').isVisible()).resolves.toBe(true);
+  });
+
   itWithBrowser('shows a readable message when an error response is not JSON (a proxy’s 502 page)', async () => {
     const page = await newPage();
     await page.route('**/me/sessions', (route) =>
