@@ -59,6 +59,13 @@ async function load() {
     ),
   );
 
+  // Offer first a provider not linked yet. Linked ones stay offered: another account at the same provider may be linked.
+  const linked = new Set(me.identities.map((i) => i.provider));
+  const select = document.getElementById('link-provider');
+  const unlinked = [...select.options].find((o) => !linked.has(o.value));
+  if (unlinked) select.value = unlinked.value;
+  document.getElementById('link-note').hidden = Boolean(unlinked);
+
   document.getElementById('sessions').replaceChildren(
     ...sessions.map((s) =>
       el(
@@ -74,7 +81,9 @@ async function load() {
         ),
         el('button', {
           type: 'button',
-          text: 'Sign out this device',
+          text: s.current ? 'Sign out this device' : 'Sign out',
+          // Another device's button names it: a screen reader lists "Sign out" beside the header's own.
+          'aria-label': s.current ? undefined : `Sign out ${device(s.userAgent)}, last used ${when(s.lastUsedAt)}`,
           on: {
             click: () =>
               act(async () => {

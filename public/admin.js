@@ -2,16 +2,21 @@
 import { act, api, el, say, when } from './common.js';
 
 const $ = (id) => document.getElementById(id);
-let usersCursor = null;
-let auditCursor = null;
+// Each list keeps the filter it was found with beside its cursor: "Next page" continues the list shown, whatever has
+// been typed in the form since (a cursor only means something with its own query). A response to a request that a
+// newer one has replaced (a search while "Next page" loads, a double click) is dropped.
+let usersListed = { query: '', cursor: null, request: 0 };
+let auditListed = { type: '', userId: '', cursor: null, request: 0 };
 let shown = null;
 
 async function searchUsers(more = false) {
+  const query = more ? usersListed.query : $('query').value.trim();
+  const request = ++usersListed.request;
   const params = new URLSearchParams({ limit: '20' });
-  const query = $('query').value.trim();
   if (query) params.set('query', query);
-  if (more && usersCursor) params.set('cursor', usersCursor);
+  if (more && usersListed.cursor) params.set('cursor', usersListed.cursor);
   const page = await api('GET', `/admin/users?${params}`);
+  if (request !== usersListed.request) return;
   const rows = page.items.map((u) =>
     el(
       'tr',
@@ -34,8 +39,8 @@ async function searchUsers(more = false) {
   );
   if (more) $('users').append(...rows);
   else $('users').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '5', text: 'No users match.' }))]));
-  usersCursor = page.nextCursor;
-  $('more-users').hidden = !usersCursor;
+  usersListed = { query, cursor: page.nextCursor, request };
+  $('more-users').hidden = !page.nextCursor;
 }
 
 async function openUser(id, focus = true) {
@@ -91,15 +96,16 @@ async function openUser(id, focus = true) {
   await loadAudit(false, u.id);
 }
 
-async function loadAudit(more = false, userId) {
-  if (userId !== undefined) $('audit-user').value = userId;
+async function loadAudit(more = false, forUser) {
+  if (forUser !== undefined) $('audit-user').value = forUser;
+  const { type, userId } = more ? auditListed : { type: $('audit-type').value.trim(), userId: $('audit-user').value.trim() };
+  const request = ++auditListed.request;
   const params = new URLSearchParams({ limit: '25' });
-  const type = $('audit-type').value.trim();
-  const user = $('audit-user').value.trim();
   if (type) params.set('type', type);
-  if (user) params.set('userId', user);
-  if (more && auditCursor) params.set('cursor', auditCursor);
+  if (userId) params.set('userId', userId);
+  if (more && auditListed.cursor) params.set('cursor', auditListed.cursor);
   const page = await api('GET', `/admin/audit?${params}`);
+  if (request !== auditListed.request) return;
   const rows = page.items.map((e) =>
     el(
       'tr',
@@ -114,8 +120,8 @@ async function loadAudit(more = false, userId) {
   );
   if (more) $('audit').append(...rows);
   else $('audit').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '6', text: 'No events.' }))]));
-  auditCursor = page.nextCursor;
-  $('more-audit').hidden = !auditCursor;
+  auditListed = { type, userId, cursor: page.nextCursor, request };
+  $('more-audit').hidden = !page.nextCursor;
 }
 
 $('search').addEventListener('submit', (e) => {

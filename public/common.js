@@ -3,7 +3,9 @@ const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? '';
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super(body?.error_description ?? body?.error ?? `HTTP ${status}`);
+    super(
+      body?.error_description ?? body?.error ?? `The service did not answer as expected (HTTP ${status}). Please try again in a moment.`,
+    );
     this.status = status;
     this.code = body?.error;
   }
@@ -21,7 +23,13 @@ export async function api(method, path, body) {
     credentials: 'same-origin',
   });
   const text = await res.text();
-  const data = text ? JSON.parse(text) : undefined;
+  let data;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not JSON: a proxy's or load balancer's error page, say (an HTML 502). Its status is all there is to go on.
+    if (res.ok) throw new ApiError(res.status);
+  }
   if (res.status === 401) {
     location.assign('/?error=session_expired');
     throw new ApiError(401, data);

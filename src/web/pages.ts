@@ -96,7 +96,8 @@ ${status(notice)}
 <section aria-labelledby="identities-title"><h2 id="identities-title">Sign-in methods</h2>
 <ul id="identities" class="rows"></ul>
 <form id="link-form" class="inline"><label for="link-provider">Link another provider</label>
-<select id="link-provider" name="provider">${options}</select><button type="submit">Link</button></form></section>
+<select id="link-provider" name="provider" aria-describedby="link-note">${options}</select><button type="submit">Link</button></form>
+<p id="link-note" class="note" hidden>Every provider is linked already; you can still link another account of one of them.</p></section>
 <section aria-labelledby="sessions-title"><h2 id="sessions-title">Active sessions</h2>
 <ul id="sessions" class="rows"></ul>
 <button type="button" id="sign-out-everywhere" class="danger">Sign out everywhere</button></section>

@@ -3,7 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { AuditService } from '../../src/audit/audit.service.js';
 import { launchChromium, watchedPage } from '../support/chromium.js';
+import { insertUsers } from '../support/factories.js';
 import { startWorld, type World } from '../support/world.js';
 
 /**
@@ -220,6 +222,62 @@ describe('account page', () => {
     await expect(attacker.getByRole('link', { name: 'Admin console' }).count()).resolves.toBe(0);
   });
 
+  itWithBrowser('labels the sign-out of this device and of the others apart, and signs out only the one chosen', async () => {
+    const laptop = await newPage();
+    const phone = await newPage();
+    await signIn(laptop, 'Demo', 'two-devices');
+    await signIn(phone, 'Demo', 'two-devices');
+    await laptop.reload();
+    await laptop.locator('#sessions li').nth(1).waitFor();
+    const mine = laptop.locator('#sessions li').filter({ has: laptop.locator('.current') });
+    const other = laptop.locator('#sessions li').filter({ hasNot: laptop.locator('.current') });
+    expect(await mine.count()).toBe(1);
+    expect(await other.count()).toBe(1);
+    await expect(mine.getByRole('button').textContent()).resolves.toBe('Sign out this device');
+    await expect(other.getByRole('button').textContent()).resolves.toBe('Sign out');
+    await other.getByRole('button').click();
+    await laptop.waitForFunction(() => document.querySelectorAll('#sessions li').length === 1);
+    expect(await mine.count()).toBe(1);
+    await phone.goto(`${url}/account`);
+    await phone.waitForURL(`${url}/`);
+  });
+
+  itWithBrowser('"Link another provider" offers first a provider not linked yet, and says when every one is', async () => {
+    const page = await newPage();
+    const offered = () => page.locator('#link-provider option:checked').textContent();
+    await signIn(page, 'Google', 'collector');
+    await page.locator('#identities li').first().waitFor();
+    await expect(offered()).resolves.toBe('Facebook');
+    await expect(page.locator('#link-note').isHidden()).resolves.toBe(true);
+    await linkProvider(page, 'Facebook', 'collector-fb');
+    await page.locator('#identities li').nth(1).waitFor();
+    await expect(offered()).resolves.toBe('Demo');
+    await linkProvider(page, 'Demo', 'collector-demo');
+    await page.locator('#identities li').nth(2).waitFor();
+    await expect(offered()).resolves.toBe('Corp SSO');
+    await linkProvider(page, 'Corp SSO', 'collector-corp');
+    await page.locator('#identities li').nth(3).waitFor();
+    await expect(page.locator('#link-note').textContent()).resolves.toBe(
+      'Every provider is linked already; you can still link another account of one of them.',
+    );
+    await expect(page.locator('#link-note').isVisible()).resolves.toBe(true);
+  });
+
+  itWithBrowser('shows a readable message when an error response is not JSON (a proxy’s 502 page)', async () => {
+    const page = await newPage();
+    await page.route('**/me/sessions', (route) =>
+      route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1></body></html>' }),
+    );
+    await signIn(page, 'Demo', 'behind-a-proxy');
+    await page.waitForFunction(() => document.getElementById('status')?.textContent);
+    await expect(page.locator('#status').textContent()).resolves.toBe(
+      'The service did not answer as expected (HTTP 502). Please try again in a moment.',
+    );
+    await expect(page.locator('#status').getAttribute('class')).resolves.toBe('error');
+    // Chromium reports the 502 in the console: that one is the point of this test.
+    expect(consoleErrors.at(-1)!.splice(0)).toEqual([expect.stringContaining('502')]);
+  });
+
   itWithBrowser('refuses a state-changing request made with the cookie but without the CSRF token', async () => {
     const page = await newPage();
     await signIn(page, 'Demo', 'csrf-target');
@@ -272,5 +330,43 @@ describe('admin console', () => {
     await victim.reload();
     await victim.waitForURL(`${url}/`);
     await expect(victim.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Sign in');
+  });
+
+  itWithBrowser('"Next page" continues the list its cursor came from, whatever has been typed in the filters since', async () => {
+    const admin = await newPage();
+    await signIn(admin, 'Corp SSO', 'root');
+    // 25 users match "pager-alpha", 25 "pager-beta", interleaved in time; 30 role_changed events, newer than any sign_in;
+    // the newest event is another, so the unfiltered list is not the filtered one.
+    const start = Date.now() - 60_000;
+    await insertUsers(world.service.app, 50, (i) => ({
+      email: `pager-${i % 2 ? 'beta' : 'alpha'}-${i}@example.test`,
+      createdAt: start + i,
+    }));
+    const audit = world.service.app.get(AuditService);
+    for (let i = 0; i < 30; i++) await audit.record({ type: 'role_changed', reason: `pager ${i}` });
+    await audit.record({ type: 'user_enabled' });
+    await admin.goto(`${url}/admin`);
+
+    await admin.getByLabel('Find users').fill('pager-alpha');
+    await admin.getByRole('button', { name: 'Search' }).click();
+    await admin.waitForFunction(() => {
+      const rows = Array.from(document.querySelectorAll('#users tr'));
+      return rows.length === 20 && rows.every((tr) => tr.textContent!.startsWith('pager-alpha-'));
+    });
+    await admin.getByLabel('Find users').fill('pager-beta');
+    await admin.locator('#more-users').click();
+    await admin.locator('#more-users').waitFor({ state: 'hidden' });
+    const emails = await admin.locator('#users tr td:first-child').allTextContents();
+    expect(emails).toHaveLength(25);
+    expect(emails.filter((e) => !e.startsWith('pager-alpha-'))).toEqual([]);
+
+    await admin.getByLabel('Event type').fill('role_changed');
+    await admin.getByRole('button', { name: 'Filter' }).click();
+    await admin.waitForFunction(() => document.querySelector('#audit tr')?.textContent?.includes('pager 29'));
+    await admin.getByLabel('Event type').fill('sign_in');
+    await admin.locator('#more-audit').click();
+    await admin.locator('#more-audit').waitFor({ state: 'hidden' });
+    const types = await admin.locator('#audit tr td:nth-child(2)').allTextContents();
+    expect(types).toEqual(Array(30).fill('role_changed'));
   });
 });
