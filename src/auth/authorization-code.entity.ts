@@ -27,6 +27,10 @@ export class AuthorizationCode {
   @Column({ name: 'session_id', type: 'varchar', length: 36, nullable: true })
   sessionId: string | null;
 
+  /** The browser session of the sign-in, handed on to the session the code starts. */
+  @Column({ name: 'browser_session_id', type: 'varchar', length: 36, nullable: true })
+  browserSessionId: string | null;
+
   @Column({ name: 'user_agent', type: 'varchar', length: 512, nullable: true })
   userAgent: string | null;
 

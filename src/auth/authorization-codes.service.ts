@@ -37,7 +37,13 @@ export class AuthorizationCodesService {
     private readonly clock: Clock,
   ) {}
 
-  async create(userId: string, identityId: string, codeChallenge: string | undefined, ctx: RequestContext): Promise<string> {
+  async create(
+    userId: string,
+    identityId: string,
+    codeChallenge: string | undefined,
+    ctx: RequestContext,
+    browserSessionId: string | null = null,
+  ): Promise<string> {
     const code = randomToken(32);
     const row = {
       codeHash: sha256(code),
@@ -47,6 +53,7 @@ export class AuthorizationCodesService {
       expiresAt: this.clock.now() + this.config.codeTtl * 1000,
       consumedAt: null,
       sessionId: null,
+      browserSessionId,
       userAgent: ctx.userAgent?.slice(0, 512) ?? null,
       ip: ctx.ip,
     };
@@ -91,7 +98,7 @@ export class AuthorizationCodesService {
    */
   startSession(row: AuthorizationCode, browser: RequestContext): Promise<IssuedSession> {
     return this.db.transaction(async (m) => {
-      const issued = await this.sessions.create(m, row.userId, row.identityId, browser);
+      const issued = await this.sessions.create(m, row.userId, row.identityId, browser, row.browserSessionId);
       await this.db.updateRows(m, AuthorizationCode, { codeHash: row.codeHash }, { sessionId: issued.session.id });
       return issued;
     });

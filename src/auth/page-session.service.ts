@@ -71,7 +71,8 @@ export class PageSessionService {
   /**
    * After a browser sign-in at a provider (the pages' and every app's): the browser's session at the service is this
    * user's. One already this user's is kept; otherwise a new session starts and one of another user ends, so a shared
-   * browser never holds two. Linking (checklist L1) and, later, SSO for OpenID clients rest on this session.
+   * browser never holds two. Linking (checklist L1) and, later, SSO for OpenID clients rest on this session. Returns
+   * its id: the app's session the sign-in's code starts remembers it, and the app's logout ends it.
    */
   async signedIn(
     req: Request,
@@ -79,12 +80,13 @@ export class PageSessionService {
     user: { id: string; roles: string[]; providerRoles: string[] },
     identityId: string,
     ctx: RequestContext,
-  ): Promise<void> {
+  ): Promise<string> {
     const current = await this.authenticate(req, res);
-    if (current?.sub === user.id) return;
+    if (current?.sub === user.id && current.sid) return current.sid;
     if (current?.sid) await this.sessions.revoke(current.sid, 'signed_in_as_another_user');
     const session = await this.sessions.startBrowserSession(user.id, identityId, ctx);
     this.issue(res, { sid: session.id, sub: user.id, roles: effectiveRoles(user) });
+    return session.id;
   }
 
   clear(res: Response): void {

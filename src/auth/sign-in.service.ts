@@ -59,7 +59,12 @@ export class SignInService {
     req: Request,
     opts: { returnTo: string; appCodeChallenge?: string; linkUserId?: string },
   ): Promise<string> {
-    if (opts.linkUserId) await this.assertLinkingBrowser(req, opts.linkUserId, provider.id, opts.returnTo);
+    if (opts.linkUserId) {
+      // Whatever fails here (the database, too) ends at the link's returnTo like any other sign-in failure.
+      await this.assertLinkingBrowser(req, opts.linkUserId, provider.id, opts.returnTo).catch((e: unknown) => {
+        throw this.toSignInError(e).redirectingTo(opts.returnTo);
+      });
+    }
     const attempt: LoginAttempt = {
       provider: provider.id,
       returnTo: opts.returnTo,
@@ -129,8 +134,8 @@ export class SignInService {
       // Checked again at the end: the browser's session may have ended or changed hands since the link started.
       if (attempt.linkUserId) await this.assertLinkingBrowser(req, attempt.linkUserId, provider.id, attempt.returnTo);
       const { user, identity } = await this.accounts.signIn(profile, { linkUserId: attempt.linkUserId, ctx });
-      await this.browserSessions.signedIn(req, req.res!, user, identity.id, ctx);
-      const code = await this.codes.create(user.id, identity.id, attempt.appCodeChallenge, ctx);
+      const browserSessionId = await this.browserSessions.signedIn(req, req.res!, user, identity.id, ctx);
+      const code = await this.codes.create(user.id, identity.id, attempt.appCodeChallenge, ctx, browserSessionId);
       return withParams(attempt.returnTo, { code });
     } catch (e) {
       throw this.toSignInError(e).redirectingTo(attempt.returnTo);

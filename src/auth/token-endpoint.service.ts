@@ -114,12 +114,12 @@ export class TokenEndpointService {
       const row = await m.findOneBy(RefreshToken, { tokenHash: sha256(refreshToken) });
       return row && m.findOneBy(Session, { id: row.sessionId });
     });
-    if (session) await this.sessions.revoke(session.id, 'logout', { actorId: session.userId, ctx });
+    if (session) await this.sessions.logout(session.id, { actorId: session.userId, ctx });
   }
 
   /** Ends the session of a user's access token, audited as that user's doing. */
   async logoutSession(claims: { sub: string; sid: string }, ctx: RequestContext): Promise<void> {
-    await this.sessions.revoke(claims.sid, 'logout', { actorId: claims.sub, ctx });
+    await this.sessions.logout(claims.sid, { actorId: claims.sub, ctx });
   }
 
   private async activeUser(userId: string): Promise<User> {

@@ -29,6 +29,10 @@ export class Session {
   @Column({ name: 'revoked_reason', type: 'varchar', length: 64, nullable: true })
   revokedReason: string | null;
 
+  /** An app's session: the browser session it was signed in through (an app's logout ends that one too). */
+  @Column({ name: 'browser_session_id', type: 'varchar', length: 36, nullable: true })
+  browserSessionId: string | null;
+
   @Column({ name: 'user_agent', type: 'varchar', length: 512, nullable: true })
   userAgent: string | null;
 

@@ -56,8 +56,14 @@ export class SessionsService {
   ) {}
 
   /** Starts a session; pass the manager of the transaction that consumes the authorization code. */
-  async create(m: EntityManager, userId: string, identityId: string | null, ctx: RequestContext): Promise<IssuedSession> {
-    const session = await this.insertSession(m, userId, identityId, ctx);
+  async create(
+    m: EntityManager,
+    userId: string,
+    identityId: string | null,
+    ctx: RequestContext,
+    browserSessionId: string | null = null,
+  ): Promise<IssuedSession> {
+    const session = await this.insertSession(m, userId, identityId, ctx, browserSessionId);
     const refreshToken = await this.addRefreshToken(m, session.id, session.createdAt);
     return { session, refreshToken };
   }
@@ -67,10 +73,16 @@ export class SessionsService {
    * kept alive by use within REFRESH_IDLE_TTL, listed and revocable like every other session.
    */
   startBrowserSession(userId: string, identityId: string | null, ctx: RequestContext): Promise<Session> {
-    return this.db.run((m) => this.insertSession(m, userId, identityId, ctx));
+    return this.db.run((m) => this.insertSession(m, userId, identityId, ctx, null));
   }
 
-  private async insertSession(m: EntityManager, userId: string, identityId: string | null, ctx: RequestContext): Promise<Session> {
+  private async insertSession(
+    m: EntityManager,
+    userId: string,
+    identityId: string | null,
+    ctx: RequestContext,
+    browserSessionId: string | null,
+  ): Promise<Session> {
     const now = this.clock.now();
     const session: Session = {
       id: randomUUID(),
@@ -81,6 +93,7 @@ export class SessionsService {
       expiresAt: now + this.config.jwt.refreshTokenTtl * 1000,
       revokedAt: null,
       revokedReason: null,
+      browserSessionId,
       userAgent: ctx.userAgent?.slice(0, 512) ?? null,
       ip: ctx.ip,
     };
@@ -212,6 +225,18 @@ export class SessionsService {
   }
 
   /** Ends every session of a user and every access token they hold; returns how many sessions were active. */
+  /**
+   * An app's logout: its session ends, and so does the browser session it was signed in through. Whoever signs out
+   * of an app at a shared computer expects to be signed out of the service in that browser too, and the app cannot
+   * reach that session's HttpOnly cookie itself. (Signing out of one app while staying signed in to others is
+   * RP-initiated logout, which comes with the OpenID Provider.)
+   */
+  async logout(sessionId: string, by: RevokedBy): Promise<void> {
+    const session = await this.db.run((m) => m.findOneBy(Session, { id: sessionId }));
+    await this.revoke(sessionId, 'logout', by);
+    if (session?.browserSessionId) await this.revoke(session.browserSessionId, 'logout', by);
+  }
+
   async revokeAllOf(m: EntityManager, userId: string, reason: string): Promise<number> {
     const res = await m.update(Session, { userId, revokedAt: IsNull() }, { revokedAt: this.clock.now(), revokedReason: reason });
     await this.revocations.revokeUserTokens(userId, m);

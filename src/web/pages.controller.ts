@@ -91,7 +91,7 @@ export class PagesController {
     if (!auth) return res.redirect(303, '/');
     const notice =
       typeof error === 'string'
-        ? { text: messageFor(error.slice(0, 64))!, error: true }
+        ? { text: messageFor(error.slice(0, 64)), error: true }
         : linked === '1'
           ? { text: 'The sign-in method is linked to your account.', error: false }
           : undefined;

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { AuditService } from '../../src/audit/audit.service.js';
 import { DataSource } from 'typeorm';
 import { isAdmin } from '../../src/accounts/roles.js';
 import { User } from '../../src/accounts/user.entity.js';
@@ -183,6 +185,42 @@ describe('linking while signed in', () => {
     } finally {
       db.exec('ROLLBACK');
       db.close();
+    }
+  });
+
+  it('L1: a link refusal that cannot be recorded (database busy) still ends at returnTo, with no code', async () => {
+    const attacker = await signIn('acme', 'mallory3');
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${attacker.tokens.access_token}` });
+    const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    const audit = jest.spyOn(world.service.app.get(AuditService), 'record').mockRejectedValueOnce(busy);
+    try {
+      const start = await new TestBrowser().request((link.body.url as string).replace(world.service.publicUrl, url));
+      expect(start.status).toBe(302);
+      const back = new URL(start.headers.get('location')!);
+      expect(`${back.origin}${back.pathname}`).toBe(`${world.service.publicUrl}/`);
+      expect(back.searchParams.get('error')).toBe('temporarily_unavailable');
+      expect(back.searchParams.has('code')).toBe(false);
+    } finally {
+      audit.mockRestore();
+    }
+  });
+
+  it('an app’s logout signs its browser out of the service too (a shared computer), with the refresh token or the bearer', async () => {
+    for (const how of ['refresh_token', 'bearer'] as const) {
+      const user = await signIn('acme', `shared-${how}`);
+      expect((await user.browser.request(`${url}/account`)).status).toBe(200);
+      const res =
+        how === 'refresh_token'
+          ? await postJson(`${url}/auth/logout`, { refresh_token: user.tokens.refresh_token })
+          : await postJson(`${url}/auth/logout`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
+      expect(res.status).toBe(204);
+      const after = await user.browser.request(`${url}/account`);
+      expect(after.status).toBe(303);
+      expect(after.headers.get('location')).toBe('/');
+      // Nothing of the browser's is left to link with either.
+      const fresh = await signIn('acme', `other-${how}`);
+      const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${fresh.tokens.access_token}` });
+      expect((await followLink(user.browser, link.body.url as string, 'x')).searchParams.get('error')).toBe('not_logged_in');
     }
   });
 
@@ -592,7 +630,16 @@ describe('sessions the user ends', () => {
     expect((await send('DELETE', '/me/sessions', bearer(3))).status).toBe(200);
 
     const revoked = (await auditOf(userId)).filter((e) => e.type === 'session_revoked');
-    expect(revoked.map((e) => e.reason).sort()).toEqual(['logout', 'logout', 'logout', 'signed out everywhere', 'signed_out_by_user']);
+    // Each app logout ends its browser's session too: two rows more, with the same actor, IP and user agent.
+    expect(revoked.map((e) => e.reason).sort()).toEqual([
+      'logout',
+      'logout',
+      'logout',
+      'logout',
+      'logout',
+      'signed out everywhere',
+      'signed_out_by_user',
+    ]);
     for (const e of revoked) {
       expect(e).toEqual(expect.objectContaining({ userId, actorId: userId, ip: '127.0.0.1', userAgent }));
     }

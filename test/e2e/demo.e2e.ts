@@ -51,6 +51,22 @@ describe('built-in demo identity provider', () => {
     expect((await attacker.request(`${service.url}/account`)).headers.get('location')).toBe('/');
   });
 
+  it('shows any error code from a URL as a sentence, even an empty or prototype-named one, signed in or not', async () => {
+    const browser = new TestBrowser();
+    const { result } = await completeAtProvider(browser, `${service.url}/session/login/demo`, (u) => u.includes('/session/callback'), {
+      login: 'err-codes',
+    });
+    expect((await browser.request(result.href)).headers.get('location')).toBe('/account');
+    for (const code of ['', '__proto__', 'constructor', 'toString', 'x'.repeat(200)]) {
+      const q = new URLSearchParams({ error: code });
+      const signedOut = await fetch(`${service.url}/?${q}`);
+      expect(signedOut.status).toBe(200);
+      expect(await signedOut.text()).toContain('role="alert"');
+      expect((await browser.request(`${service.url}/account?${q}`)).status).toBe(200);
+    }
+    expect(service.serverErrors).toEqual([]);
+  });
+
   it('is off in production', async () => {
     const { loadConfig } = await import('../../src/config/config.js');
     const config = loadConfig({ NODE_ENV: 'production', APP_SECRET: 'x'.repeat(40) });
