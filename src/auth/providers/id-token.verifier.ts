@@ -31,7 +31,8 @@ export class IdTokenVerifier {
     if (this.algorithms.length === 0) this.algorithms = ['RS256'];
   }
 
-  async verify(idToken: unknown, nonce: string): Promise<JWTPayload & { sub: string }> {
+  /** The verified claims; `sub` is only known to be present: providerProfile decides whether it is usable. */
+  async verify(idToken: unknown, nonce: string): Promise<JWTPayload> {
     if (typeof idToken !== 'string') throw refused('the token response has no id_token');
     let payload: JWTPayload;
     try {
@@ -54,7 +55,6 @@ export class IdTokenVerifier {
     // Items 4–5: azp, when present, must be us.
     if (payload.azp !== undefined && payload.azp !== this.options.clientId) throw refused('azp is another client');
     if (payload.nonce !== nonce) throw refused('nonce does not match this sign-in');
-    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 255) throw refused('bad sub');
-    return payload as JWTPayload & { sub: string };
+    return payload;
   }
 }

@@ -34,8 +34,9 @@ function withTimeout<T extends Callback>(cb: T, ms: number): T {
 
 /**
  * - Access tokens go to the provider in the Authorization header only, never in a URL (RFC 6750 §2.3, RFC 9700 §4.3.2).
- * - A response body that is not JSON becomes an error: passport-openidconnect 0.1.2 calls an undefined `done` on a
- *   non-JSON UserInfo body, which would throw outside any handler and take the process down.
+ * - A response body that is not a JSON object becomes an error: passport-openidconnect 0.1.2 calls an undefined `done`
+ *   on a non-JSON UserInfo body, and passport-facebook reads `json.id` of a `null` Graph answer; both throw outside any
+ *   handler and would take the process down. Every GET here is for a profile, which is an object (OIDC Core §5.3.2).
  * - Every call to the provider gives up after `timeoutMs` (PROVIDER_TIMEOUT_MS).
  */
 export function hardenOAuth2Client(client: OAuth2Client, timeoutMs: number): void {
@@ -47,10 +48,14 @@ export function hardenOAuth2Client(client: OAuth2Client, timeoutMs: number): voi
     const cb = withTimeout(callback, timeoutMs);
     get(url, accessToken, (err, body, res) => {
       if (!err) {
+        let json: unknown;
         try {
-          JSON.parse(body ?? '');
+          json = JSON.parse(body ?? '');
         } catch {
           return cb({ statusCode: 502, data: 'the provider answered with something that is not JSON' });
+        }
+        if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+          return cb({ statusCode: 502, data: 'the provider answered with JSON that is not an object' });
         }
       }
       cb(err, body, res);
