@@ -1,5 +1,7 @@
 import { DataSource } from 'typeorm';
 import { Identity } from '../../src/accounts/identity.entity.js';
+import { DomainError } from '../../src/common/domain-error.js';
+import { ProviderRegistry } from '../../src/auth/providers/provider-registry.js';
 import { TestBrowser } from '../support/browser.js';
 import { browserSignIn } from '../support/sign-in.js';
 import { startWorld, type World } from '../support/world.js';
@@ -70,5 +72,65 @@ describe('a subject is a non-empty string of at most 255 characters without cont
     world.proxy.tamper = tamper;
     const { result } = await browserSignIn(new TestBrowser(), url, 'shady', { login: 'victim', returnTo });
     expect(outcome(result)).toEqual({ at: returnTo, error: 'provider_error', code: null });
+  });
+});
+
+/** passport-facebook's own parts, as passport-oauth2 drives them: the Graph call and our verify callback. */
+interface FacebookStrategyParts {
+  userProfile(accessToken: string, cb: (err: unknown, profile?: unknown) => void): void;
+  _verify(req: unknown, accessToken: string, refreshToken: string, profile: unknown, done: (...args: unknown[]) => void): void;
+}
+
+describe('the Facebook verify callback calls done exactly once', () => {
+  /** An access token from the Facebook fake, through its dialog and token endpoint. */
+  async function facebookAccessToken(login: string): Promise<string> {
+    const fb = world.facebook;
+    const redirectUri = `${world.service.publicUrl}/auth/facebook/callback`;
+    const dialog = await fetch(
+      `${fb.env.FACEBOOK_AUTHORIZATION_URL}?${new URLSearchParams({ client_id: 'fb-app', redirect_uri: redirectUri })}`,
+    );
+    const request = /name="request" value="([^"]+)"/.exec(await dialog.text())![1];
+    const confirm = await fetch(`${fb.url}/dialog/confirm`, {
+      method: 'POST',
+      body: new URLSearchParams({ request, login, action: 'continue' }),
+      redirect: 'manual',
+    });
+    const code = new URL(confirm.headers.get('location')!).searchParams.get('code')!;
+    const token = await fetch(fb.env.FACEBOOK_TOKEN_URL, {
+      method: 'POST',
+      body: new URLSearchParams({ client_id: 'fb-app', client_secret: 'fb-secret', code, redirect_uri: redirectUri }),
+    });
+    return ((await token.json()) as { access_token: string }).access_token;
+  }
+
+  /** The strategy the running service built, and a profile it fetched itself from the fake's Graph `/me`. */
+  async function strategyAndProfile(login: string) {
+    const strategy = world.service.app.get(ProviderRegistry).get('facebook').strategy as unknown as FacebookStrategyParts;
+    const accessToken = await facebookAccessToken(login);
+    const profile = await new Promise((resolve, reject) => strategy.userProfile(accessToken, (e, p) => (e ? reject(e) : resolve(p))));
+    return { strategy, accessToken, profile };
+  }
+
+  it('once, when what done does next throws (Passport finishing the sign-in): the throw is not fed back into done', async () => {
+    const { strategy, accessToken, profile } = await strategyAndProfile('done-once');
+    const calls: unknown[][] = [];
+    const done = (...args: unknown[]) => {
+      calls.push(args);
+      if (calls.length === 1) throw new Error('finishing the sign-in failed');
+    };
+    // passport-oauth2 wraps the verify call in its own try/catch, which reports such a throw once, as an error.
+    expect(() => strategy._verify({}, accessToken, '', profile, done)).toThrow('finishing the sign-in failed');
+    expect(calls).toEqual([[null, expect.objectContaining({ provider: 'facebook', subject: expect.stringMatching(/^\d+$/) })]]);
+  });
+
+  it('once, with the error, when the profile mapping throws', async () => {
+    world.facebook.meAnswer = { name: 'No Id' };
+    const { strategy, accessToken, profile } = await strategyAndProfile('mapping-throws');
+    const calls: unknown[][] = [];
+    strategy._verify({}, accessToken, '', profile, (...args: unknown[]) => calls.push(args));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toHaveLength(1);
+    expect(calls[0][0]).toBeInstanceOf(DomainError);
+    expect((calls[0][0] as DomainError).code).toBe('provider_error');
   });
 });
