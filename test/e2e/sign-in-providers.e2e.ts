@@ -134,3 +134,54 @@ describe('the Facebook verify callback calls done exactly once', () => {
     expect((calls[0][0] as DomainError).code).toBe('provider_error');
   });
 });
+
+describe('a denied or failed sign-in ends at returnTo, at every provider kind', () => {
+  it.each(['acme', 'corp', 'google', 'facebook'])(
+    '%s: Cancel at the provider → returnTo?error=access_denied&error_description=…',
+    async (provider) => {
+      const { result } = await browserSignIn(new TestBrowser(), url, provider, { cancel: true, returnTo });
+      expect(outcome(result)).toEqual({ at: returnTo, error: 'access_denied', code: null });
+      expect(result.searchParams.get('error_description')).toEqual(expect.any(String));
+    },
+  );
+
+  /** Runs a sign-in up to the provider's redirect to our callback, without following it. */
+  async function untilCallback(browser: TestBrowser, provider: string) {
+    const isCallback = (u: string) => new URL(u).pathname === `/auth/${provider}/callback`;
+    const start = await browser.request(`${url}/auth/${provider}/login?${new URLSearchParams({ returnTo })}`);
+    const r = await browser.follow(start.headers.get('location')!, isCallback, undefined);
+    const action = /action="([^"]+\/login)"/.exec(r.last.body)![1];
+    const back = await browser.follow(new URL(action, r.last.url).href, isCallback, { method: 'POST', form: { login: 'someone' } });
+    return new URL(back.stoppedAt!);
+  }
+
+  it.each(['acme', 'google'])(
+    '%s: another error from the provider (temporarily_unavailable) → returnTo?error=provider_error',
+    async (provider) => {
+      const browser = new TestBrowser();
+      const callback = await untilCallback(browser, provider);
+      // The provider's own error response (RFC 6749 §4.1.2.1) for this very attempt: same state, no code.
+      const failed = new URL(callback.origin + callback.pathname);
+      failed.searchParams.set('error', 'temporarily_unavailable');
+      failed.searchParams.set('error_description', 'try again later');
+      failed.searchParams.set('state', callback.searchParams.get('state')!);
+      if (callback.searchParams.has('iss')) failed.searchParams.set('iss', callback.searchParams.get('iss')!);
+      const hop = await browser.request(failed.href);
+      expect(outcome(new URL(hop.headers.get('location')!))).toEqual({ at: returnTo, error: 'provider_error', code: null });
+    },
+  );
+
+  it('an error response whose state is not this browser’s goes to the built-in page, not to any returnTo', async () => {
+    const callback = await untilCallback(new TestBrowser(), 'acme');
+    const failed = new URL(callback.origin + callback.pathname);
+    failed.searchParams.set('error', 'access_denied');
+    failed.searchParams.set('state', callback.searchParams.get('state')!);
+    failed.searchParams.set('iss', callback.searchParams.get('iss')!);
+    const hop = await new TestBrowser().request(failed.href);
+    expect(outcome(new URL(hop.headers.get('location')!))).toEqual({
+      at: `${world.service.publicUrl}/`,
+      error: 'invalid_state',
+      code: null,
+    });
+  });
+});
