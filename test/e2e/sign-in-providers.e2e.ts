@@ -3,7 +3,7 @@ import { Identity } from '../../src/accounts/identity.entity.js';
 import { DomainError } from '../../src/common/domain-error.js';
 import { ProviderRegistry } from '../../src/auth/providers/provider-registry.js';
 import { TestBrowser } from '../support/browser.js';
-import { browserSignIn } from '../support/sign-in.js';
+import { browserSignIn, callApi, signInAndGetTokens } from '../support/sign-in.js';
 import { startWorld, type World } from '../support/world.js';
 
 /** What providers answer that the service must not take at face value (issue 15). */
@@ -11,12 +11,22 @@ let world: World;
 let url: string;
 /** An allowed returnTo that is not the built-in page, so "back at returnTo" and "back at the fallback" differ. */
 let returnTo: string;
+let adminToken: string;
 
 beforeAll(async () => {
-  world = await startWorld();
+  world = await startWorld({ ADMIN_EMAILS: 'root@corp.test' });
   url = world.service.url;
   returnTo = `${world.service.publicUrl}/app/after-sign-in`;
+  world.corp.accounts.set('root', { email: 'root@corp.test', email_verified: true, name: 'Root' });
+  adminToken = (await signInAndGetTokens(new TestBrowser(), url, 'corp', { login: 'root' })).tokens.access_token;
 });
+
+/** The newest sign_in_failed audit row for `provider`, as an admin reads it. */
+async function lastFailure(provider: string) {
+  const page = await callApi(url, 'GET', '/admin/audit?type=sign_in_failed&limit=20', adminToken);
+  expect(page.status).toBe(200);
+  return (page.body.items as { provider: string; reason: string; details: Record<string, unknown> }[]).find((e) => e.provider === provider);
+}
 
 afterAll(async () => {
   await world?.close();
@@ -27,6 +37,25 @@ afterEach(() => {
   world.proxy.tamper = undefined;
   expect(world.service.serverErrors).toEqual([]);
 });
+
+/** Runs a sign-in up to the provider's redirect to our callback, without following it. */
+async function untilCallback(browser: TestBrowser, provider: string) {
+  const isCallback = (u: string) => new URL(u).pathname === `/auth/${provider}/callback`;
+  const start = await browser.request(`${url}/auth/${provider}/login?${new URLSearchParams({ returnTo })}`);
+  const r = await browser.follow(start.headers.get('location')!, isCallback);
+  const action = /action="([^"]+\/login)"/.exec(r.last.body)![1];
+  const back = await browser.follow(new URL(action, r.last.url).href, isCallback, { method: 'POST', form: { login: 'someone' } });
+  return new URL(back.stoppedAt!);
+}
+
+/** The provider's error response (RFC 6749 §4.1.2.1) in place of the code it sent back: same state, same iss. */
+function errorResponse(callback: URL, params: Record<string, string>): string {
+  const failed = new URL(callback.origin + callback.pathname);
+  for (const [k, v] of Object.entries(params)) failed.searchParams.set(k, v);
+  failed.searchParams.set('state', callback.searchParams.get('state')!);
+  if (callback.searchParams.has('iss')) failed.searchParams.set('iss', callback.searchParams.get('iss')!);
+  return failed.href;
+}
 
 const outcome = (u: URL) => ({
   at: u.origin + u.pathname,
@@ -145,43 +174,76 @@ describe('a denied or failed sign-in ends at returnTo, at every provider kind', 
     },
   );
 
-  /** Runs a sign-in up to the provider's redirect to our callback, without following it. */
-  async function untilCallback(browser: TestBrowser, provider: string) {
-    const isCallback = (u: string) => new URL(u).pathname === `/auth/${provider}/callback`;
-    const start = await browser.request(`${url}/auth/${provider}/login?${new URLSearchParams({ returnTo })}`);
-    const r = await browser.follow(start.headers.get('location')!, isCallback, undefined);
-    const action = /action="([^"]+\/login)"/.exec(r.last.body)![1];
-    const back = await browser.follow(new URL(action, r.last.url).href, isCallback, { method: 'POST', form: { login: 'someone' } });
-    return new URL(back.stoppedAt!);
-  }
-
   it.each(['acme', 'google'])(
     '%s: another error from the provider (temporarily_unavailable) → returnTo?error=provider_error',
     async (provider) => {
       const browser = new TestBrowser();
       const callback = await untilCallback(browser, provider);
-      // The provider's own error response (RFC 6749 §4.1.2.1) for this very attempt: same state, no code.
-      const failed = new URL(callback.origin + callback.pathname);
-      failed.searchParams.set('error', 'temporarily_unavailable');
-      failed.searchParams.set('error_description', 'try again later');
-      failed.searchParams.set('state', callback.searchParams.get('state')!);
-      if (callback.searchParams.has('iss')) failed.searchParams.set('iss', callback.searchParams.get('iss')!);
-      const hop = await browser.request(failed.href);
+      const hop = await browser.request(
+        errorResponse(callback, { error: 'temporarily_unavailable', error_description: 'try again later' }),
+      );
       expect(outcome(new URL(hop.headers.get('location')!))).toEqual({ at: returnTo, error: 'provider_error', code: null });
     },
   );
 
   it('an error response whose state is not this browser’s goes to the built-in page, not to any returnTo', async () => {
     const callback = await untilCallback(new TestBrowser(), 'acme');
-    const failed = new URL(callback.origin + callback.pathname);
-    failed.searchParams.set('error', 'access_denied');
-    failed.searchParams.set('state', callback.searchParams.get('state')!);
-    failed.searchParams.set('iss', callback.searchParams.get('iss')!);
-    const hop = await new TestBrowser().request(failed.href);
+    const hop = await new TestBrowser().request(errorResponse(callback, { error: 'access_denied' }));
     expect(outcome(new URL(hop.headers.get('location')!))).toEqual({
       at: `${world.service.publicUrl}/`,
       error: 'invalid_state',
       code: null,
     });
+  });
+});
+
+describe('the provider’s own error is kept in the audit row of a failed sign-in, bounded and without tokens', () => {
+  it('a Cancel at an OIDC provider: its error and error_description', async () => {
+    await browserSignIn(new TestBrowser(), url, 'acme', { cancel: true, returnTo });
+    expect(await lastFailure('acme')).toMatchObject({
+      reason: 'access_denied',
+      details: { providerError: 'access_denied', providerErrorDescription: 'the user declined' },
+    });
+  });
+
+  it('a Cancel at Facebook: its error and error_description', async () => {
+    await browserSignIn(new TestBrowser(), url, 'facebook', { cancel: true, returnTo });
+    expect(await lastFailure('facebook')).toMatchObject({
+      reason: 'access_denied',
+      details: { providerError: 'access_denied', providerErrorDescription: 'Permissions error' },
+    });
+  });
+
+  it('a Graph error body with HTTP 200: its type and message', async () => {
+    world.facebook.meAnswer = { error: { message: 'An unexpected error has occurred.', type: 'OAuthException', code: 2 } };
+    await browserSignIn(new TestBrowser(), url, 'facebook', { login: 'graph-error', returnTo });
+    expect(await lastFailure('facebook')).toMatchObject({
+      reason: 'provider_error',
+      details: { providerError: 'OAuthException', providerErrorDescription: 'An unexpected error has occurred.' },
+    });
+  });
+
+  it('an error response that echoes a token and the code, with control characters and no end: bounded, and neither is kept', async () => {
+    const browser = new TestBrowser();
+    const callback = await untilCallback(browser, 'google');
+    const code = callback.searchParams.get('code')!;
+    const jwt = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: 'someone', exp: 2e9 })).toString('base64url')}.c2lnbmF0dXJlMDEyMzQ1Njc4OQ`;
+    const hop = await browser.request(
+      errorResponse(callback, {
+        error: `server_error ${'and more words '.repeat(10)}`,
+        error_description: `bad token ${jwt} for code ${code}\r\nInjected: line ${'x '.repeat(400)}`,
+      }),
+    );
+    expect(outcome(new URL(hop.headers.get('location')!))).toEqual({ at: returnTo, error: 'provider_error', code: null });
+    const row = await lastFailure('google');
+    const { providerError, providerErrorDescription } = row!.details as Record<string, string>;
+    expect(providerError.startsWith('server_error')).toBe(true);
+    expect(providerError.length).toBeLessThanOrEqual(64);
+    expect(providerErrorDescription.startsWith('bad token ')).toBe(true);
+    expect(providerErrorDescription.length).toBeLessThanOrEqual(256);
+    expect(providerErrorDescription).not.toMatch(/[\u0000-\u001f]/);
+    const stored = JSON.stringify(row);
+    expect(stored).not.toContain(code);
+    expect(stored).not.toContain(jwt.split('.')[1]);
   });
 });
