@@ -1,4 +1,4 @@
-import { createOp, generateSigningJwks, type OpClient } from '../../src/demo/oidc-op.js';
+import { createOp, generateSigningJwks, type OpClient, type OpOptions } from '../../src/demo/oidc-op.js';
 import { listenLocal } from './net.js';
 
 export interface StandInOptions {
@@ -8,6 +8,15 @@ export interface StandInOptions {
   pkceRequired?: boolean;
   userinfoPath?: string;
   idTokenCarriesClaims?: boolean;
+  /** Token endpoint authentication methods the OP accepts (and lists in discovery, unless `advertisedAuthMethods`). */
+  clientAuthMethods?: OpOptions['clientAuthMethods'];
+  /**
+   * What discovery's `token_endpoint_auth_methods_supported` says instead (`null`: the field is left out). oidc-provider
+   * takes Basic and form credentials alike from any client it accepts them from; this is how a test sees which one the
+   * service chose.
+   */
+  advertisedAuthMethods?: string[] | null;
+  idTokenSigningAlgValues?: OpOptions['idTokenSigningAlgValues'];
 }
 
 /**
@@ -27,10 +36,34 @@ export async function startOidcStandIn(options: StandInOptions) {
     pkceRequired: options.pkceRequired,
     userinfoPath: options.userinfoPath,
     idTokenCarriesClaims: options.idTokenCarriesClaims,
+    clientAuthMethods: options.clientAuthMethods,
+    idTokenSigningAlgValues: options.idTokenSigningAlgValues,
     claimsFor: (sub) => accounts.get(sub) ?? { email: `${sub}@example.test`, email_verified: true, name: `User ${sub}` },
   });
   // Behind the tampering proxy, URLs in discovery must name the proxy: trust its X-Forwarded-Host.
   provider.proxy = true;
+  if (options.clientAuthMethods && !options.clientAuthMethods.includes('client_secret_basic')) {
+    // oidc-provider takes HTTP Basic from every client with a secret, whatever its clientAuthMethods; it only gates the
+    // form body. A provider that accepts the form body only refuses Basic, as this one now does.
+    provider.use(async (ctx, next) => {
+      if (ctx.method === 'POST' && ctx.path.endsWith('/token') && /^basic /i.test(ctx.headers.authorization ?? '')) {
+        ctx.status = 401;
+        ctx.body = { error: 'invalid_client', error_description: 'client_secret_basic is not accepted here' };
+        return;
+      }
+      await next();
+    });
+  }
+  if (options.advertisedAuthMethods !== undefined) {
+    const advertised = options.advertisedAuthMethods;
+    provider.use(async (ctx, next) => {
+      await next();
+      if (!ctx.path.endsWith('/.well-known/openid-configuration')) return;
+      const doc = ctx.body as Record<string, unknown>;
+      if (advertised === null) delete doc.token_endpoint_auth_methods_supported;
+      else doc.token_endpoint_auth_methods_supported = advertised;
+    });
+  }
   net.setHandler(provider.callback());
   return {
     url: net.url,

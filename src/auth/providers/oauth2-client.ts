@@ -6,6 +6,16 @@ export interface OAuth2Client {
   useAuthorizationHeaderforGET(use: boolean): void;
   get(url: string, accessToken: string, cb: (err: unknown, body?: string, res?: unknown) => void): void;
   getOAuthAccessToken(code: string, params: Record<string, string>, cb: (...args: unknown[]) => void): void;
+  /** Every HTTP request goes through here; the token request is a form POST to _getAccessTokenUrl(). */
+  _request(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    accessToken: string | null,
+    cb: (...args: unknown[]) => void,
+  ): void;
+  _getAccessTokenUrl(): string;
 }
 
 export function oauth2ClientOf(strategy: object): OAuth2Client {
@@ -60,5 +70,25 @@ export function hardenOAuth2Client(client: OAuth2Client, timeoutMs: number): voi
       }
       cb(err, body, res);
     });
+  };
+}
+
+/** RFC 6749 §2.3.1: client id and secret are form-urlencoded before they are joined for HTTP Basic. */
+const formEncoded = (s: string) => new URLSearchParams([['', s]]).toString().slice(1);
+
+/**
+ * client_secret_basic (RFC 6749 §2.3.1) for node-oauth, which only knows client_secret_post: the token request carries
+ * the credentials in an `Authorization: Basic` header and no longer in the form (a client uses one method at a time,
+ * §2.3; `client_id` in the body is only for clients that do not authenticate, §4.1.3).
+ */
+export function useClientSecretBasic(client: OAuth2Client, clientId: string, clientSecret: string): void {
+  const authorization = `Basic ${Buffer.from(`${formEncoded(clientId)}:${formEncoded(clientSecret)}`).toString('base64')}`;
+  const request = client._request.bind(client);
+  client._request = (method, url, headers, body, accessToken, cb) => {
+    if (method !== 'POST' || url !== client._getAccessTokenUrl()) return request(method, url, headers, body, accessToken, cb);
+    const form = new URLSearchParams(body);
+    form.delete('client_id');
+    form.delete('client_secret');
+    request(method, url, { ...headers, Authorization: authorization }, form.toString(), accessToken, cb);
   };
 }

@@ -1,0 +1,81 @@
+import { TestBrowser } from '../support/browser.js';
+import { browserSignIn, callApi, signInAndGetTokens } from '../support/sign-in.js';
+import { startWorld, type World } from '../support/world.js';
+
+/** Providers that do things their own (allowed) way: how the client authenticates, when keys rotate (issue 15). */
+let world: World;
+let url: string;
+let adminToken: string;
+
+beforeAll(async () => {
+  world = await startWorld(
+    {
+      ADMIN_EMAILS: 'root@corp.test',
+      OIDC_FORCEDPOST_TOKEN_AUTH_METHOD: 'client_secret_post',
+      OIDC_WRONGMETHOD_TOKEN_AUTH_METHOD: 'client_secret_post',
+    },
+    {
+      standIns: {
+        // Each token endpoint accepts one method only, as LemonLDAP::NG does for a client registered with it.
+        basiconly: {
+          clientAuthMethods: ['client_secret_basic'],
+          // A secret with characters that RFC 6749 §2.3.1's form-urlencoding must escape before Basic.
+          client: { token_endpoint_auth_method: 'client_secret_basic', client_secret: 'a secret: with/special+chars%and=more' },
+        },
+        postonly: { clientAuthMethods: ['client_secret_post'], client: { token_endpoint_auth_method: 'client_secret_post' } },
+        // Lists both: client_secret_basic is the one to use (only it works here).
+        both: {
+          clientAuthMethods: ['client_secret_basic'],
+          advertisedAuthMethods: ['client_secret_post', 'client_secret_basic'],
+          client: { token_endpoint_auth_method: 'client_secret_basic' },
+        },
+        // Lists nothing: Discovery §3's default, client_secret_basic.
+        unlisted: {
+          clientAuthMethods: ['client_secret_basic'],
+          advertisedAuthMethods: null,
+          client: { token_endpoint_auth_method: 'client_secret_basic' },
+        },
+        // Discovery says Basic, the client is registered with the form body: OIDC_FORCEDPOST_TOKEN_AUTH_METHOD knows better.
+        forcedpost: {
+          clientAuthMethods: ['client_secret_post'],
+          advertisedAuthMethods: ['client_secret_basic'],
+          client: { token_endpoint_auth_method: 'client_secret_post' },
+        },
+        // Accepts only Basic, but the configuration forces the form body: a refusal to see in the audit.
+        wrongmethod: { clientAuthMethods: ['client_secret_basic'], client: { token_endpoint_auth_method: 'client_secret_basic' } },
+      },
+    },
+  );
+  url = world.service.url;
+  world.corp.accounts.set('root', { email: 'root@corp.test', email_verified: true, name: 'Root' });
+  adminToken = (await signInAndGetTokens(new TestBrowser(), url, 'corp', { login: 'root' })).tokens.access_token;
+});
+
+afterAll(async () => {
+  await world?.close();
+});
+
+afterEach(() => {
+  expect(world.service.serverErrors).toEqual([]);
+});
+
+describe('token endpoint authentication: chosen from discovery, or forced by OIDC_<ID>_TOKEN_AUTH_METHOD', () => {
+  it.each([
+    ['basiconly', 'a provider that lists and accepts only client_secret_basic (credentials form-urlencoded, RFC 6749 §2.3.1)'],
+    ['postonly', 'a provider that lists and accepts only client_secret_post'],
+    ['both', 'a provider that lists both: client_secret_basic is preferred'],
+    ['unlisted', 'a provider whose discovery has no token_endpoint_auth_methods_supported: client_secret_basic'],
+    ['forcedpost', 'a provider whose discovery says client_secret_basic, forced to client_secret_post by configuration'],
+  ])('%s: signs in (%s)', async (provider) => {
+    const { me } = await signInAndGetTokens(new TestBrowser(), url, provider, { login: `user-of-${provider}` });
+    expect(me.identities).toEqual([expect.objectContaining({ provider, subject: `user-of-${provider}` })]);
+  });
+
+  it('a forced method the provider refuses: provider_error, and the provider’s invalid_client is in the audit row', async () => {
+    const { result } = await browserSignIn(new TestBrowser(), url, 'wrongmethod', { login: 'refused' });
+    expect(result.searchParams.get('error')).toBe('provider_error');
+    const audit = await callApi(url, 'GET', '/admin/audit?type=sign_in_failed&limit=20', adminToken);
+    const row = (audit.body.items as { provider: string; details: Record<string, unknown> }[]).find((e) => e.provider === 'wrongmethod');
+    expect(row?.details).toMatchObject({ providerError: 'invalid_client', providerErrorDescription: expect.any(String) });
+  });
+});
