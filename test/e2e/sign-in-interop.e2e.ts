@@ -41,6 +41,8 @@ beforeAll(async () => {
           advertisedAuthMethods: ['client_secret_basic'],
           client: { token_endpoint_auth_method: 'client_secret_post' },
         },
+        // Rotates its only signing key when a test says so.
+        rotating: {},
         // Accepts only Basic, but the configuration forces the form body: a refusal to see in the audit.
         wrongmethod: { clientAuthMethods: ['client_secret_basic'], client: { token_endpoint_auth_method: 'client_secret_basic' } },
       },
@@ -56,6 +58,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
+  world.proxy.tamper = undefined;
   expect(world.service.serverErrors).toEqual([]);
 });
 
@@ -77,5 +80,35 @@ describe('token endpoint authentication: chosen from discovery, or forced by OID
     const audit = await callApi(url, 'GET', '/admin/audit?type=sign_in_failed&limit=20', adminToken);
     const row = (audit.body.items as { provider: string; details: Record<string, unknown> }[]).find((e) => e.provider === 'wrongmethod');
     expect(row?.details).toMatchObject({ providerError: 'invalid_client', providerErrorDescription: expect.any(String) });
+  });
+});
+
+describe('signing keys: a rotation without overlap, and ID tokens with unknown kids', () => {
+  it('a sign-in right after the provider replaced its only key succeeds: an unknown kid refetches the JWKS at once (OIDC Core §10.1.1)', async () => {
+    const op = world.standIns.rotating;
+    await signInAndGetTokens(new TestBrowser(), url, 'rotating', { login: 'before-rotation' });
+    const fetched = op.jwksFetches;
+    op.rotateKey();
+    const { me } = await signInAndGetTokens(new TestBrowser(), url, 'rotating', { login: 'after-rotation' });
+    expect(me.identities).toEqual([expect.objectContaining({ provider: 'rotating', subject: 'after-rotation' })]);
+    expect(op.jwksFetches).toBe(fetched + 1);
+    // And again straight away: the new key is cached, nothing is fetched.
+    await signInAndGetTokens(new TestBrowser(), url, 'rotating', { login: 'after-rotation-2' });
+    expect(op.jwksFetches).toBe(fetched + 1);
+  });
+
+  it('a flood of ID tokens with unknown kids is refused, and fetches the JWKS at most once per few seconds', async () => {
+    await signInAndGetTokens(new TestBrowser(), url, 'shady', { login: 'before-flood' });
+    const fetched = world.shady.jwksFetches;
+    const started = Date.now();
+    world.proxy.tamper = 'unknown-kid';
+    for (let i = 0; i < 15; i++) {
+      const { result } = await browserSignIn(new TestBrowser(), url, 'shady', { login: `flood-${i}` });
+      expect(result.searchParams.get('error')).toBe('invalid_id_token');
+    }
+    // One refetch for the first unknown kid, then at most one per 5 s window (UNKNOWN_KID_REFETCH_MS).
+    const windows = Math.floor((Date.now() - started) / 5000) + 1;
+    expect(world.shady.jwksFetches - fetched).toBeGreaterThanOrEqual(1);
+    expect(world.shady.jwksFetches - fetched).toBeLessThanOrEqual(windows);
   });
 });

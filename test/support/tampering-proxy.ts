@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SignJWT, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { listenLocal } from './net.js';
@@ -16,7 +16,8 @@ export type Tamper =
   | 'userinfo-not-json'
   | 'token-hangs'
   | 'sub-control-char'
-  | 'sub-too-long';
+  | 'sub-too-long'
+  | 'unknown-kid';
 
 /** The subject a `sub-*` tamper puts into both the ID token and UserInfo (so they still agree). */
 const FORGED_SUBJECTS: Partial<Record<Tamper, string>> = {
@@ -52,7 +53,9 @@ export async function startTamperingProxy() {
     if (tamper === 'stale-iat') Object.assign(changed, { iat: now - 7200, exp: now + 3600 });
     if (FORGED_SUBJECTS[tamper] !== undefined) changed.sub = FORGED_SUBJECTS[tamper];
     const key = tamper === 'other-key' ? attackerKey : await importJWK(state.opKey!, 'RS256');
-    return new SignJWT(changed).setProtectedHeader({ alg: 'RS256', kid: header.kid, typ: header.typ }).sign(key);
+    // A kid the OP's JWKS does not have (signed with the OP's key all the same): a rotation, or someone making us refetch.
+    const kid = tamper === 'unknown-kid' ? randomBytes(8).toString('hex') : header.kid;
+    return new SignJWT(changed).setProtectedHeader({ alg: 'RS256', kid, typ: header.typ }).sign(key);
   }
 
   net.setHandler(async (req: IncomingMessage, res: ServerResponse) => {
