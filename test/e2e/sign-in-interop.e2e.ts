@@ -43,6 +43,18 @@ beforeAll(async () => {
         },
         // Rotates its only signing key when a test says so.
         rotating: {},
+        // Sign ID tokens with the client secret (HMAC), as some providers do by default for new clients.
+        hs256: {
+          idTokenSigningAlgValues: ['HS256', 'RS256'],
+          client: { id_token_signed_response_alg: 'HS256', client_secret: 'an-hmac-client-secret-of-at-least-32-bytes' },
+        },
+        hs512: {
+          idTokenSigningAlgValues: ['HS512', 'RS256'],
+          client: {
+            id_token_signed_response_alg: 'HS512',
+            client_secret: 'an-hmac-client-secret-long-enough-for-hs512-0123456789abcdefghijklmn',
+          },
+        },
         // Accepts only Basic, but the configuration forces the form body: a refusal to see in the audit.
         wrongmethod: { clientAuthMethods: ['client_secret_basic'], client: { token_endpoint_auth_method: 'client_secret_basic' } },
       },
@@ -110,5 +122,17 @@ describe('signing keys: a rotation without overlap, and ID tokens with unknown k
     const windows = Math.floor((Date.now() - started) / 5000) + 1;
     expect(world.shady.jwksFetches - fetched).toBeGreaterThanOrEqual(1);
     expect(world.shady.jwksFetches - fetched).toBeLessThanOrEqual(windows);
+  });
+});
+
+describe('ID tokens signed with a shared secret', () => {
+  it.each(['hs256', 'hs512'])('%s: refused as invalid_id_token, saying which algorithm to pick instead', async (provider) => {
+    const op = world.standIns[provider];
+    const fetched = op.jwksFetches;
+    const { result } = await browserSignIn(new TestBrowser(), url, provider, { login: 'hmac-user' });
+    expect(result.searchParams.get('error')).toBe('invalid_id_token');
+    expect(result.searchParams.get('error_description')).toMatch(/HS(256|512).*RS256 or ES256/);
+    // Refused on its header alone: no key was looked up for it.
+    expect(op.jwksFetches).toBe(fetched);
   });
 });

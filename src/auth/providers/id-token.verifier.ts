@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { DomainError } from '../../common/domain-error.js';
 
 /** Asymmetric algorithms only: `none` and HMAC (keyed with a public value) are never accepted (RFC 8725 §3.1). */
@@ -81,6 +81,7 @@ export class IdTokenVerifier {
         maxTokenAge: '10 minutes',
       }));
     } catch (e) {
+      if (e instanceof errors.JOSEAlgNotAllowed) throw refused(algorithmAdvice(idToken), e);
       if (e instanceof errors.JOSEError && !(e instanceof errors.JWKSTimeout)) throw refused(e.code, e);
       throw new DomainError('provider_unavailable', 'could not fetch the provider’s signing keys', { cause: e });
     }
@@ -92,4 +93,20 @@ export class IdTokenVerifier {
     if (payload.nonce !== nonce) throw refused('nonce does not match this sign-in');
     return payload;
   }
+}
+
+/**
+ * Why an algorithm is refused, for the admin reading the error. HS256/HS384/HS512 (the default for new clients at some
+ * providers) sign with the client secret: whoever knows it, this service's configuration included, could mint ID tokens
+ * for anyone, and accepting HMAC beside public keys invites algorithm confusion (RFC 8725 §2.1, §3.1).
+ */
+function algorithmAdvice(idToken: string): string {
+  let alg = 'an algorithm that is not accepted';
+  try {
+    alg = String(decodeProtectedHeader(idToken).alg);
+  } catch {
+    // The header was readable for jose, so this is not reached; the general wording stands otherwise.
+  }
+  const shared = /^HS\d+$/.test(alg) ? ' (a shared secret, the client secret)' : '';
+  return `it is signed with ${alg}${shared}; set the provider to sign this client's ID tokens with RS256 or ES256`;
 }
