@@ -58,9 +58,12 @@ export class IdTokenVerifier {
       return await this.jwks(header, token);
     } catch (e) {
       if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
-      const now = Date.now();
-      if (now - this.lastUnknownKidRefetch < UNKNOWN_KID_REFETCH_MS) throw e;
-      this.lastUnknownKidRefetch = now;
+      // Sign-ins that arrive while a refetch is under way wait for it (jose makes one fetch of concurrent reloads).
+      if (!this.jwks.reloading) {
+        const now = Date.now();
+        if (now - this.lastUnknownKidRefetch < UNKNOWN_KID_REFETCH_MS) throw e;
+        this.lastUnknownKidRefetch = now;
+      }
       await this.jwks.reload();
       return this.jwks(header, token);
     }
