@@ -16,6 +16,7 @@ import type { LoginAttempt } from './login-state.store.js';
 import { PageSessionService } from './page-session.service.js';
 import type { EnabledProvider } from './providers/provider-registry.js';
 import type { ProviderProfile } from './providers/provider-profile.js';
+import { providerErrorDetails } from './providers/provider-error.js';
 import { restoredAttempt } from './providers/passport-state-stores.js';
 import { runStrategy } from './providers/strategy-runner.js';
 import { withParams } from './return-url.js';
@@ -122,7 +123,7 @@ export class SignInService {
             provider: provider.id,
             reason: error.code,
             ...ctx,
-            details: { description: error.description },
+            details: { description: error.description, ...providerErrorDetails(e, query) },
           })
           .catch((auditError: Error) => this.logger.warn(`sign-in failure not audited: ${auditError.message}`));
       }

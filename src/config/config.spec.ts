@@ -79,6 +79,21 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads OIDC_<ID>_TOKEN_AUTH_METHOD, and leaves it unset for discovery to decide', () => {
+    const forced = loadConfig({ DEMO_IDP: 'false', ...oidc, OIDC_CORP_TOKEN_AUTH_METHOD: 'client_secret_post' });
+    expect(forced.providers[0]).toMatchObject({ tokenAuthMethod: 'client_secret_post' });
+    expect(loadConfig({ DEMO_IDP: 'false', ...oidc }).providers[0]).not.toHaveProperty('tokenAuthMethod');
+  });
+
+  it.each(['client_secret_jwt', 'private_key_jwt', 'basic', 'CLIENT_SECRET_BASIC'])(
+    'refuses OIDC_<ID>_TOKEN_AUTH_METHOD=%s at start-up, naming the variable',
+    (method) => {
+      expect(() => loadConfig({ ...oidc, OIDC_CORP_TOKEN_AUTH_METHOD: method })).toThrow(
+        'OIDC_CORP_TOKEN_AUTH_METHOD must be client_secret_basic or client_secret_post',
+      );
+    },
+  );
+
   it('pins a current Facebook Graph version and builds its URLs from it', () => {
     const c = loadConfig({ DEMO_IDP: 'false', FACEBOOK_CLIENT_ID: 'a', FACEBOOK_CLIENT_SECRET: 'b', FACEBOOK_GRAPH_VERSION: 'v23.0' });
     expect(c.providers[0]).toMatchObject({ graphVersion: 'v23.0', tokenUrl: 'https://graph.facebook.com/v23.0/oauth/access_token' });

@@ -34,10 +34,16 @@ export interface FacebookProviderConfig extends ProviderBase {
   profileUrl: string;
 }
 
+/** How the client authenticates at a provider's token endpoint (RFC 6749 §2.3.1, OIDC Core §9). */
+export const TOKEN_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+export type TokenAuthMethod = (typeof TOKEN_AUTH_METHODS)[number];
+
 export interface OidcProviderConfig extends ProviderBase {
   type: 'oidc';
   issuer: string;
   scopes: string[];
+  /** OIDC_<ID>_TOKEN_AUTH_METHOD: forces one; otherwise chosen from the provider's discovery document. */
+  tokenAuthMethod?: TokenAuthMethod;
   rolesClaim?: string;
   /** Provider claim value → local roles. Without a map, claim values are taken as role names. */
   roleMap?: Record<string, string[]>;
@@ -302,6 +308,10 @@ function oidcFromEnv(rawId: string, env: Env): OidcProviderConfig {
   if (!absoluteUrl.safeParse(issuer).success) {
     throw new ConfigError(`Invalid configuration: ${prefix}ISSUER must be an absolute http(s) URL`);
   }
+  const tokenAuthMethod = env[`${prefix}TOKEN_AUTH_METHOD`];
+  if (tokenAuthMethod !== undefined && !(TOKEN_AUTH_METHODS as readonly string[]).includes(tokenAuthMethod)) {
+    throw new ConfigError(`Invalid configuration: ${prefix}TOKEN_AUTH_METHOD must be ${TOKEN_AUTH_METHODS.join(' or ')}`);
+  }
   const scopes = (env[`${prefix}SCOPES`] ?? 'openid email profile').split(/[\s,]+/).filter(Boolean);
   if (!scopes.includes('openid')) scopes.unshift('openid');
   return {
@@ -312,6 +322,7 @@ function oidcFromEnv(rawId: string, env: Env): OidcProviderConfig {
     clientId: requireVar(env, `${prefix}CLIENT_ID`, why),
     clientSecret: requireVar(env, `${prefix}CLIENT_SECRET`, why),
     scopes,
+    ...(tokenAuthMethod !== undefined ? { tokenAuthMethod: tokenAuthMethod as TokenAuthMethod } : {}),
     rolesClaim: env[`${prefix}ROLES_CLAIM`],
     roleMap: parseRoleMap(env[`${prefix}ROLE_MAP`], `${prefix}ROLE_MAP`),
   };

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Provider, { type Adapter, type AdapterPayload, type Configuration } from 'oidc-provider';
+import Provider, { type Adapter, type AdapterPayload, type ClientMetadata, type Configuration } from 'oidc-provider';
 import { escapeHtml } from '../common/html.js';
 
 /**
@@ -11,6 +11,10 @@ export interface OpClient {
   client_id: string;
   client_secret: string;
   redirect_uris: string[];
+  /** How this client authenticates at the token endpoint; the OP refuses any other way. */
+  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post';
+  /** e.g. HS256: an ID token signed with the client secret (the service refuses those). */
+  id_token_signed_response_alg?: ClientMetadata['id_token_signed_response_alg'];
 }
 
 export interface OpOptions {
@@ -26,6 +30,10 @@ export interface OpOptions {
   userinfoPath?: string;
   /** Put scope-requested claims into the ID token too (Google does), not only into UserInfo. */
   idTokenCarriesClaims?: boolean;
+  /** The token endpoint authentication methods the OP accepts and lists in discovery; oidc-provider's by default. */
+  clientAuthMethods?: Extract<Configuration['clientAuthMethods'], readonly unknown[]>;
+  /** ID-token algorithms the OP may sign with; oidc-provider's asymmetric defaults unless a test wants HS256. */
+  idTokenSigningAlgValues?: NonNullable<NonNullable<Configuration['enabledJWA']>['idTokenSigningAlgValues']>;
 }
 
 export function generateSigningJwks(): { keys: Record<string, unknown>[] } {
@@ -39,12 +47,14 @@ export function createOp(options: OpOptions): Provider {
   const mountPath = new URL(options.issuer).pathname.replace(/\/$/, '');
   const configuration: Configuration = {
     clients: options.clients.map((c) => ({
-      ...c,
       grant_types: ['authorization_code'],
       response_types: ['code'],
-      // node-oauth (inside the Passport strategies) sends the client credentials in the form body.
-      token_endpoint_auth_method: 'client_secret_post',
+      // RFC 7591 §2's default, and what the service uses when a provider lists both (see tokenAuthMethod).
+      token_endpoint_auth_method: 'client_secret_basic',
+      ...c,
     })),
+    ...(options.clientAuthMethods ? { clientAuthMethods: options.clientAuthMethods } : {}),
+    ...(options.idTokenSigningAlgValues ? { enabledJWA: { idTokenSigningAlgValues: options.idTokenSigningAlgValues } } : {}),
     jwks: (options.jwks ?? generateSigningJwks()) as Configuration['jwks'],
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     claims: {

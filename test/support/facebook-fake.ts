@@ -22,6 +22,8 @@ export async function startFacebookFake(opts: { clientId: string; clientSecret: 
   const codes = new Map<string, { login: string; redirectUri: string; challenge?: string; declineEmail: boolean }>();
   const tokens = new Map<string, { login: string; declineEmail: boolean }>();
   const log: { path: string; query: Record<string, string>; authorization?: string }[] = [];
+  /** When set, Graph `/me` answers this JSON body with HTTP 200 instead of the user (see `meAnswer`). */
+  let meAnswer: { body: unknown } | undefined;
 
   const userFor = (login: string): FakeFacebookUser =>
     users.get(login) ?? {
@@ -104,6 +106,7 @@ export async function startFacebookFake(opts: { clientId: string; clientSecret: 
       const proof = createHmac('sha256', opts.clientSecret).update(token).digest('hex');
       if (url.searchParams.get('appsecret_proof') !== proof)
         return oauthError(res, 'API calls from the server require an appsecret_proof argument');
+      if (meAnswer) return json(res, 200, meAnswer.body);
       const user = userFor(session.login);
       const fields = (url.searchParams.get('fields') ?? 'id,name').split(',');
       const me: Record<string, unknown> = { id: user.id };
@@ -121,6 +124,13 @@ export async function startFacebookFake(opts: { clientId: string; clientSecret: 
     version,
     users,
     log,
+    /**
+     * Makes `/me` answer this body with HTTP 200 for every caller (a Graph API that changed or broke: no `id`, an odd
+     * one, or an error object with status 200); `undefined` restores the normal answer.
+     */
+    set meAnswer(body: unknown) {
+      meAnswer = body === undefined ? undefined : { body };
+    },
     env: {
       FACEBOOK_CLIENT_ID: opts.clientId,
       FACEBOOK_CLIENT_SECRET: opts.clientSecret,

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SignJWT, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { listenLocal } from './net.js';
@@ -14,7 +14,16 @@ export type Tamper =
   | 'stale-iat'
   | 'userinfo-other-sub'
   | 'userinfo-not-json'
-  | 'token-hangs';
+  | 'token-hangs'
+  | 'sub-control-char'
+  | 'sub-too-long'
+  | 'unknown-kid';
+
+/** The subject a `sub-*` tamper puts into both the ID token and UserInfo (so they still agree). */
+const FORGED_SUBJECTS: Partial<Record<Tamper, string>> = {
+  'sub-control-char': 'victim\u0000admin',
+  'sub-too-long': 's'.repeat(256),
+};
 
 /**
  * A transparent proxy in front of a stand-in OP (whose issuer is the proxy's URL). With `tamper` set it rewrites the
@@ -42,8 +51,11 @@ export async function startTamperingProxy() {
     if (tamper === 'expired') Object.assign(changed, { iat: now - 7200, exp: now - 3600 });
     // Not expired, but issued long ago: OIDC Core §3.1.3.7 item 10 (iat too far from now).
     if (tamper === 'stale-iat') Object.assign(changed, { iat: now - 7200, exp: now + 3600 });
+    if (FORGED_SUBJECTS[tamper] !== undefined) changed.sub = FORGED_SUBJECTS[tamper];
     const key = tamper === 'other-key' ? attackerKey : await importJWK(state.opKey!, 'RS256');
-    return new SignJWT(changed).setProtectedHeader({ alg: 'RS256', kid: header.kid, typ: header.typ }).sign(key);
+    // A kid the OP's JWKS does not have (signed with the OP's key all the same): a rotation, or someone making us refetch.
+    const kid = tamper === 'unknown-kid' ? randomBytes(8).toString('hex') : header.kid;
+    return new SignJWT(changed).setProtectedHeader({ alg: 'RS256', kid, typ: header.typ }).sign(key);
   }
 
   net.setHandler(async (req: IncomingMessage, res: ServerResponse) => {
@@ -71,6 +83,8 @@ export async function startTamperingProxy() {
         body = Buffer.from(JSON.stringify(json));
       } else if (path === '/me' && state.tamper === 'userinfo-other-sub') {
         body = Buffer.from(JSON.stringify({ ...JSON.parse(body.toString()), sub: 'admin' }));
+      } else if (path === '/me' && FORGED_SUBJECTS[state.tamper] !== undefined) {
+        body = Buffer.from(JSON.stringify({ ...JSON.parse(body.toString()), sub: FORGED_SUBJECTS[state.tamper] }));
       } else if (path === '/me' && state.tamper === 'userinfo-not-json') {
         body = Buffer.from('<html>oops</html>');
       }

@@ -1,6 +1,7 @@
 import { startFacebookFake } from './facebook-fake.js';
 import { freePort } from './net.js';
-import { startOidcStandIn } from './oidc-stand-in.js';
+import { startOidcStandIn, type OidcStandIn, type StandInOptions } from './oidc-stand-in.js';
+import type { OpClient } from '../../src/demo/oidc-op.js';
 import { startService, type RunningService } from './service.js';
 import { startTamperingProxy } from './tampering-proxy.js';
 import type { Clock } from '../../src/common/clock.js';
@@ -13,7 +14,16 @@ import type { Writable } from 'node:stream';
  * - corp: a company OP that requires PKCE; acme: a second, ordinary OP;
  * - shady: an OP behind a tampering proxy.
  */
-type WorldOptions = { clock?: Clock; databaseUrl?: string; logStream?: Writable };
+type WorldOptions = {
+  clock?: Clock;
+  databaseUrl?: string;
+  logStream?: Writable;
+  /**
+   * More generic OIDC providers, each its own stand-in OP with one client `<id>-client` (secret `secret`, or its own),
+   * enabled as OIDC_PROVIDERS entry `<id>`. `client` adds to that client's registration.
+   */
+  standIns?: Record<string, Omit<StandInOptions, 'clients'> & { client?: Partial<OpClient> }>;
+};
 
 /**
  * The port is chosen before the stand-ins are told the callback URLs, and only taken when the service listens; if
@@ -38,7 +48,15 @@ async function startWorldOnce(extraEnv: Record<string, string>, opts: WorldOptio
     userinfoPath: '/userinfo',
     idTokenCarriesClaims: true,
     pkceRequired: true,
-    clients: [{ client_id: 'google-client', client_secret: 'google-secret', redirect_uris: cb('google') }],
+    // passport-google-oauth20 (node-oauth) posts the client secret in the form; Google accepts that and Basic.
+    clients: [
+      {
+        client_id: 'google-client',
+        client_secret: 'google-secret',
+        redirect_uris: cb('google'),
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+    ],
   });
   const facebook = await startFacebookFake({ clientId: 'fb-app', clientSecret: 'fb-secret' });
   const corp = await startOidcStandIn({
@@ -52,6 +70,22 @@ async function startWorldOnce(extraEnv: Record<string, string>, opts: WorldOptio
     clients: [{ client_id: 'shady-client', client_secret: 'shady-secret', redirect_uris: cb('shady') }],
   });
   proxy.connect(shady.url, shady.privateJwk);
+  const standIns: Record<string, OidcStandIn> = {};
+  const standInEnv: Record<string, string> = {};
+  for (const [id, { client, ...options }] of Object.entries(opts.standIns ?? {})) {
+    const clientId = `${id}-client`;
+    const secret = client?.client_secret ?? 'secret';
+    standIns[id] = await startOidcStandIn({
+      ...options,
+      clients: [{ client_id: clientId, client_secret: secret, redirect_uris: cb(id), ...client }],
+    });
+    const prefix = `OIDC_${id.toUpperCase().replace(/-/g, '_')}_`;
+    Object.assign(standInEnv, {
+      [`${prefix}ISSUER`]: standIns[id].issuer,
+      [`${prefix}CLIENT_ID`]: clientId,
+      [`${prefix}CLIENT_SECRET`]: secret,
+    });
+  }
 
   const env: Record<string, string> = {
     GOOGLE_CLIENT_ID: 'google-client',
@@ -61,7 +95,7 @@ async function startWorldOnce(extraEnv: Record<string, string>, opts: WorldOptio
     GOOGLE_USERINFO_URL: `${google.url}/userinfo`,
     GOOGLE_JWKS_URL: `${google.url}/jwks`,
     ...facebook.env,
-    OIDC_PROVIDERS: 'corp,acme,shady',
+    OIDC_PROVIDERS: ['corp', 'acme', 'shady', ...Object.keys(standIns)].join(','),
     OIDC_CORP_ISSUER: corp.issuer,
     OIDC_CORP_CLIENT_ID: 'corp-client',
     OIDC_CORP_CLIENT_SECRET: 'corp-secret',
@@ -72,15 +106,16 @@ async function startWorldOnce(extraEnv: Record<string, string>, opts: WorldOptio
     OIDC_SHADY_ISSUER: shady.issuer,
     OIDC_SHADY_CLIENT_ID: 'shady-client',
     OIDC_SHADY_CLIENT_SECRET: 'shady-secret',
+    ...standInEnv,
     ...extraEnv,
   };
-  const standIns = [google, facebook, corp, acme, shady, proxy];
+  const running = [google, facebook, corp, acme, shady, proxy, ...Object.values(standIns)];
   let service: RunningService;
   try {
     service = await startService(env, { port, clock: opts.clock, databaseUrl: opts.databaseUrl, logStream: opts.logStream });
   } catch (e) {
     // Nothing started here may outlive a failed start: open servers would keep Jest from exiting.
-    for (const x of standIns) await x.close();
+    for (const x of running) await x.close();
     throw e;
   }
   const extra: RunningService[] = [];
@@ -93,6 +128,8 @@ async function startWorldOnce(extraEnv: Record<string, string>, opts: WorldOptio
     acme,
     shady,
     proxy,
+    /** The stand-ins asked for in `standIns`, by provider id. */
+    standIns,
     /** Another instance on the same database and APP_SECRET, behind the same PUBLIC_URL. */
     async secondInstance(): Promise<RunningService> {
       const s = await startService(env, { databaseUrl: service.databaseUrl, publicUrl: service.publicUrl, clock: opts.clock });
@@ -102,7 +139,7 @@ async function startWorldOnce(extraEnv: Record<string, string>, opts: WorldOptio
     async close() {
       for (const s of extra) await s.close();
       await service.close();
-      for (const x of standIns) await x.close();
+      for (const x of running) await x.close();
     },
   };
 }

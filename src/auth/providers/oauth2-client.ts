@@ -6,6 +6,16 @@ export interface OAuth2Client {
   useAuthorizationHeaderforGET(use: boolean): void;
   get(url: string, accessToken: string, cb: (err: unknown, body?: string, res?: unknown) => void): void;
   getOAuthAccessToken(code: string, params: Record<string, string>, cb: (...args: unknown[]) => void): void;
+  /** Every HTTP request goes through here; the token request is a form POST to _getAccessTokenUrl(). */
+  _request(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    accessToken: string | null,
+    cb: (...args: unknown[]) => void,
+  ): void;
+  _getAccessTokenUrl(): string;
 }
 
 export function oauth2ClientOf(strategy: object): OAuth2Client {
@@ -34,8 +44,9 @@ function withTimeout<T extends Callback>(cb: T, ms: number): T {
 
 /**
  * - Access tokens go to the provider in the Authorization header only, never in a URL (RFC 6750 §2.3, RFC 9700 §4.3.2).
- * - A response body that is not JSON becomes an error: passport-openidconnect 0.1.2 calls an undefined `done` on a
- *   non-JSON UserInfo body, which would throw outside any handler and take the process down.
+ * - A response body that is not a JSON object becomes an error: passport-openidconnect 0.1.2 calls an undefined `done`
+ *   on a non-JSON UserInfo body, and passport-facebook reads `json.id` of a `null` Graph answer; both throw outside any
+ *   handler and would take the process down. Every GET here is for a profile, which is an object (OIDC Core §5.3.2).
  * - Every call to the provider gives up after `timeoutMs` (PROVIDER_TIMEOUT_MS).
  */
 export function hardenOAuth2Client(client: OAuth2Client, timeoutMs: number): void {
@@ -47,13 +58,37 @@ export function hardenOAuth2Client(client: OAuth2Client, timeoutMs: number): voi
     const cb = withTimeout(callback, timeoutMs);
     get(url, accessToken, (err, body, res) => {
       if (!err) {
+        let json: unknown;
         try {
-          JSON.parse(body ?? '');
+          json = JSON.parse(body ?? '');
         } catch {
           return cb({ statusCode: 502, data: 'the provider answered with something that is not JSON' });
+        }
+        if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+          return cb({ statusCode: 502, data: 'the provider answered with JSON that is not an object' });
         }
       }
       cb(err, body, res);
     });
+  };
+}
+
+/** RFC 6749 §2.3.1: client id and secret are form-urlencoded before they are joined for HTTP Basic. */
+const formEncoded = (s: string) => new URLSearchParams([['', s]]).toString().slice(1);
+
+/**
+ * client_secret_basic (RFC 6749 §2.3.1) for node-oauth, which only knows client_secret_post: the token request carries
+ * the credentials in an `Authorization: Basic` header and no longer in the form (a client uses one method at a time,
+ * §2.3; `client_id` in the body is only for clients that do not authenticate, §4.1.3).
+ */
+export function useClientSecretBasic(client: OAuth2Client, clientId: string, clientSecret: string): void {
+  const authorization = `Basic ${Buffer.from(`${formEncoded(clientId)}:${formEncoded(clientSecret)}`).toString('base64')}`;
+  const request = client._request.bind(client);
+  client._request = (method, url, headers, body, accessToken, cb) => {
+    if (method !== 'POST' || url !== client._getAccessTokenUrl()) return request(method, url, headers, body, accessToken, cb);
+    const form = new URLSearchParams(body);
+    form.delete('client_id');
+    form.delete('client_secret');
+    request(method, url, { ...headers, Authorization: authorization }, form.toString(), accessToken, cb);
   };
 }

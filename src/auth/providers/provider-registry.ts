@@ -9,6 +9,7 @@ import { createFacebookStrategy } from './facebook/facebook.strategy.js';
 import { createGoogleStrategy } from './google/google.strategy.js';
 import { demoMetadata, discover } from './oidc/discovery.js';
 import { createOidcStrategy } from './oidc/oidc.strategy.js';
+import { restoringAttemptOnError } from './passport-state-stores.js';
 
 export interface EnabledProvider {
   id: string;
@@ -58,6 +59,11 @@ export class ProviderRegistry implements OnModuleInit {
   }
 
   private async build(p: ProviderConfig): Promise<EnabledProvider> {
+    const built = await this.buildStrategy(p);
+    return { ...built, strategy: restoringAttemptOnError(built.strategy, this.store, p.id) };
+  }
+
+  private async buildStrategy(p: ProviderConfig): Promise<EnabledProvider> {
     const base = { id: p.id, name: p.name, type: p.type };
     const callback = this.callbackUrl(p.id);
     const timeout = this.config.providerTimeoutMs;

@@ -4,6 +4,7 @@ import type { FacebookProviderConfig } from '../../../config/config.js';
 import type { LoginStateStore } from '../../login-state.store.js';
 import { hardenOAuth2Client, oauth2ClientOf } from '../oauth2-client.js';
 import { oauth2StateStore } from '../passport-state-stores.js';
+import type { ProviderProfile } from '../provider-profile.js';
 import { facebookProfile } from './facebook.profile.js';
 
 type Done = (err: unknown, user?: Express.User) => void;
@@ -31,11 +32,16 @@ export function createFacebookStrategy(cfg: FacebookProviderConfig, callbackURL:
       passReqToCallback: true,
     } as never,
     (_req: Request, _accessToken: string, _refreshToken: string, profile: Profile, done: Done) => {
+      // Only the mapping is guarded: were `done(null, …)` inside the try, a throw from whatever Passport does next would
+      // come back here and call `done` a second time (house style: Ghostfolio's double `done()`). Such a throw goes to
+      // passport-oauth2's own try/catch around this callback, which reports it once.
+      let user: ProviderProfile;
       try {
-        done(null, facebookProfile(profile._json as Record<string, unknown>));
+        user = facebookProfile(profile._json as Record<string, unknown>);
       } catch (e) {
-        done(e);
+        return done(e);
       }
+      done(null, user);
     },
   );
   hardenOAuth2Client(oauth2ClientOf(strategy), timeoutMs);

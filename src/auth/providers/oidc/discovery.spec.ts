@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { discover } from './discovery.js';
+import { discover, tokenAuthMethod, type OidcMetadata } from './discovery.js';
 
 async function serve(body: unknown): Promise<{ url: string; hits: () => number; close: () => void }> {
   let hits = 0;
@@ -53,5 +53,36 @@ describe('OIDC discovery', () => {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     await expect(discover('corp', url, { attempts: 1 })).rejects.toThrow(/lacks token_endpoint/);
     server.close();
+  });
+});
+
+describe('the token endpoint authentication method', () => {
+  const metadata = (methods?: unknown): OidcMetadata =>
+    ({
+      issuer: 'i',
+      authorization_endpoint: 'a',
+      token_endpoint: 't',
+      jwks_uri: 'j',
+      token_endpoint_auth_methods_supported: methods,
+    }) as OidcMetadata;
+
+  it.each([
+    ['absent (Discovery §3 default)', undefined, 'client_secret_basic'],
+    ['both listed', ['client_secret_post', 'client_secret_basic'], 'client_secret_basic'],
+    ['only basic', ['client_secret_basic', 'private_key_jwt'], 'client_secret_basic'],
+    ['only post', ['private_key_jwt', 'client_secret_post'], 'client_secret_post'],
+  ])('discovery with %s → %s', (_why, methods, expected) => {
+    expect(tokenAuthMethod('corp', undefined, metadata(methods))).toBe(expected);
+  });
+
+  it('OIDC_<ID>_TOKEN_AUTH_METHOD wins over discovery', () => {
+    expect(tokenAuthMethod('corp', 'client_secret_post', metadata(['client_secret_basic']))).toBe('client_secret_post');
+    expect(tokenAuthMethod('corp', 'client_secret_basic', metadata(['client_secret_post']))).toBe('client_secret_basic');
+  });
+
+  it('neither offered: a start-up error that says which variable forces one', () => {
+    expect(() => tokenAuthMethod('my-op', undefined, metadata(['private_key_jwt', 'tls_client_auth']))).toThrow(
+      /accepts neither client_secret_basic nor client_secret_post \(it lists private_key_jwt, tls_client_auth\); set OIDC_MY_OP_TOKEN_AUTH_METHOD/,
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { TokenAuthMethod } from '../../../config/config.js';
 
 export interface OidcMetadata {
   issuer: string;
@@ -8,6 +9,7 @@ export interface OidcMetadata {
   userinfo_endpoint?: string;
   id_token_signing_alg_values_supported?: string[];
   code_challenge_methods_supported?: string[];
+  token_endpoint_auth_methods_supported?: string[];
   /** RFC 9207: the OP sends `iss` in every authorization response, so a missing one is an attack. */
   authorization_response_iss_parameter_supported?: boolean;
 }
@@ -67,4 +69,24 @@ function validate(providerId: string, issuer: string, doc: Record<string, unknow
     if (typeof doc[field] !== 'string') throw new DiscoveryError(`OIDC provider "${providerId}": discovery lacks ${field}`);
   }
   return doc as unknown as OidcMetadata;
+}
+
+/**
+ * How to authenticate at the token endpoint: OIDC_<ID>_TOKEN_AUTH_METHOD when set (a provider whose discovery document
+ * says otherwise than it does), else from `token_endpoint_auth_methods_supported`. Discovery 1.0 §3: "If omitted, the
+ * default is client_secret_basic". Both listed: client_secret_basic, which RFC 6749 §2.3.1 says every server MUST
+ * support, where the form-body method "is NOT RECOMMENDED". Some providers accept only one (LemonLDAP::NG registers
+ * each client with one method), so always sending client_secret_post failed there.
+ */
+export function tokenAuthMethod(providerId: string, forced: TokenAuthMethod | undefined, metadata: OidcMetadata): TokenAuthMethod {
+  if (forced) return forced;
+  const supported = metadata.token_endpoint_auth_methods_supported;
+  if (!Array.isArray(supported)) return 'client_secret_basic';
+  if (supported.includes('client_secret_basic')) return 'client_secret_basic';
+  if (supported.includes('client_secret_post')) return 'client_secret_post';
+  throw new DiscoveryError(
+    `OIDC provider "${providerId}": its token endpoint accepts neither client_secret_basic nor client_secret_post ` +
+      `(it lists ${supported.map(String).join(', ') || 'nothing'}); set OIDC_${providerId.toUpperCase().replace(/-/g, '_')}_TOKEN_AUTH_METHOD ` +
+      'if the client is registered with one of them',
+  );
 }

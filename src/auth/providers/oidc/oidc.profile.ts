@@ -1,5 +1,5 @@
 import { DomainError } from '../../../common/domain-error.js';
-import { emailOf, isVerified, rolesFrom, str, type ProviderProfile } from '../provider-profile.js';
+import { emailOf, isVerified, providerProfile, rolesFrom, str, type ProviderProfile } from '../provider-profile.js';
 
 /**
  * One profile from a verified ID token and, when fetched, UserInfo. UserInfo must describe the same subject (OIDC
@@ -7,7 +7,7 @@ import { emailOf, isVerified, rolesFrom, str, type ProviderProfile } from '../pr
  */
 export function oidcProfile(
   provider: string,
-  idToken: Record<string, unknown> & { sub: string },
+  idToken: Record<string, unknown>,
   userinfo: Record<string, unknown> | undefined,
   rolesClaim?: string,
 ): ProviderProfile {
@@ -17,7 +17,7 @@ export function oidcProfile(
   const claims: Record<string, unknown> = { ...(userinfo ?? {}), ...idToken };
   for (const k of ['nonce', 'at_hash', 'c_hash', 'aud', 'azp', 'iat', 'exp', 'auth_time']) delete claims[k];
   const email = emailOf(claims.email);
-  return {
+  return providerProfile({
     provider,
     subject: idToken.sub,
     email,
@@ -26,5 +26,5 @@ export function oidcProfile(
     picture: str(claims.picture),
     providerRoles: rolesClaim ? rolesFrom(claims[rolesClaim]) : undefined,
     claims,
-  };
+  });
 }

@@ -4,16 +4,17 @@ import { Strategy as OpenIDConnectStrategy } from 'passport-openidconnect';
 import type { OidcProviderConfig } from '../../../config/config.js';
 import type { LoginAttempt, LoginStateStore } from '../../login-state.store.js';
 import { IdTokenVerifier } from '../id-token.verifier.js';
-import { hardenOAuth2Client, oauth2ClientOf } from '../oauth2-client.js';
+import { hardenOAuth2Client, oauth2ClientOf, useClientSecretBasic } from '../oauth2-client.js';
 import { attemptOf, oidcStateStore } from '../passport-state-stores.js';
-import type { OidcMetadata } from './discovery.js';
+import { tokenAuthMethod, type OidcMetadata } from './discovery.js';
 import { oidcProfile } from './oidc.profile.js';
 
 type Done = (err: unknown, user?: Express.User) => void;
 
 /**
  * passport-openidconnect 0.1.2 plus what it lacks: PKCE S256 (RFC 7636; sent in the authorization request and the
- * code_verifier added to the token request) and our own nonce. Its ID-token checks run on an unverified payload, so
+ * code_verifier added to the token request), our own nonce, and client_secret_basic at the token endpoint when the
+ * provider wants it (see tokenAuthMethod; the library only posts the secret in the form). Its ID-token checks run on an unverified payload, so
  * the verify step checks the raw ID token again with jose (see IdTokenVerifier).
  */
 class PkceOpenIdConnectStrategy extends OpenIDConnectStrategy {
@@ -78,6 +79,9 @@ export function createOidcStrategy(
   );
   const client = oauth2ClientOf(strategy);
   hardenOAuth2Client(client, timeoutMs);
+  if (tokenAuthMethod(cfg.id, cfg.tokenAuthMethod, metadata) === 'client_secret_basic') {
+    useClientSecretBasic(client, cfg.clientId, cfg.clientSecret);
+  }
   const getToken = client.getOAuthAccessToken.bind(client);
   client.getOAuthAccessToken = (code, params, cb) => {
     const codeVerifier = verifiers.get(code);
