@@ -7,7 +7,7 @@ import { DomainError } from '../common/domain-error.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { Db } from '../database/db.service.js';
-import { isUniqueViolation } from '../database/errors.js';
+import { isDatabaseUnavailable, isUniqueViolation } from '../database/errors.js';
 import { UsedLoginState } from './used-login-state.entity.js';
 
 /** One sign-in attempt, from the login redirect to the callback. Lives only in a sealed cookie in the browser. */
@@ -100,6 +100,13 @@ export class LoginStateStore {
     } catch (e) {
       if (isUniqueViolation(e)) {
         throw new DomainError('invalid_state', 'this sign-in response was already used').redirectingTo(attempt.returnTo);
+      }
+      // The attempt is authentic (sealed, this browser's, this provider's), so a database that cannot take the write
+      // ends the sign-in at its returnTo like any later failure, not at the service's own page (issue 19).
+      if (isDatabaseUnavailable(e)) {
+        throw new DomainError('temporarily_unavailable', 'sign-in is unavailable for a moment; please try again', {
+          cause: e,
+        }).redirectingTo(attempt.returnTo);
       }
       throw e;
     }

@@ -9,6 +9,7 @@ import {
 import { InjectRedis, type RedisClient } from '../redis/redis.module.js';
 import { ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/decorators/public.decorator.js';
+import { DatabaseWriteIndicator } from './database-write.indicator.js';
 
 @ApiTags('operations')
 @Public()
@@ -18,6 +19,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
+    private readonly writes: DatabaseWriteIndicator,
     @InjectRedis() private readonly redis: RedisClient,
   ) {}
 
@@ -28,11 +30,17 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Readiness: the database (and Redis, when configured) answer too; 503 otherwise. */
+  /**
+   * Readiness: the database answers and takes writes (a heartbeat row, written at most every few seconds), and Redis
+   * answers when configured; 503 otherwise.
+   */
   @Get('ready')
   @HealthCheck()
   ready() {
-    const checks: HealthIndicatorFunction[] = [() => this.db.pingCheck('database', { timeout: 2000 })];
+    const checks: HealthIndicatorFunction[] = [
+      () => this.db.pingCheck('database', { timeout: 2000 }),
+      () => this.writes.isHealthy('database_write'),
+    ];
     const redis = this.redis;
     if (redis) {
       checks.push(async () => {
