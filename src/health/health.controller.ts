@@ -21,14 +21,19 @@ export class HealthController {
     @InjectRedis() private readonly redis: RedisClient,
   ) {}
 
-  /** Liveness: the process answers. */
+  /** Liveness: the process answers (nothing else: restarting it would not bring a database back). */
   @Get()
   @HealthCheck()
   live() {
     return this.health.check([]);
   }
 
-  /** Readiness: the database (and Redis, when configured) answer too; 503 otherwise. */
+  /**
+   * Readiness: whether this instance can serve, i.e. its database answers (503 otherwise). Redis, when configured,
+   * is reported but never makes it 503: without Redis the service serves everything (rate limits are counted per
+   * instance), so an outage of a Redis every instance shares must not take them all out of the load balancer. It is
+   * `degraded` (still 200) while Redis does not answer, and is asked through its timeout and circuit breaker.
+   */
   @Get('ready')
   @HealthCheck()
   ready() {
@@ -37,12 +42,12 @@ export class HealthController {
     if (redis) {
       checks.push(async () => {
         const session = this.indicators.check('redis');
-        return (await redis.ping().then(
-          (pong) => pong === 'PONG',
-          () => false,
-        ))
-          ? session.up()
-          : session.down('no answer');
+        try {
+          await redis.run((r) => r.ping());
+          return session.up();
+        } catch {
+          return session.degraded(redis.unavailableReason);
+        }
       });
     }
     return this.health.check(checks);
