@@ -45,8 +45,8 @@ export class HealthController {
         try {
           await redis.run((r) => r.ping());
           return session.up();
-        } catch {
-          return session.degraded(redis.unavailableReason);
+        } catch (e) {
+          return session.degraded((e as Error).message);
         }
       });
     }

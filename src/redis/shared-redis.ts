@@ -20,9 +20,7 @@ export class RedisUnavailable extends Error {
 export class SharedRedis {
   private readonly logger = new Logger('Redis');
   /** Throttled: the first failure of an outage is logged, then a count every interval (issue 19). */
-  private readonly faults = new LogThrottle((message, _fields, repeated) =>
-    this.logger.warn(repeated ? message : `${message}; going on without it, asking again every ${this.retryMs / 1000} s`),
-  );
+  private readonly faults = new LogThrottle((message) => this.logger.warn(message));
   /** 0 while closed (Redis is asked); otherwise when it may be asked again. */
   private openUntil = 0;
   private probing = false;
@@ -32,32 +30,24 @@ export class SharedRedis {
     readonly client: Redis,
     private readonly retryMs: number,
   ) {
-    client.on('error', (e: Error) => this.faults.note('connection', `Redis connection failed: ${e.message}`));
-  }
-
-  /** Whether the last call got an answer (the breaker is closed). */
-  get available(): boolean {
-    return this.openUntil === 0;
-  }
-
-  /** Why Redis is not being asked, while it is not. */
-  get unavailableReason(): string {
-    return this.available ? '' : `not answering (${this.lastError}); asked again at most every ${this.retryMs / 1000} s`;
+    client.on('error', (e: Error) =>
+      this.faults.note('connection', `Redis connection failed: ${e.message}; going on without it until ioredis reconnects`),
+    );
   }
 
   /** Runs one Redis call, or throws {@link RedisUnavailable} (at once while the breaker is open). */
   async run<T>(call: (redis: Redis) => Promise<T>): Promise<T> {
     if (this.client.status !== 'ready') {
       // Not connected (starting, or ioredis reconnecting after a refused or dropped connection): ioredis would refuse
-      // the command at once anyway, and asks again by itself; nothing here to wait for, so the breaker stays as it is.
-      this.faults.note('calls', `Redis unavailable: not connected (${this.client.status})`);
+      // the command at once anyway, and reconnects by itself; nothing to wait for, so the breaker stays as it is.
+      // Connection failures are logged by the 'error' listener.
       throw new RedisUnavailable(`not connected (${this.client.status})`);
     }
     let probe = false;
     if (this.openUntil !== 0) {
       if (Date.now() < this.openUntil || this.probing) {
-        this.faults.note('calls', `Redis unavailable: ${this.lastError}`);
-        throw new RedisUnavailable(this.unavailableReason);
+        this.faults.note('calls', this.faultMessage());
+        throw new RedisUnavailable(this.unavailableReason());
       }
       probe = this.probing = true;
     }
@@ -69,11 +59,19 @@ export class SharedRedis {
     } catch (e) {
       this.lastError = (e as Error).message;
       this.openUntil = Date.now() + this.retryMs;
-      this.faults.note('calls', `Redis unavailable: ${this.lastError}`);
-      throw new RedisUnavailable(this.unavailableReason, { cause: e });
+      this.faults.note('calls', this.faultMessage());
+      throw new RedisUnavailable(this.unavailableReason(), { cause: e });
     } finally {
       if (probe) this.probing = false;
     }
+  }
+
+  private unavailableReason(): string {
+    return `not answering (${this.lastError}); asked again at most every ${this.retryMs / 1000} s`;
+  }
+
+  private faultMessage(): string {
+    return `Redis not answering (${this.lastError}); going on without it, asking again every ${this.retryMs / 1000} s`;
   }
 
   async close(): Promise<void> {
