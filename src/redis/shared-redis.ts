@@ -27,7 +27,7 @@ export class SharedRedis {
   private lastError = '';
 
   constructor(
-    readonly client: Redis,
+    private readonly client: Redis,
     private readonly retryMs: number,
   ) {
     client.on('error', (e: Error) =>
