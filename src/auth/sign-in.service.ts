@@ -178,7 +178,7 @@ export class SignInService {
       return new DomainError('provider_error', 'the sign-in provider refused or failed the request', { cause: e });
     }
     if (isDatabaseUnavailable(e))
-      return new DomainError('temporarily_unavailable', 'sign-in is unavailable for a moment; please try again');
+      return new DomainError('temporarily_unavailable', 'sign-in is unavailable for a moment; please try again', { cause: e });
     this.logger.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
     return new DomainError('server_error', 'sign-in failed unexpectedly');
   }

@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import { withParams } from '../auth/return-url.js';
 import { DomainError, type ErrorCode } from './domain-error.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
-import { RESPONSE_ERROR } from '../logging/request-observer.js';
+import { RESPONSE_ERROR, RESPONSE_OUTAGE, type ResponseOutage } from '../logging/request-observer.js';
 
 const CODE_FOR_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_request',
@@ -19,15 +19,20 @@ const CODE_FOR_STATUS: Record<number, ErrorCode> = {
 /**
  * The one place errors become HTTP: `{ error, error_description }` with the code's status, a 302 error redirect
  * during a browser sign-in, and never a stack trace. Anything unexpected is answered as server_error, and its cause
- * goes into the request's log line (`observeRequests`).
+ * goes into the request's log line (`observeRequests`); an outage's cause (503) into its throttled warning there.
  */
 @Catch()
 export class DomainErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response & { [RESPONSE_ERROR]?: unknown }>();
+    const res = host.switchToHttp().getResponse<Response & { [RESPONSE_ERROR]?: unknown; [RESPONSE_OUTAGE]?: ResponseOutage }>();
     if (res.headersSent) return;
     const error = toDomainError(exception);
-    if (error.status >= 500) res[RESPONSE_ERROR] = exception instanceof DomainError && exception.cause ? exception.cause : exception;
+    if (error.status >= 500) {
+      const cause = exception instanceof DomainError && exception.cause ? exception.cause : exception;
+      // A 503 is an outage (the database, a provider): expected while it lasts, logged as a throttled warning.
+      if (error.status === 503) res[RESPONSE_OUTAGE] = { code: error.code, cause };
+      else res[RESPONSE_ERROR] = cause;
+    }
     if (error.redirectTo) {
       res.setHeader('Cache-Control', 'no-store');
       res.redirect(302, withParams(error.redirectTo, { error: error.code, error_description: error.description }));

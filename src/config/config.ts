@@ -90,6 +90,10 @@ export interface AppConfig {
   clientSecretGracePeriod: number;
   /** Namespace for this deployment's keys in a shared Redis. */
   redisKeyPrefix: string;
+  /** Each Redis command's timeout; then the request goes on without Redis. */
+  redisTimeoutMs: number;
+  /** After a Redis failure, how long it is not asked again (a circuit breaker). */
+  redisRetryMs: number;
   providerTimeoutMs: number;
   /** Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the client IP (never for URLs). */
   trustProxy?: string;
@@ -153,6 +157,8 @@ const baseSchema = z.object({
   RATE_LIMIT_CLIENT_AUTH_FAILURES: z.coerce.number().int().positive().default(10),
   CLIENT_SECRET_GRACE_PERIOD: z.coerce.number().int().min(0).default(86_400),
   REDIS_KEY_PREFIX: z.string().max(64).default('sls:'),
+  REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(300),
+  REDIS_RETRY_MS: z.coerce.number().int().positive().default(3000),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: z.string().optional(),
   HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
@@ -237,6 +243,8 @@ export function loadConfig(rawEnv: Env): AppConfig {
     },
     clientSecretGracePeriod: e.CLIENT_SECRET_GRACE_PERIOD,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    redisTimeoutMs: e.REDIS_TIMEOUT_MS,
+    redisRetryMs: e.REDIS_RETRY_MS,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,

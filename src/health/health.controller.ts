@@ -23,7 +23,7 @@ export class HealthController {
     @InjectRedis() private readonly redis: RedisClient,
   ) {}
 
-  /** Liveness: the process answers. */
+  /** Liveness: the process answers (nothing else: restarting it would not bring a database back). */
   @Get()
   @HealthCheck()
   live() {
@@ -31,8 +31,11 @@ export class HealthController {
   }
 
   /**
-   * Readiness: the database answers and takes writes (a heartbeat row, written at most every few seconds), and Redis
-   * answers when configured; 503 otherwise.
+   * Readiness: whether this instance can serve, i.e. its database answers and takes writes (a heartbeat row, written
+   * at most every few seconds); 503 otherwise. Redis, when configured, is reported but never makes it 503: without
+   * Redis the service serves everything (rate limits are counted per instance), so an outage of a Redis every instance
+   * shares must not take them all out of the load balancer. It is `degraded` (still 200) while Redis does not answer,
+   * and is asked through its timeout and circuit breaker.
    */
   @Get('ready')
   @HealthCheck()
@@ -45,12 +48,12 @@ export class HealthController {
     if (redis) {
       checks.push(async () => {
         const session = this.indicators.check('redis');
-        return (await redis.ping().then(
-          (pong) => pong === 'PONG',
-          () => false,
-        ))
-          ? session.up()
-          : session.down('no answer');
+        try {
+          await redis.run((r) => r.ping());
+          return session.up();
+        } catch (e) {
+          return session.degraded((e as Error).message);
+        }
       });
     }
     return this.health.check(checks);

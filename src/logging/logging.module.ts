@@ -14,7 +14,10 @@ export const APP_LOG = Symbol('APP_LOG');
 @Module({})
 export class LoggingModule {
   static forRoot(level: string, stream?: Writable): DynamicModule {
-    const log = stream ? pino({ level }, stream) : pino({ level });
+    // The request log's `err` is already described (type and message, and a stack only for a bug): pino's own
+    // serializer would replace its type with "Object" and add an empty stack. Real errors still go through it.
+    const serializers = { err: (e: unknown) => (e instanceof Error ? pino.stdSerializers.err(e) : e) };
+    const log = stream ? pino({ level, serializers }, stream) : pino({ level, serializers });
     return {
       module: LoggingModule,
       providers: [

@@ -2,11 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger as Pino } from 'pino';
 import type { MetricsService } from '../metrics/metrics.service.js';
+import { LogThrottle } from './log-throttle.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** What the error filter leaves on the response for the request's log line (a 5xx's cause). */
 export const RESPONSE_ERROR = Symbol('responseError');
+/** What it leaves instead for a 503 (the database or a provider unavailable): an outage, not a bug. */
+export const RESPONSE_OUTAGE = Symbol('responseOutage');
+export interface ResponseOutage {
+  code: string;
+  cause: unknown;
+}
 
 /**
  * One hook per request for everything observed about it: a request id (a well-formed incoming X-Request-Id, or a new
@@ -18,6 +25,9 @@ export const RESPONSE_ERROR = Symbol('responseError');
  * request, a fifth of a trivial request's CPU (BENCHMARKS.md).
  */
 export function observeRequests(log: Pino, metrics: MetricsService) {
+  // During an outage every request fails alike: the first is a warning with its request and cause (no stack: it is
+  // not a bug), then one line per interval with how many more; each request's own line is at debug, as a success's.
+  const outages = new LogThrottle((message, fields, repeated) => log.warn(repeated ? { repeated } : fields, message));
   return (req: Request, res: Response, next: NextFunction): void => {
     const start = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
@@ -28,18 +38,31 @@ export function observeRequests(log: Pino, metrics: MetricsService) {
       const status = res.writableFinished ? res.statusCode : 499;
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
       metrics.observeRequest(req.method, route, status, seconds);
-      const err = (res as Response & { [RESPONSE_ERROR]?: unknown })[RESPONSE_ERROR];
-      const level = err || status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
-      if (!log.isLevelEnabled(level)) return;
+      const observed = res as Response & { [RESPONSE_ERROR]?: unknown; [RESPONSE_OUTAGE]?: ResponseOutage };
+      const err = observed[RESPONSE_ERROR];
+      const outage = observed[RESPONSE_OUTAGE];
       const path = req.originalUrl.split('?')[0];
+      let cause: { type: string; message: string } | undefined;
+      if (outage) {
+        // Type and message only: an outage is not a bug, a stack says nothing about it.
+        const { type, message } = describeError(outage.cause);
+        cause = { type, message };
+        outages.note(outage.code, `${outage.code}: ${message}`, {
+          req: { id, method: req.method, path },
+          res: { statusCode: status },
+          err: cause,
+        });
+      }
+      const level = err || (status >= 500 && !outage) ? 'error' : outage ? 'debug' : status >= 400 ? 'info' : 'debug';
+      if (!log.isLevelEnabled(level)) return;
       log[level](
         {
           req: { id, method: req.method, path },
           res: { statusCode: status },
           responseTime: Math.round(seconds * 1000),
-          ...(err ? { err: describeError(err) } : {}),
+          ...(err ? { err: describeError(err) } : cause ? { err: cause } : {}),
         },
-        status === 499 ? 'request aborted' : err ? 'request errored' : 'request completed',
+        status === 499 ? 'request aborted' : err || outage ? 'request errored' : 'request completed',
       );
     });
     next();

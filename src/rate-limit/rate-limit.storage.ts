@@ -1,5 +1,4 @@
-import { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import { RedisUnavailable, type SharedRedis } from '../redis/shared-redis.js';
 
 export interface HitCount {
   /** Over the limit: refused until `retryAfterMs` has passed. */
@@ -49,34 +48,38 @@ end
 return {0, 0}`;
 
 /**
- * Shared by every instance through Redis. If Redis is unreachable the request is let through (and logged): losing
- * rate limiting for a while beats refusing every sign-in.
+ * Shared by every instance through Redis. While Redis does not answer (a failure, its timeout, or its circuit breaker
+ * open: {@link SharedRedis}) the request is not refused for it: it is counted in this instance's memory instead, so
+ * limits hold per instance rather than vanishing (losing shared counting for a while beats refusing every sign-in).
+ * SharedRedis logs the outage (throttled); nothing is logged per request here.
  */
 export class RedisRateLimitStorage implements RateLimitStorage {
-  private readonly logger = new Logger(RedisRateLimitStorage.name);
+  private readonly fallback = new MemoryRateLimitStorage();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: SharedRedis,
     private readonly prefix: string,
   ) {}
 
   async hit(key: string, windowMs: number, limit: number, blockMs: number): Promise<HitCount> {
     const base = `${this.prefix}ratelimit:${key}`;
     try {
-      const [blocked, retryAfterMs] = (await this.redis.eval(HIT, 2, base, `${base}:blocked`, windowMs, limit, blockMs)) as number[];
+      const [blocked, retryAfterMs] = (await this.redis.run((r) =>
+        r.eval(HIT, 2, base, `${base}:blocked`, windowMs, limit, blockMs),
+      )) as number[];
       return { blocked: blocked === 1, retryAfterMs };
     } catch (e) {
-      this.logger.warn(`rate limit not checked, Redis unavailable: ${(e as Error).message}`);
-      return { blocked: false, retryAfterMs: 0 };
+      if (!(e instanceof RedisUnavailable)) throw e;
+      return this.fallback.hit(key, windowMs, limit, blockMs);
     }
   }
 
   async blockedFor(key: string): Promise<number> {
     try {
-      return Math.max(0, await this.redis.pttl(`${this.prefix}ratelimit:${key}:blocked`));
+      return Math.max(0, await this.redis.run((r) => r.pttl(`${this.prefix}ratelimit:${key}:blocked`)));
     } catch (e) {
-      this.logger.warn(`rate limit not checked, Redis unavailable: ${(e as Error).message}`);
-      return 0;
+      if (!(e instanceof RedisUnavailable)) throw e;
+      return this.fallback.blockedFor(key);
     }
   }
 }

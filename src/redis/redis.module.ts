@@ -1,17 +1,21 @@
-import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { SharedRedis } from './shared-redis.js';
 
 export const REDIS = Symbol('REDIS');
-/** The shared Redis client, or undefined when REDIS_URL is not set (everything then works on one instance's memory). */
+/**
+ * Redis behind its timeout and circuit breaker ({@link SharedRedis}), or undefined when REDIS_URL is not set
+ * (everything then works on one instance's memory). Nothing else holds the ioredis client.
+ */
 export const InjectRedis = () => Inject(REDIS);
-export type RedisClient = Redis | undefined;
+export type RedisClient = SharedRedis | undefined;
 
 class RedisCloser implements OnApplicationShutdown {
   constructor(@InjectRedis() private readonly redis: RedisClient) {}
   async onApplicationShutdown(): Promise<void> {
-    await this.redis?.quit().catch(() => this.redis?.disconnect());
+    await this.redis?.close();
   }
 }
 
@@ -23,19 +27,15 @@ class RedisCloser implements OnApplicationShutdown {
       inject: [APP_CONFIG],
       useFactory: (config: ResolvedConfig): RedisClient => {
         if (!config.redisUrl) return undefined;
-        const logger = new Logger('Redis');
         const client = new Redis(config.redisUrl, {
+          // A server that accepts and never answers (stopped, overloaded, a dead link) must not hold requests.
+          commandTimeout: config.redisTimeoutMs,
           maxRetriesPerRequest: 1,
           connectTimeout: 2000,
           enableOfflineQueue: false,
           lazyConnect: false,
         });
-        let last = 0;
-        client.on('error', (e: Error) => {
-          if (Date.now() - last > 10_000) logger.warn(`Redis unavailable: ${e.message}`);
-          last = Date.now();
-        });
-        return client;
+        return new SharedRedis(client, config.redisRetryMs);
       },
     },
     RedisCloser,

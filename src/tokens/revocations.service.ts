@@ -6,6 +6,7 @@ import type { ResolvedConfig } from '../config/app-secret.js';
 import { Db } from '../database/db.service.js';
 import { Revocation, type RevocationKind } from './revocation.entity.js';
 import { SigningKeysService } from './signing-keys.service.js';
+import { LogThrottle } from '../logging/log-throttle.js';
 
 /** How often each instance reads the feed: the bound on how long a revoked token still works elsewhere. */
 export const REVOCATION_POLL_MS = 500;
@@ -22,6 +23,8 @@ const MARGIN_MS = 60_000;
 @Injectable()
 export class RevocationsService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(RevocationsService.name);
+  /** The feed is read every 0.5 s: during a database outage, the first failure and then a count per interval. */
+  private readonly feedFaults = new LogThrottle((message) => this.logger.warn(message));
   private readonly sessions = new Map<string, number>();
   private readonly users = new Map<string, { notBefore: number; expiresAt: number }>();
   private lastId = 0;
@@ -54,6 +57,7 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.timer);
     await this.polling;
+    this.feedFaults.close();
   }
 
   /** The hot path: two map look-ups. API clients' tokens have no session; their `sub` is the client id. */
@@ -142,7 +146,7 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
       for (const [id, since] of this.holes) if (now - since > HOLE_TTL_MS) this.holes.delete(id);
       this.prune(now);
     } catch (e) {
-      this.logger.warn(`revocation feed not readable, retrying: ${(e as Error).message}`);
+      this.feedFaults.note('feed', `revocation feed not readable, retrying: ${(e as Error).message}`);
     }
   }
 

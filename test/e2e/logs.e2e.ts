@@ -1,7 +1,10 @@
 import { PassThrough } from 'node:stream';
+import { DataSource } from 'typeorm';
 import { TestBrowser } from '../support/browser.js';
-import { browserSignIn, exchangeCode, getJson, postJson } from '../support/sign-in.js';
-import { TEST_APP_SECRET } from '../support/service.js';
+import { startFakeRedis } from '../support/redis.js';
+import { browserSignIn, exchangeCode, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
+import { startService, tempDatabase, TEST_APP_SECRET } from '../support/service.js';
+import { within } from '../support/within.js';
 import { startWorld, type World } from '../support/world.js';
 
 /** A full run with every log line kept (level trace), then grepped for anything secret. */
@@ -67,5 +70,107 @@ describe('logs', () => {
     expect(metrics).toMatch(/sls_http_request_duration_seconds_count\{method="GET",route="\/auth\/:provider\/callback",status="302"\} 1/);
     expect(metrics).toContain('process_cpu_user_seconds_total');
     for (const [name, value] of Object.entries(secrets)) expect([name, metrics.includes(value)]).toEqual([name, false]);
+  });
+});
+
+/**
+ * Issue 19 item 5: during a fault every request fails alike; the logs say so once, then count (LogThrottle), instead
+ * of a line per request. Counted at `info` and above, what the default LOG_LEVEL writes.
+ */
+describe('logs during a fault', () => {
+  const collect = () => {
+    const stream = new PassThrough();
+    const entries: Record<string, unknown>[] = [];
+    stream.on('data', (chunk: Buffer) =>
+      entries.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+      ),
+    );
+    /** The lines at info or above written since `mark` (an index into the entries). */
+    const written = (mark: number) => entries.slice(mark).filter((e) => (e.level as number) >= 30);
+    return { stream, entries, written };
+  };
+  const redisEnv = (url: string) => ({ DEMO_IDP: 'true', RATE_LIMITS: 'on', RATE_LIMIT_SIGN_IN: '1000', REDIS_URL: url });
+  const signInStart = (url: string) => fetch(`${url}/auth/demo/login`, { redirect: 'manual', signal: AbortSignal.timeout(3000) });
+
+  it('a Redis that refuses connections: 60 requests write at most two lines', async () => {
+    const log = collect();
+    const service = await startService(redisEnv('redis://127.0.0.1:1'), { logStream: log.stream });
+    try {
+      const mark = log.entries.length;
+      for (let i = 0; i < 60; i++) expect((await signInStart(service.url)).status).toBe(302);
+      // Down since start-up: what it says about Redis, from the start, and nothing per request.
+      const aboutRedis = log.written(0).filter((e) => e.context === 'Redis');
+      expect(aboutRedis.length).toBeGreaterThanOrEqual(1);
+      expect(aboutRedis.length).toBeLessThanOrEqual(2);
+      expect(aboutRedis.every((e) => e.level === 40 && !('stack' in e))).toBe(true);
+      expect(log.written(mark).length).toBeLessThanOrEqual(2);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('a Redis that stops answering: 60 requests write one line', async () => {
+    const fake = await startFakeRedis();
+    const log = collect();
+    const service = await startService(redisEnv(fake.url), { logStream: log.stream });
+    try {
+      await within(5000, async () => (await (await fetch(`${service.url}/health/ready`)).json()).status === 'ok');
+      fake.freeze();
+      const mark = log.entries.length;
+      for (let i = 0; i < 60; i++) expect((await signInStart(service.url)).status).toBe(302);
+      const written = log.written(mark);
+      expect(written).toEqual([
+        expect.objectContaining({ level: 40, context: 'Redis', msg: expect.stringContaining('Command timed out') }),
+      ]);
+    } finally {
+      await service.close();
+      await fake.close();
+    }
+  });
+
+  it('a database outage: its 503s are one warning with the cause and no stack, each request at debug', async () => {
+    const log = collect();
+    const service = await startService({ DEMO_IDP: 'true' }, { logStream: log.stream, databaseUrl: `sqlite:${tempDatabase()}` });
+    const { default: Database } = await import('better-sqlite3');
+    const locker = new Database(service.databaseUrl.slice('sqlite:'.length));
+    try {
+      const { tokens } = await signInAndGetTokens(new TestBrowser(), service.url, 'demo', { login: 'locked-out' });
+      // SQLite locked by another writer: every write waits the busy timeout, then SQLITE_BUSY, answered 503. The
+      // service's 5 s wait is shortened here only to keep the test short (better-sqlite3 waits synchronously).
+      (service.app.get(DataSource).driver as unknown as { databaseConnection: { pragma(s: string): unknown } }).databaseConnection.pragma(
+        'busy_timeout = 50',
+      );
+      locker.exec('BEGIN EXCLUSIVE');
+      const mark = log.entries.length;
+      for (let i = 0; i < 10; i++) {
+        const answer = await postJson(`${service.url}/auth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+        expect(answer).toEqual({ status: 503, body: { error: 'temporarily_unavailable', error_description: expect.any(String) } });
+      }
+      const written = log.written(mark);
+      expect(written).toEqual([
+        expect.objectContaining({
+          level: 40,
+          msg: expect.stringMatching(/^temporarily_unavailable: .*(database is locked|SQLITE_BUSY)/),
+          req: expect.objectContaining({ method: 'POST', path: '/auth/token' }),
+          res: { statusCode: 503 },
+          err: { type: expect.any(String), message: expect.any(String) },
+        }),
+      ]);
+      const since = log.entries.slice(mark);
+      expect(since.filter((e) => e.level === 50)).toEqual([]);
+      expect(JSON.stringify(since)).not.toMatch(/stack|    at /);
+      // Each request still has its line, at debug.
+      expect(since.filter((e) => e.level === 20 && (e.res as { statusCode?: number } | undefined)?.statusCode === 503)).toHaveLength(10);
+    } finally {
+      if (locker.inTransaction) locker.exec('ROLLBACK');
+      locker.close();
+      await service.close();
+    }
+    expect(service.serverErrors.every((e) => e.startsWith('503'))).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { isAdmin } from '../../src/accounts/roles.js';
 import { User } from '../../src/accounts/user.entity.js';
@@ -239,6 +240,7 @@ const pgUp = await postgresAvailable();
   let world: World;
   let drop: () => Promise<void>;
   let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+  const logs: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
     const db = await createTestDatabase();
@@ -247,7 +249,17 @@ const pgUp = await postgresAvailable();
     proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
     const viaProxy = new URL(db.url);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
-    world = await startWorld({}, { databaseUrl: viaProxy.href });
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) =>
+      logs.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+      ),
+    );
+    world = await startWorld({}, { databaseUrl: viaProxy.href, logStream: stream });
   });
 
   afterAll(async () => {
@@ -269,6 +281,7 @@ const pgUp = await postgresAvailable();
         await Promise.all(Array.from({ length: 5 }, async () => statuses.add((await getJson(`${url}/me`, tokens.access_token)).status)));
     })();
     await new Promise((r) => setTimeout(r, 100));
+    const mark = logs.length;
     proxy.cut();
     const during = await getJson(`${url}/me`, tokens.access_token);
     expect(during).toEqual({ status: 503, body: { error: 'temporarily_unavailable', error_description: expect.any(String) } });
@@ -294,5 +307,21 @@ const pgUp = await postgresAvailable();
     const refreshed = await postJson(`${url}/auth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
     expect(refreshed.status).toBe(200);
     expect(world.service.serverErrors.filter((e) => !e.startsWith('503'))).toEqual([]);
+
+    // Issue 19 item 5: many 503s, yet the outage is a warning (the first, then a count every 10 s), never an
+    // error, and no stack; each request's own line is at debug.
+    const since = logs.slice(mark);
+    const unavailable = world.service.serverErrors.length;
+    expect(unavailable).toBeGreaterThan(5);
+    expect(since.filter((e) => (e.level as number) >= 50)).toEqual([]);
+    expect(JSON.stringify(since)).not.toMatch(/"stack"|\n {4}at /);
+    const outage = since.filter((e) => (e.level as number) >= 30 && String(e.msg).startsWith('temporarily_unavailable'));
+    expect(outage[0]).toMatchObject({
+      level: 40,
+      res: { statusCode: 503 },
+      err: { type: expect.any(String), message: expect.any(String) },
+    });
+    expect(outage.length).toBeLessThanOrEqual(3);
+    expect(since.filter((e) => (e.level as number) >= 30).length).toBeLessThanOrEqual(6);
   });
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { redisAvailable, TEST_REDIS_URL } from '../support/redis.js';
 import { startService, tempDatabase, type RunningService } from '../support/service.js';
+import { within } from '../support/within.js';
 
 const limits = { RATE_LIMITS: 'on', RATE_LIMIT_SIGN_IN: '3', RATE_LIMIT_TOKEN: '5', DEMO_IDP: 'true' };
 const login = (url: string) => fetch(`${url}/auth/demo/login`, { redirect: 'manual' });
@@ -45,9 +46,19 @@ const redisUp = await redisAvailable();
   let b: RunningService;
 
   beforeAll(async () => {
-    const env = { ...limits, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}:` };
+    // A generous command timeout: on a busy test machine a stalled event loop must not send a hit to the in-memory
+    // fallback (what a Redis timeout does, redis-faults.e2e.ts), which this test would read as a miscount.
+    const env = {
+      ...limits,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}:`,
+      REDIS_TIMEOUT_MS: '2000',
+    };
     a = await startService(env);
     b = await startService(env, { databaseUrl: `sqlite:${tempDatabase()}`, publicUrl: a.publicUrl });
+    // Both connected: an instance counts in its own memory until its Redis connection is up.
+    for (const s of [a, b])
+      await within(5000, async () => ((await (await fetch(`${s.url}/health/ready`)).json()) as { status: string }).status === 'ok');
   });
 
   afterAll(async () => {
