@@ -19,6 +19,7 @@ import { ApiClient } from '../clients/api-client.entity.js';
 import { ApiClients1764400000000 } from './migrations/1764400000000-api-clients.js';
 import { SearchIndexes1764500000000 } from './migrations/1764500000000-search-indexes.js';
 import { SubstringSearch1764600000000 } from './migrations/1764600000000-substring-search.js';
+import { RefreshTokenSuccessor1764719100000 } from './migrations/1764719100000-refresh-token-successor.js';
 
 export const ENTITIES = [
   User,
@@ -40,6 +41,7 @@ export const MIGRATIONS = [
   ApiClients1764400000000,
   SearchIndexes1764500000000,
   SubstringSearch1764600000000,
+  RefreshTokenSuccessor1764719100000,
 ];
 
 /** The same options serve start-up (migrations run there) and `npm run migration:run`. */
