@@ -21,6 +21,7 @@ export type AuditType =
   | 'users_merged'
   | 'session_revoked'
   | 'refresh_token_reused'
+  | 'refresh_token_retried'
   | 'authorization_code_reused'
   | 'client_created'
   | 'client_updated'

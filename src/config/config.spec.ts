@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       accessTokenTtl: 900,
       refreshTokenTtl: 2592000,
       refreshIdleTtl: 1209600,
+      refreshReuseGrace: 30,
     });
     expect(c.allowedReturnUrls).toEqual(['http://localhost:3000']);
     expect(c.autoLinkVerifiedEmail).toBe(false);
@@ -119,8 +120,17 @@ describe('loadConfig', () => {
     [{ OIDC_PROVIDERS: 'google' }, 'reserved'],
     [{ ALLOWED_RETURN_URLS: 'not a url' }, 'ALLOWED_RETURN_URLS'],
     [{ AUTO_LINK_VERIFIED_EMAIL: 'maybe' }, 'AUTO_LINK_VERIFIED_EMAIL'],
+    [{ REFRESH_REUSE_GRACE: '-1' }, 'REFRESH_REUSE_GRACE'],
+    [{ REFRESH_REUSE_GRACE: '2.5' }, 'REFRESH_REUSE_GRACE'],
+    [{ REFRESH_REUSE_GRACE: '301' }, 'REFRESH_REUSE_GRACE'],
+    [{ REFRESH_REUSE_GRACE: 'soon' }, 'REFRESH_REUSE_GRACE'],
   ])('refuses invalid values (%o)', (env, word) => {
     expect(() => loadConfig(env)).toThrow(word);
+  });
+
+  it('reads REFRESH_REUSE_GRACE in seconds, 0 turning the grace off', () => {
+    expect(loadConfig({ REFRESH_REUSE_GRACE: '0' }).jwt.refreshReuseGrace).toBe(0);
+    expect(loadConfig({ REFRESH_REUSE_GRACE: '300' }).jwt.refreshReuseGrace).toBe(300);
   });
 
   it('reads postgres URLs and lower-cases admin emails', () => {

@@ -70,6 +70,11 @@ export interface AppConfig {
     accessTokenTtl: number;
     refreshTokenTtl: number;
     refreshIdleTtl: number;
+    /**
+     * Seconds after a refresh token is spent in which presenting it again, while its successor is still unused, is
+     * taken for a retry whose answer was lost (a fresh successor retires the unused one) instead of reuse. 0 = off.
+     */
+    refreshReuseGrace: number;
   };
   /** Signing keys older than this are rotated (checked hourly by every instance; one wins). */
   keyRotationDays: number;
@@ -141,6 +146,9 @@ const baseSchema = z.object({
   ACCESS_TOKEN_TTL: seconds(900),
   REFRESH_TOKEN_TTL: seconds(2_592_000),
   REFRESH_IDLE_TTL: seconds(1_209_600),
+  // 0 turns the grace off. At most 5 minutes: every second of it is a second in which a copy of a just-spent token
+  // still works once (Ory Hydra caps its grace at 5 minutes too; Cognito at 60 s).
+  REFRESH_REUSE_GRACE: z.coerce.number().int().min(0).max(300).default(30),
   KEY_ROTATION_DAYS: z.coerce.number().positive().default(30),
   CODE_TTL: z.coerce.number().int().min(1).max(60).default(60),
   LOGIN_STATE_TTL: seconds(600),
@@ -224,6 +232,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
       accessTokenTtl: e.ACCESS_TOKEN_TTL,
       refreshTokenTtl: e.REFRESH_TOKEN_TTL,
       refreshIdleTtl: e.REFRESH_IDLE_TTL,
+      refreshReuseGrace: e.REFRESH_REUSE_GRACE,
     },
     keyRotationDays: e.KEY_ROTATION_DAYS,
     codeTtl: e.CODE_TTL,

@@ -20,6 +20,7 @@ import { ApiClients1764400000000 } from './migrations/1764400000000-api-clients.
 import { SearchIndexes1764500000000 } from './migrations/1764500000000-search-indexes.js';
 import { SubstringSearch1764600000000 } from './migrations/1764600000000-substring-search.js';
 import { BrowserSessions1764650000000 } from './migrations/1764650000000-browser-sessions.js';
+import { RefreshTokenSuccessor1764719100000 } from './migrations/1764719100000-refresh-token-successor.js';
 import { HealthHeartbeats1764719300000 } from './migrations/1764719300000-health-heartbeats.js';
 
 export const ENTITIES = [
@@ -43,6 +44,7 @@ export const MIGRATIONS = [
   SearchIndexes1764500000000,
   SubstringSearch1764600000000,
   BrowserSessions1764650000000,
+  RefreshTokenSuccessor1764719100000,
   HealthHeartbeats1764719300000,
 ];
 

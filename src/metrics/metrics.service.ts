@@ -26,6 +26,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly refreshRetries = new Counter({
+    name: 'sls_refresh_token_retries_total',
+    help: 'Just-spent refresh tokens answered again within REFRESH_REUSE_GRACE (a retry whose answer was lost).',
+    registers: [this.registry],
+  });
+
   readonly rateLimited = new Counter({
     name: 'sls_rate_limited_total',
     help: 'Requests refused with 429, by kind of route.',

@@ -31,6 +31,8 @@ export interface RevokedBy {
 }
 
 interface RotationRow {
+  used_at: string | number | null;
+  replaced_by: string | null;
   id: string;
   user_id: string;
   last_used_at: string | number;
@@ -105,52 +107,34 @@ export class SessionsService {
    * Spends a refresh token and returns its successor. The spend is one conditional UPDATE (… WHERE used_at IS NULL):
    * of any number of concurrent uses, exactly one changes the row (checklist R3). A token that was already spent is
    * reuse: the whole session is revoked, since either the app or an attacker holds a stolen copy.
+   *
+   * Except once (issue 19): a token spent less than REFRESH_REUSE_GRACE seconds ago whose successor is still unused
+   * is taken for a retry whose answer was lost (an instance killed after the commit, a network stall). It answers with
+   * a fresh successor and retires the unused one in the same atomic step, so exactly one usable token remains. The
+   * successor's plaintext cannot be sent again (only its hash is kept), hence a fresh one. Retiring it makes the retry
+   * single: a second retry, a concurrent one that lost, or the retired successor presented later finds a spent
+   * successor and is reuse, as in Okta's and Auth0's rotation, where only the previous token gets the leeway.
+   * The grace is looked at only when the spend did not match, so the rotation itself costs what it did.
    */
   async rotate(refreshToken: string, ctx: RequestContext): Promise<RotatedSession> {
     const hash = sha256(refreshToken);
     const now = this.clock.now();
+    const grace = this.config.jwt.refreshReuseGrace > 0;
     // Plain SQL: this is the hottest write path, and four statements through the query builder cost 3× the rest.
     const result = this.db.postgres
-      ? await this.rotateInOneStatement(hash, now)
+      ? ((await this.rotateInOneStatement(hash, now)) ?? (grace ? await this.retryInOneStatement(hash, now, ctx) : undefined))
       : await this.db.transaction(async (m) => {
-          const spend = await this.db.sql(m, 'UPDATE refresh_tokens SET used_at = :now WHERE token_hash = :hash AND used_at IS NULL', {
-            now,
-            hash,
-          });
-          if (spend.affected !== 1) return undefined;
-          const { rows } = await this.db.sql<RotationRow>(
-            m,
-            `SELECT s.id, s.user_id, s.last_used_at, s.expires_at, s.revoked_at, u.roles, u.provider_roles, u.disabled
-           FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
-          WHERE r.token_hash = :hash`,
-            { hash },
-          );
-          const row = rows[0];
-          if (!row || Boolean(row.disabled)) throw spent();
-          const session = {
-            id: row.id,
-            userId: row.user_id,
-            lastUsedAt: Number(row.last_used_at),
-            expiresAt: Number(row.expires_at),
-            revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
-          };
-          if (!this.isActive(session, now)) throw spent();
-          await this.db.sql(m, 'UPDATE sessions SET last_used_at = :now WHERE id = :id', { now, id: session.id });
           const next = randomToken(32);
-          await this.db.sql(
+          const nextHash = sha256(next);
+          const spend = await this.db.sql(
             m,
-            'INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at) VALUES (:hash, :sessionId, :now, NULL)',
-            {
-              hash: sha256(next),
-              sessionId: session.id,
-              now,
-            },
+            'UPDATE refresh_tokens SET used_at = :now, replaced_by = :nextHash WHERE token_hash = :hash AND used_at IS NULL',
+            { now, hash, nextHash },
           );
-          return {
-            session: { id: session.id, userId: session.userId },
-            refreshToken: next,
-            roles: effectiveRoles({ roles: JSON.parse(row.roles) as string[], providerRoles: JSON.parse(row.provider_roles) as string[] }),
-          };
+          if (spend.affected !== 1) return grace ? this.retryInTransaction(m, hash, now, ctx) : undefined;
+          const row = await this.rotationRow(m, hash, '');
+          if (!row || !this.isActiveRow(row, now)) throw spent();
+          return this.addSuccessor(m, row, next, nextHash, now);
         });
     if (result) return result;
     const session = await this.db.run(async (m) => {
@@ -174,6 +158,130 @@ export class SessionsService {
   }
 
   /**
+   * SQLite, inside the transaction whose spend did not match: the retry within the grace, or undefined (reuse, or a
+   * token that is unknown or whose session ended). The transaction holds the write lock (BEGIN IMMEDIATE), so the
+   * check and the retirement cannot interleave with another rotation, in this process or another on the same file.
+   */
+  private async retryInTransaction(m: EntityManager, hash: string, now: number, ctx: RequestContext): Promise<RotatedSession | undefined> {
+    const row = await this.rotationRow(m, hash, 'JOIN refresh_tokens n ON n.token_hash = r.replaced_by AND n.used_at IS NULL');
+    if (!row?.replaced_by || Number(row.used_at) <= now - this.config.jwt.refreshReuseGrace * 1000 || !this.isActiveRow(row, now)) {
+      return undefined;
+    }
+    const retire = await this.db.sql(m, 'UPDATE refresh_tokens SET used_at = :now WHERE token_hash = :successor AND used_at IS NULL', {
+      now,
+      successor: row.replaced_by,
+    });
+    if (retire.affected !== 1) return undefined;
+    const next = randomToken(32);
+    const result = await this.addSuccessor(m, row, next, sha256(next), now);
+    await this.recordRetry(result, ctx, m);
+    return result;
+  }
+
+  /**
+   * PostgreSQL: the retry within the grace in one statement (then its audit row, in the same transaction), run only
+   * when the rotation's statement matched nothing. The successor's retirement is the conditional UPDATE (…
+   * n.used_at IS NULL) and carries every other check, so, as for the spend, concurrent retries queue on the
+   * successor's row lock and exactly one finds it unused (R3). It races a use of the successor itself the same way:
+   * whichever comes second finds that row spent, and is reuse.
+   */
+  private async retryInOneStatement(hash: string, now: number, ctx: RequestContext): Promise<RotatedSession | undefined> {
+    const next = randomToken(32);
+    return this.db.transaction(async (m) => {
+      const { rows } = await this.db.sql<Pick<RotationRow, 'id' | 'user_id' | 'roles' | 'provider_roles'>>(
+        m,
+        `WITH retired AS (
+           UPDATE refresh_tokens n SET used_at = :now
+             FROM refresh_tokens r, sessions s, users u
+            WHERE r.token_hash = :hash AND r.used_at > :graceSince AND n.token_hash = r.replaced_by AND n.used_at IS NULL
+              AND s.id = r.session_id AND u.id = s.user_id AND NOT u.disabled
+              AND s.revoked_at IS NULL AND s.expires_at > :now AND s.last_used_at > :idleSince
+           RETURNING s.id, s.user_id, u.roles, u.provider_roles
+         ), touched AS (
+           UPDATE sessions SET last_used_at = :now FROM retired WHERE sessions.id = retired.id
+         ), added AS (
+           INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at) SELECT :nextHash, id, :now, NULL FROM retired
+         )
+         SELECT id, user_id, roles, provider_roles FROM retired`,
+        {
+          now,
+          hash,
+          graceSince: now - this.config.jwt.refreshReuseGrace * 1000,
+          idleSince: now - this.config.jwt.refreshIdleTtl * 1000,
+          nextHash: sha256(next),
+        },
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      const result = this.rotated(row, next);
+      // In the retry's transaction: an answer is never sent for a retry the audit trail does not show.
+      await this.recordRetry(result, ctx, m);
+      return result;
+    });
+  }
+
+  private async recordRetry(result: RotatedSession, ctx: RequestContext, m: EntityManager): Promise<void> {
+    this.db.afterCommit(m, () => this.metrics.refreshRetries.inc());
+    await this.audit.record(
+      {
+        type: 'refresh_token_retried',
+        userId: result.session.userId,
+        reason: 'spent token presented again within REFRESH_REUSE_GRACE; its unused successor retired',
+        ...ctx,
+        details: { sessionId: result.session.id },
+      },
+      m,
+    );
+  }
+
+  /** SQLite: the session and user of a token (`join` narrows which tokens qualify). */
+  private async rotationRow(m: EntityManager, hash: string, join: string): Promise<RotationRow | undefined> {
+    const { rows } = await this.db.sql<RotationRow>(
+      m,
+      `SELECT r.used_at, r.replaced_by, s.id, s.user_id, s.last_used_at, s.expires_at, s.revoked_at, u.roles, u.provider_roles, u.disabled
+         FROM refresh_tokens r ${join} JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
+        WHERE r.token_hash = :hash`,
+      { hash },
+    );
+    return rows[0];
+  }
+
+  private isActiveRow(row: RotationRow, now: number): boolean {
+    if (Boolean(row.disabled)) return false;
+    return this.isActive(
+      {
+        lastUsedAt: Number(row.last_used_at),
+        expiresAt: Number(row.expires_at),
+        revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+      },
+      now,
+    );
+  }
+
+  /** SQLite: the session's last use moved to now and its new refresh token stored. */
+  private async addSuccessor(m: EntityManager, row: RotationRow, next: string, nextHash: string, now: number): Promise<RotatedSession> {
+    await this.db.sql(m, 'UPDATE sessions SET last_used_at = :now WHERE id = :id', { now, id: row.id });
+    await this.db.sql(
+      m,
+      'INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at) VALUES (:hash, :sessionId, :now, NULL)',
+      {
+        hash: nextHash,
+        sessionId: row.id,
+        now,
+      },
+    );
+    return this.rotated(row, next);
+  }
+
+  private rotated(row: Pick<RotationRow, 'id' | 'user_id' | 'roles' | 'provider_roles'>, next: string): RotatedSession {
+    return {
+      session: { id: row.id, userId: row.user_id },
+      refreshToken: next,
+      roles: effectiveRoles({ roles: JSON.parse(row.roles) as string[], providerRoles: JSON.parse(row.provider_roles) as string[] }),
+    };
+  }
+
+  /**
    * PostgreSQL: the whole rotation in one statement, one round trip instead of six (BEGIN, four statements, COMMIT).
    * The spend carries the session's and user's checks, so it only happens for an active session of an enabled user;
    * concurrent uses queue on the token's row lock and, re-checked after the winner commits, find `used_at` set
@@ -181,11 +289,12 @@ export class SessionsService {
    */
   private async rotateInOneStatement(hash: string, now: number): Promise<RotatedSession | undefined> {
     const next = randomToken(32);
+    const nextHash = sha256(next);
     const { rows } = await this.db.run((m) =>
       this.db.sql<Pick<RotationRow, 'id' | 'user_id' | 'roles' | 'provider_roles'>>(
         m,
         `WITH spent AS (
-           UPDATE refresh_tokens r SET used_at = :now
+           UPDATE refresh_tokens r SET used_at = :now, replaced_by = :nextHash
              FROM sessions s JOIN users u ON u.id = s.user_id
             WHERE r.token_hash = :hash AND r.used_at IS NULL AND s.id = r.session_id AND NOT u.disabled
               AND s.revoked_at IS NULL AND s.expires_at > :now AND s.last_used_at > :idleSince
@@ -196,16 +305,11 @@ export class SessionsService {
            INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at) SELECT :nextHash, id, :now, NULL FROM spent
          )
          SELECT id, user_id, roles, provider_roles FROM spent`,
-        { now, hash, idleSince: now - this.config.jwt.refreshIdleTtl * 1000, nextHash: sha256(next) },
+        { now, hash, idleSince: now - this.config.jwt.refreshIdleTtl * 1000, nextHash },
       ),
     );
     const row = rows[0];
-    if (!row) return undefined;
-    return {
-      session: { id: row.id, userId: row.user_id },
-      refreshToken: next,
-      roles: effectiveRoles({ roles: JSON.parse(row.roles) as string[], providerRoles: JSON.parse(row.provider_roles) as string[] }),
-    };
+    return row && this.rotated(row, next);
   }
 
   /**
@@ -278,7 +382,7 @@ export class SessionsService {
 
   private async addRefreshToken(m: EntityManager, sessionId: string, now: number): Promise<string> {
     const token = randomToken(32);
-    await this.db.insertRow(m, RefreshToken, { tokenHash: sha256(token), sessionId, createdAt: now, usedAt: null });
+    await this.db.insertRow(m, RefreshToken, { tokenHash: sha256(token), sessionId, createdAt: now, usedAt: null, replacedBy: null });
     return token;
   }
 }

@@ -38,8 +38,14 @@ describe('logs', () => {
     const me = await fetch(`${world.service.url}/me`, { headers: { authorization: `Bearer ${access}`, 'x-request-id': 'trace-me-123' } });
     expect(me.headers.get('x-request-id')).toBe('trace-me-123');
     await getJson(`${world.service.url}/admin/users?query=logadmin`, access);
+    // The first token again: a retry within REFRESH_REUSE_GRACE, answered once; a third time it is reuse, refused.
+    const retried = await postJson(`${world.service.url}/auth/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.body.refresh_token,
+    });
+    expect(retried.status).toBe(200);
     await postJson(`${world.service.url}/auth/token`, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token }); // reuse: refused
-    await postJson(`${world.service.url}/auth/logout`, { refresh_token: refreshed.body.refresh_token });
+    await postJson(`${world.service.url}/auth/logout`, { refresh_token: retried.body.refresh_token });
     await getJson(`${world.service.url}/me`, 'not-a-token');
     await new Promise((r) => setTimeout(r, 100));
 
@@ -55,6 +61,8 @@ describe('logs', () => {
       first_access: tokens.body.access_token as string,
       refresh: tokens.body.refresh_token as string,
       refresh2: refreshed.body.refresh_token as string,
+      refresh3: retried.body.refresh_token as string,
+      retried_access: retried.body.access_token as string,
       app_secret: TEST_APP_SECRET,
       ...Object.fromEntries(['corp-secret', 'acme-secret', 'google-secret', 'fb-secret'].map((s) => [s, s])),
       ...Object.fromEntries(cookies.filter((c) => c.length > 20).map((c, i) => [`cookie${i}`, c])),
@@ -65,7 +73,8 @@ describe('logs', () => {
     const metrics = await (await fetch(`${world.service.url}/metrics`)).text();
     expect(metrics).toContain('sls_sign_ins_total{provider="corp",outcome="success"} 1');
     expect(metrics).toContain('sls_tokens_issued_total{grant="authorization_code"} 1');
-    expect(metrics).toContain('sls_tokens_issued_total{grant="refresh_token"} 1');
+    expect(metrics).toContain('sls_tokens_issued_total{grant="refresh_token"} 2');
+    expect(metrics).toContain('sls_refresh_token_retries_total 1');
     expect(metrics).toContain('sls_refresh_token_reuse_total 1');
     expect(metrics).toMatch(/sls_http_request_duration_seconds_count\{method="GET",route="\/auth\/:provider\/callback",status="302"\} 1/);
     expect(metrics).toContain('process_cpu_user_seconds_total');

@@ -1,5 +1,7 @@
 import { PassThrough } from 'node:stream';
-import { DataSource } from 'typeorm';
+import { DataSource, IsNull } from 'typeorm';
+import { sha256 } from '../../src/common/crypto.js';
+import { RefreshToken } from '../../src/tokens/refresh-token.entity.js';
 import { isAdmin } from '../../src/accounts/roles.js';
 import { User } from '../../src/accounts/user.entity.js';
 import { SigningKeysService } from '../../src/tokens/signing-keys.service.js';
@@ -56,11 +58,35 @@ const pgUp = await postgresAvailable();
     expect(me.body.identities).toEqual([expect.objectContaining({ provider: 'corp', subject: 'pg-user' })]);
   });
 
-  it('R3: of 20 concurrent uses of one refresh token across both service processes, exactly one succeeds', async () => {
+  it('R3: of 20 concurrent uses of one refresh token across both service processes, one rotates it and exactly one more is taken for a retry within REFRESH_REUSE_GRACE', async () => {
     const { tokens } = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-racer' });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => refresh(i % 2 ? a : b, tokens.refresh_token)));
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(2);
+    expect(answers.filter((r) => r.body.error === 'invalid_grant')).toHaveLength(18);
+  });
+
+  it('R3: of 20 concurrent retries of a just-spent refresh token across both service processes, exactly one is answered; the others are reuse', async () => {
+    const { tokens } = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-retrier' });
+    // Spent on A, its answer never read: the client retries, on both instances at once.
+    expect((await refresh(a, tokens.refresh_token)).status).toBe(200);
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => refresh(i % 2 ? a : b, tokens.refresh_token)));
     expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
     expect(answers.filter((r) => r.body.error === 'invalid_grant')).toHaveLength(19);
+    const winner = answers.find((r) => r.status === 200)!;
+    expect((await refresh(b, winner.body.refresh_token as string)).body.error).toBe('invalid_grant');
+  });
+
+  it('a retry within the grace on B of a token spent on A is answered, and leaves one usable refresh token', async () => {
+    const { tokens } = await signInAndGetTokens(new TestBrowser(), a, 'acme', { login: 'pg-failover' });
+    const lost = await refresh(a, tokens.refresh_token);
+    expect(lost.status).toBe(200);
+    const retry = await refresh(b, tokens.refresh_token);
+    expect(retry.status).toBe(200);
+    expect((await getJson(`${a}/me`, retry.body.access_token as string)).status).toBe(200);
+    const sessionId = JSON.parse(Buffer.from((retry.body.access_token as string).split('.')[1], 'base64url').toString()).sid as string;
+    const usable = await world.service.app.get(DataSource).getRepository(RefreshToken).findBy({ sessionId, usedAt: IsNull() });
+    expect(usable.map((t) => t.tokenHash)).toEqual([sha256(retry.body.refresh_token as string)]);
+    expect((await refresh(a, retry.body.refresh_token as string)).status).toBe(200);
   });
 
   it('S1: refuses a logged-out session’s access token on the other process within 1 s', async () => {

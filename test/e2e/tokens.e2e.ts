@@ -1,11 +1,15 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
-import { DataSource } from 'typeorm';
+import { DataSource, IsNull } from 'typeorm';
 import { AuditEvent } from '../../src/audit/audit-event.entity.js';
+import { sha256 } from '../../src/common/crypto.js';
+import { RefreshToken } from '../../src/tokens/refresh-token.entity.js';
 import { RevocationsService } from '../../src/tokens/revocations.service.js';
 import { SigningKeysService } from '../../src/tokens/signing-keys.service.js';
 import { signJwt } from '../../src/tokens/jwt.js';
+import { startAnswerDroppingProxy } from '../support/answer-dropping-proxy.js';
 import { TestBrowser } from '../support/browser.js';
+import { insertSession } from '../support/factories.js';
 import { listenLocal } from '../support/net.js';
 import { getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
 import { ManualClock, startService, type RunningService } from '../support/service.js';
@@ -75,17 +79,20 @@ describe('tokens', () => {
   });
 
   describe('refresh tokens (checklist R1, R3, S5)', () => {
-    it('R1: rotate: each use returns a new one; reusing a spent one ends the whole session', async () => {
+    it('R1: rotate: each use returns a new one; reusing a spent one whose successor was used ends the whole session', async () => {
       const { tokens } = await signIn('cy');
       const second = await refresh(url, tokens.refresh_token);
       expect(second.status).toBe(200);
       expect(second.body.refresh_token).not.toBe(tokens.refresh_token);
       expect(decode(second.body.access_token as string).sid).toBe(decode(tokens.access_token).sid);
+      const third = await refresh(url, second.body.refresh_token);
+      expect(third.status).toBe(200);
 
+      // The first token's successor has been used: no retry of a lost answer, whatever REFRESH_REUSE_GRACE says.
       const reuse = await refresh(url, tokens.refresh_token);
       expect(reuse).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: expect.any(String) } });
-      expect((await refresh(url, second.body.refresh_token)).body.error).toBe('invalid_grant');
-      expect((await getJson(`${url}/me`, second.body.access_token as string)).status).toBe(401);
+      expect((await refresh(url, third.body.refresh_token)).body.error).toBe('invalid_grant');
+      expect((await getJson(`${url}/me`, third.body.access_token as string)).status).toBe(401);
       expect((await getJson(`${url}/me`, tokens.access_token)).status).toBe(401);
       const audit = await world.service.app
         .get(DataSource)
@@ -93,11 +100,16 @@ describe('tokens', () => {
       expect(audit.length).toBeGreaterThanOrEqual(1);
     });
 
-    it('R3: of 20 concurrent uses of one refresh token, exactly one succeeds', async () => {
+    it('R3: of 20 concurrent uses of one refresh token, one rotates it and exactly one more is taken for a retry within REFRESH_REUSE_GRACE; the rest are reuse', async () => {
       const { tokens } = await signIn('dee');
       const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(url, tokens.refresh_token)));
-      expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
-      expect(answers.filter((a) => a.status === 400 && a.body.error === 'invalid_grant')).toHaveLength(19);
+      // The rotation, and the one retry the grace allows (it retires the rotation's token): never a third.
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(2);
+      expect(answers.filter((a) => a.status === 400 && a.body.error === 'invalid_grant')).toHaveLength(18);
+      // A third presentation of a token is reuse: the session has ended, and no refresh token of it works.
+      for (const a of answers.filter((x) => x.status === 200)) {
+        expect((await refresh(url, a.body.refresh_token)).body.error).toBe('invalid_grant');
+      }
     });
 
     it('S5: are stored only as hashes; private signing keys only encrypted', async () => {
@@ -117,6 +129,7 @@ describe('tokens', () => {
       const { tokens } = await signIn('enum-rt');
       const next = await refresh(url, tokens.refresh_token);
       expect(next.status).toBe(200);
+      expect((await refresh(url, next.body.refresh_token)).status).toBe(200);
       const spent = await refresh(url, tokens.refresh_token);
       const unknown = await refresh(url, 'B'.repeat(43));
       expect(spent).toEqual(unknown);
@@ -386,6 +399,172 @@ describe('lifetimes and restarts (checklist R2), with a clock the test moves', (
     expect((await getJson(`${again.url}/me/claims`, tokens.access_token)).status).toBe(200);
     expect((await refresh(again.url, tokens.refresh_token)).status).toBe(200);
     await again.close();
+  });
+});
+
+describe('a retried refresh whose answer was lost: REFRESH_REUSE_GRACE (default 30 s; issue 19), with a clock the test moves', () => {
+  const clock = new ManualClock();
+  let service: RunningService;
+  let proxy: Awaited<ReturnType<typeof startAnswerDroppingProxy>>;
+
+  beforeAll(async () => {
+    service = await startService({}, { clock });
+    proxy = await startAnswerDroppingProxy(service.url);
+  });
+
+  afterAll(async () => {
+    await proxy?.close();
+    await service?.close();
+  });
+
+  afterEach(() => {
+    expect(service.serverErrors).toEqual([]);
+  });
+
+  const sid = (answer: { body: Record<string, unknown> }) => decode(answer.body.access_token as string).sid as string;
+  const usableTokens = async (sessionId: string) =>
+    (await service.app.get(DataSource).getRepository(RefreshToken).findBy({ sessionId, usedAt: IsNull() })).map((t) => t.tokenHash);
+  const events = async (type: string, sessionId: string) =>
+    (await service.app.get(DataSource).getRepository(AuditEvent).findBy({ type })).filter((e) => e.details?.sessionId === sessionId);
+  /** Sends a refresh through the proxy, which loses the answer after the rotation committed; returns that answer. */
+  const refreshAnswerLost = async (token: string) => {
+    proxy.dropNext();
+    await expect(refresh(proxy.url, token)).rejects.toThrow('fetch failed');
+    const lost = proxy.dropped.at(-1)!;
+    expect(lost.status).toBe(200);
+    return lost;
+  };
+
+  it('R1: the answer of a rotation lost on the way back, the same token sent again within the grace is answered: the session lives on, with exactly one usable refresh token', async () => {
+    const { refreshToken } = await insertSession(service.app);
+    const lost = await refreshAnswerLost(refreshToken);
+    clock.advance(5_000); // the client's timeout, then its retry
+    const retry = await refresh(proxy.url, refreshToken);
+    expect(retry.status).toBe(200);
+    expect(retry.body.refresh_token).not.toBe(lost.body.refresh_token);
+    expect(sid(retry)).toBe(sid(lost));
+    expect((await getJson(`${service.url}/me`, retry.body.access_token as string)).status).toBe(200);
+    // The lost answer's token was retired in the same step: the retry's is the only one left.
+    expect(await usableTokens(sid(retry))).toEqual([sha256(retry.body.refresh_token as string)]);
+    expect(await events('refresh_token_retried', sid(retry))).toHaveLength(1);
+    expect(await events('refresh_token_reused', sid(retry))).toEqual([]);
+    const next = await refresh(proxy.url, retry.body.refresh_token);
+    expect(next.status).toBe(200);
+    expect(sid(next)).toBe(sid(retry));
+  });
+
+  it('R1: a token is answered again only once: the successor the retry retired, or a second retry, is reuse and ends the session', async () => {
+    // The lost answer's token turning up after the retry (delivered late, or a copy someone kept).
+    const a = await insertSession(service.app);
+    const lost = await refreshAnswerLost(a.refreshToken);
+    const retry = await refresh(proxy.url, a.refreshToken);
+    expect(retry.status).toBe(200);
+    expect((await refresh(service.url, lost.body.refresh_token)).body.error).toBe('invalid_grant');
+    expect((await refresh(service.url, retry.body.refresh_token)).body.error).toBe('invalid_grant');
+    expect((await getJson(`${service.url}/me`, retry.body.access_token as string)).status).toBe(401);
+    expect(await events('refresh_token_reused', sid(retry))).toHaveLength(1);
+
+    // The same token a third time, after its retry was answered.
+    const b = await insertSession(service.app);
+    await refreshAnswerLost(b.refreshToken);
+    const again = await refresh(service.url, b.refreshToken);
+    expect(again.status).toBe(200);
+    expect((await refresh(service.url, b.refreshToken)).body.error).toBe('invalid_grant');
+    expect((await refresh(service.url, again.body.refresh_token)).body.error).toBe('invalid_grant');
+    expect((await getJson(`${service.url}/me`, again.body.access_token as string)).status).toBe(401);
+  });
+
+  it('R1: after the grace the same retry is reuse: the session ends, its access tokens are refused, and it is audited', async () => {
+    const early = await insertSession(service.app);
+    const late = await insertSession(service.app);
+    const spent = await Promise.all([early, late].map((s) => refresh(service.url, s.refreshToken)));
+    expect(spent.map((a) => a.status)).toEqual([200, 200]);
+    clock.advance(29_000);
+    expect((await refresh(service.url, early.refreshToken)).status).toBe(200);
+    clock.advance(1_000); // 30 s after the spend: the grace is "less than REFRESH_REUSE_GRACE seconds"
+    expect(await refresh(service.url, late.refreshToken)).toEqual({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: expect.any(String) },
+    });
+    expect((await refresh(service.url, spent[1].body.refresh_token)).body.error).toBe('invalid_grant');
+    expect((await getJson(`${service.url}/me`, spent[1].body.access_token as string)).status).toBe(401);
+    expect(await events('refresh_token_reused', sid(spent[1]))).toHaveLength(1);
+    expect(await events('refresh_token_retried', sid(spent[1]))).toEqual([]);
+  });
+
+  it('R1: once the successor was used, the spent token (now an older one) is reuse even within the grace: the session ends', async () => {
+    const unused = await insertSession(service.app);
+    const used = await insertSession(service.app);
+    expect((await refresh(service.url, unused.refreshToken)).status).toBe(200);
+    const first = await refresh(service.url, used.refreshToken);
+    const second = await refresh(service.url, first.body.refresh_token);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    // Within the grace both: where the successor is still unused, a retry; where it was used, reuse.
+    expect((await refresh(service.url, unused.refreshToken)).status).toBe(200);
+    expect((await refresh(service.url, used.refreshToken)).body.error).toBe('invalid_grant');
+    expect((await refresh(service.url, second.body.refresh_token)).body.error).toBe('invalid_grant');
+    expect((await getJson(`${service.url}/me`, second.body.access_token as string)).status).toBe(401);
+    expect(await events('refresh_token_reused', sid(second))).toHaveLength(1);
+  });
+
+  it('R3: of 20 concurrent retries of a just-spent token within the grace, exactly one is answered; the others are reuse', async () => {
+    const { refreshToken } = await insertSession(service.app);
+    await refreshAnswerLost(refreshToken);
+    clock.advance(2_000);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(service.url, refreshToken)));
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 400 && a.body.error === 'invalid_grant')).toHaveLength(19);
+    const winner = answers.find((a) => a.status === 200)!;
+    expect(await events('refresh_token_retried', sid(winner))).toHaveLength(1);
+    // The others presented a token whose successor the winner had retired: reuse, so the session has ended.
+    expect((await refresh(service.url, winner.body.refresh_token)).body.error).toBe('invalid_grant');
+    expect(await events('refresh_token_reused', sid(winner))).toHaveLength(1);
+  });
+});
+
+describe('REFRESH_REUSE_GRACE=0: no grace, as before issue 19', () => {
+  let service: RunningService;
+  let proxy: Awaited<ReturnType<typeof startAnswerDroppingProxy>>;
+
+  beforeAll(async () => {
+    service = await startService({ REFRESH_REUSE_GRACE: '0' });
+    proxy = await startAnswerDroppingProxy(service.url);
+  });
+
+  afterAll(async () => {
+    await proxy?.close();
+    await service?.close();
+  });
+
+  afterEach(() => {
+    expect(service.serverErrors).toEqual([]);
+  });
+
+  it('R1: RT1 → RT2; RT1 again at once → invalid_grant; RT2 then also fails; a retry of a lost answer too ends the session', async () => {
+    const { refreshToken } = await insertSession(service.app);
+    const second = await refresh(service.url, refreshToken);
+    expect(second.status).toBe(200);
+    expect(await refresh(service.url, refreshToken)).toEqual({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: expect.any(String) },
+    });
+    expect((await refresh(service.url, second.body.refresh_token)).body.error).toBe('invalid_grant');
+    expect((await getJson(`${service.url}/me`, second.body.access_token as string)).status).toBe(401);
+
+    const other = await insertSession(service.app);
+    proxy.dropNext();
+    await expect(refresh(proxy.url, other.refreshToken)).rejects.toThrow('fetch failed');
+    expect((await refresh(proxy.url, other.refreshToken)).body.error).toBe('invalid_grant');
+    expect((await refresh(service.url, proxy.dropped.at(-1)!.body.refresh_token)).body.error).toBe('invalid_grant');
+    const retried = await service.app.get(DataSource).getRepository(AuditEvent).findBy({ type: 'refresh_token_retried' });
+    expect(retried).toEqual([]);
+  });
+
+  it('R3: of 20 concurrent uses of one refresh token, exactly one succeeds', async () => {
+    const { refreshToken } = await insertSession(service.app);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(service.url, refreshToken)));
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 400 && a.body.error === 'invalid_grant')).toHaveLength(19);
   });
 });
 
