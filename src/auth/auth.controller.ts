@@ -53,7 +53,7 @@ export class AuthController {
     const link =
       linkTicket === undefined
         ? undefined
-        : await this.linkTickets.consume(linkTicket, provider.id).catch((e: unknown) => {
+        : await this.linkTickets.find(linkTicket, provider.id).catch((e: unknown) => {
             // Not only a bad ticket: the database may be down, which is an error redirect like any other here.
             throw this.signIn.toSignInError(e).redirectingTo(this.signIn.fallbackUrl);
           });
@@ -70,7 +70,7 @@ export class AuthController {
     const url = await this.signIn.start(provider, req, {
       returnTo,
       appCodeChallenge: codeChallenge as string | undefined,
-      linkUserId: link?.userId,
+      link,
     });
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(302, url);

@@ -8,6 +8,8 @@ import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
 import { Db } from '../database/db.service.js';
 
+const invalidTicket = () => new DomainError('invalid_request', 'this link URL is invalid, expired or already used');
+
 /** How long the link URL may wait before the browser opens it. */
 const TICKET_TTL_MS = 5 * 60_000;
 
@@ -30,18 +32,27 @@ export class LinkTicketsService {
     return `${this.config.publicUrl}/auth/${encodeURIComponent(provider)}/login?${new URLSearchParams({ link_ticket: ticket })}`;
   }
 
-  /** Spends the ticket (one conditional UPDATE: of two uses, one wins) and says whom and where it is for. */
-  async consume(ticket: unknown, provider: string): Promise<{ userId: string; returnTo: string }> {
-    const invalid = new DomainError('invalid_request', 'this link URL is invalid, expired or already used');
-    if (typeof ticket !== 'string' || ticket.length > 128) throw invalid;
-    const hash = sha256(ticket);
+  /**
+   * Whom and where an unused, unexpired ticket is for, without spending it: a link URL opened where it is refused (a
+   * link-preview bot, the wrong browser) must not use it up for its requester (SignInService spends it once allowed).
+   */
+  async find(ticket: unknown, provider: string): Promise<{ ticket: string; userId: string; returnTo: string }> {
+    if (typeof ticket !== 'string' || ticket.length > 128) throw invalidTicket();
     const now = this.clock.now();
-    const row = await this.db.run(async (m) => {
-      const spend = await m.update(LinkTicket, { ticketHash: hash, provider, usedAt: IsNull(), expiresAt: MoreThan(now) }, { usedAt: now });
-      return spend.affected === 1 ? m.findOneBy(LinkTicket, { ticketHash: hash }) : null;
-    });
-    if (!row) throw invalid;
-    return { userId: row.userId, returnTo: row.returnTo };
+    const row = await this.db.run((m) =>
+      m.findOneBy(LinkTicket, { ticketHash: sha256(ticket), provider, usedAt: IsNull(), expiresAt: MoreThan(now) }),
+    );
+    if (!row) throw invalidTicket();
+    return { ticket, userId: row.userId, returnTo: row.returnTo };
+  }
+
+  /** Spends the ticket: one conditional UPDATE, so of two uses one wins. */
+  async spend(ticket: string, provider: string): Promise<void> {
+    const now = this.clock.now();
+    const spent = await this.db.run((m) =>
+      m.update(LinkTicket, { ticketHash: sha256(ticket), provider, usedAt: IsNull(), expiresAt: MoreThan(now) }, { usedAt: now }),
+    );
+    if (spent.affected !== 1) throw invalidTicket();
   }
 
   async purgeExpired(): Promise<void> {

@@ -13,6 +13,7 @@ import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
 import type { LoginAttempt } from './login-state.store.js';
+import { LinkTicketsService } from './link-tickets.service.js';
 import { PageSessionService } from './page-session.service.js';
 import type { EnabledProvider } from './providers/provider-registry.js';
 import type { ProviderProfile } from './providers/provider-profile.js';
@@ -45,6 +46,7 @@ export class SignInService {
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
     private readonly browserSessions: PageSessionService,
+    private readonly linkTickets: LinkTicketsService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {}
@@ -58,13 +60,17 @@ export class SignInService {
   async start(
     provider: EnabledProvider,
     req: Request,
-    opts: { returnTo: string; appCodeChallenge?: string; linkUserId?: string },
+    opts: { returnTo: string; appCodeChallenge?: string; link?: { ticket: string; userId: string } },
   ): Promise<string> {
-    if (opts.linkUserId) {
-      // Whatever fails here (the database, too) ends at the link's returnTo like any other sign-in failure.
-      await this.assertLinkingBrowser(req, opts.linkUserId, provider.id, opts.returnTo).catch((e: unknown) => {
-        throw this.toSignInError(e).redirectingTo(opts.returnTo);
-      });
+    if (opts.link) {
+      const { ticket, userId } = opts.link;
+      // Whatever fails here (the database, too) ends at the link's returnTo like any other sign-in failure. The ticket
+      // is spent only once the browser is the requester's.
+      await this.assertLinkingBrowser(req, userId, provider.id, opts.returnTo)
+        .then(() => this.linkTickets.spend(ticket, provider.id))
+        .catch((e: unknown) => {
+          throw this.toSignInError(e).redirectingTo(opts.returnTo);
+        });
     }
     const attempt: LoginAttempt = {
       provider: provider.id,
@@ -73,7 +79,7 @@ export class SignInService {
       // passport-oauth2 makes its own PKCE verifier; this one serves passport-openidconnect, which has none.
       pkceVerifier: randomToken(32),
       appCodeChallenge: opts.appCodeChallenge,
-      linkUserId: opts.linkUserId,
+      linkUserId: opts.link?.userId,
       expiresAt: this.clock.now() + this.config.loginStateTtl * 1000,
     };
     const outcome = await runStrategy(provider.strategy, req, { state: attempt });

@@ -224,6 +224,23 @@ describe('linking while signed in', () => {
     }
   });
 
+  it('L1: a link URL opened first where it is refused (a link preview, another browser) still works once for its requester', async () => {
+    const user = await signIn('acme', 'previewed');
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
+    const linkUrl = (link.body.url as string).replace(world.service.publicUrl, url);
+    for (const method of ['HEAD', 'GET']) {
+      const preview = await new TestBrowser().request(linkUrl, { method });
+      expect(new URL(preview.headers.get('location')!).searchParams.get('error')).toBe('not_logged_in');
+    }
+    const back = await followLink(user.browser, link.body.url as string, 'previewed-corp');
+    expect(back.searchParams.get('code')).toBeTruthy();
+    const me = await getJson(`${url}/me`, user.tokens.access_token);
+    expect((me.body.identities as { provider: string }[]).map((i) => i.provider)).toEqual(['acme', 'corp']);
+    // Spent by that use: a second one, even in the requester's browser, is refused.
+    const again = await user.browser.request(linkUrl);
+    expect(new URL(again.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
+  });
+
   it('makes the link URL single use', async () => {
     const user = await signIn('acme', 'once');
     const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
