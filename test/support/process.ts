@@ -23,7 +23,8 @@ export async function startServiceProcess(env: Record<string, string>, opts: { p
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  for (let i = 0; i < 200; i++) {
+  // Up to 20 s: a start discovers every configured OIDC provider, which is slow on a busy 2-core machine.
+  for (let i = 0; i < 400; i++) {
     if (child.exitCode !== null) throw new Error(`service process exited with ${child.exitCode}`);
     if (
       await fetch(`${url}/health`).then(
