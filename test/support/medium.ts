@@ -76,6 +76,9 @@ export async function startMedium(features: (Type | DynamicModule)[], opts: { en
     APP_SECRET: MEDIUM_APP_SECRET,
     PUBLIC_URL: 'http://127.0.0.1:3000',
     DEMO_IDP: 'false',
+    // Each module makes its signing key at start: an Ed25519 key takes a millisecond, an RSA one up to two seconds
+    // here. Nothing in this tier depends on the algorithm (the e2e suites cover each).
+    JWT_ALG: 'EdDSA',
     ...opts.env,
   }) as ResolvedConfig;
   const clock = new ManualClock();
