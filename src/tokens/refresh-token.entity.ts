@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { epochMs } from '../database/columns.js';
 
-/** Stored only as a hash (checklist S5). `usedAt` set = spent; presenting it again is reuse (RFC 9700 §4.14.2). */
+/** Stored only as a hash (SECURITY.md S5). `usedAt` set = spent; presenting it again is reuse (RFC 9700 §4.14.2). */
 @Entity('refresh_tokens')
 export class RefreshToken {
   @PrimaryColumn({ name: 'token_hash', type: 'varchar', length: 64 })
