@@ -47,7 +47,7 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
   app.disable('x-powered-by');
   // First, so that the request id, the log line and the latency cover everything after it.
   app.use(observeRequests(app.get(APP_LOG), app.get(MetricsService)));
-  // Only for the client IP in sessions and the audit trail: URLs always come from PUBLIC_URL (checklist F4).
+  // Only for the client IP in sessions and the audit trail: URLs always come from PUBLIC_URL (SECURITY.md F4).
   if (config.trustProxy) app.set('trust proxy', /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
   // Security headers; Referrer-Policy no-referrer everywhere keeps codes in callback URLs from leaking (F8).
   const https = config.publicUrl.startsWith('https://');

@@ -1,6 +1,6 @@
 /**
  * Where a sign-in goes, decided by a pure function that also names the rule that fired; the audit trail records that
- * rule so an admin can see why. Accounts are keyed by (provider, subject), never by email alone (checklist I5).
+ * rule so an admin can see why. Accounts are keyed by (provider, subject), never by email alone (SECURITY.md I5).
  */
 
 export interface LinkingFacts {
@@ -65,7 +65,7 @@ export function decideLinking(f: LinkingFacts): LinkingDecision {
 export type LinkBrowserRule = 'no_browser_session' | 'browser_session_of_another_user';
 
 /**
- * A link completes only in the browser of the user who asked for it (checklist L1): the link URL is a bearer ticket,
+ * A link completes only in the browser of the user who asked for it (SECURITY.md L1): the link URL is a bearer ticket,
  * so whoever opens it would otherwise attach *their* provider identity to the requester's account — the victim's
  * later sign-ins, verified email and mapped roles would land there. Keycloak likewise requires the user's own SSO
  * session for account linking. `browserUserId` is the user of the service's own browser session, if any.

@@ -80,7 +80,7 @@ export class AuthController {
   @ApiOperation({ summary: 'The provider’s redirect back: 302 to returnTo with ?code= or ?error=' })
   @ApiFoundResponse({ description: 'to returnTo' })
   async callback(@Param('provider') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    // The callback URL carries the provider's code: never leak it to the next page (checklist F8).
+    // The callback URL carries the provider's code: never leak it to the next page (SECURITY.md F8).
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('Cache-Control', 'no-store');
     const provider = this.registry.get(id);

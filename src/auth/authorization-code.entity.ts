@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { epochMs } from '../database/columns.js';
 
-/** The one-time code the callback hands to the app; only its hash is stored (checklist S5). */
+/** The one-time code the callback hands to the app; only its hash is stored (SECURITY.md S5). */
 @Entity('authorization_codes')
 export class AuthorizationCode {
   @PrimaryColumn({ name: 'code_hash', type: 'varchar', length: 64 })

@@ -66,7 +66,7 @@ export class AuthorizationCodesService {
    * against the stored row first, so a request that fails it spends nothing and revokes nothing. Whoever holds only
    * the code (intercepted, RFC 7636 §1; or from a log or the browser's history) can then neither burn it before the
    * app exchanges it nor end the session it started, and the app's own exchange still works after such attempts
-   * (checklist L3). The spend is one conditional UPDATE, so of concurrent correct exchanges exactly one wins. A correct
+   * (SECURITY.md L3). The spend is one conditional UPDATE, so of concurrent correct exchanges exactly one wins. A correct
    * exchange of a code already spent is a replay: the row comes back as `reused` so the caller revokes what it issued
    * (RFC 6749 §4.1.2).
    */

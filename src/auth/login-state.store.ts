@@ -37,7 +37,7 @@ const MAX_PENDING = 4;
 /**
  * Login state in a sealed (AES-256-GCM), HttpOnly, SameSite=Lax cookie per attempt, named after its `state`: no
  * server memory and no express-session, so the callback works on any instance and after a restart. The cookie binds
- * `state` to this browser (RFC 9700 §4.7.1, checklist F1); the used_login_states row makes it single use.
+ * `state` to this browser (RFC 9700 §4.7.1, SECURITY.md F1); the used_login_states row makes it single use.
  */
 @Injectable()
 export class LoginStateStore {

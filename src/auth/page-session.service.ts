@@ -26,7 +26,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * The browser's own session at the service: started by every browser sign-in (the pages' and every app's, see
- * `signedIn`), it is what proves a link URL is opened by its requester (checklist L1) and what the pages (sign-in,
+ * `signedIn`), it is what proves a link URL is opened by its requester (SECURITY.md L1) and what the pages (sign-in,
  * account, admin console) run on — no token ever reaches the page's script, a URL or localStorage. An HttpOnly, SameSite=Lax cookie (`__Host-` and Secure on https, RFC 6265bis §4.1.3.2) carries the
  * session sealed with AES-GCM. It is checked like an access token — in memory, against the revocation feed — and
  * against the database only when older than ACCESS_TOKEN_TTL or when a revocation names its user (a role change),
@@ -71,7 +71,7 @@ export class PageSessionService {
   /**
    * After a browser sign-in at a provider (the pages' and every app's): the browser's session at the service is this
    * user's. One already this user's is kept; otherwise a new session starts and one of another user ends, so a shared
-   * browser never holds two. Linking (checklist L1) and, later, SSO for OpenID clients rest on this session. Returns
+   * browser never holds two. Linking (SECURITY.md L1) and, later, SSO for OpenID clients rest on this session. Returns
    * its id: the app's session the sign-in's code starts remembers it, and the app's logout ends it.
    */
   async signedIn(

@@ -83,7 +83,7 @@ export class TokenEndpointService {
   async exchangeCode(code: string, codeVerifier: string | undefined, ctx: RequestContext): Promise<TokenResponse> {
     const result = await this.codes.consume(code, codeVerifier);
     // A replay reaches here only with the right verifier (consume checks PKCE before anything else), so holding a
-    // PKCE-bound code alone never ends the session it started (checklist L3).
+    // PKCE-bound code alone never ends the session it started (SECURITY.md L3).
     if ('reused' in result) {
       const { sessionId, userId } = result.reused;
       if (sessionId && (await this.sessions.revoke(sessionId, 'authorization_code_reused', { ctx }))) {

@@ -12,7 +12,7 @@ export const ERROR_STATUS = {
   invalid_token: 401,
   forbidden: 403,
   account_disabled: 403,
-  // Keycloak's code for an account link opened without the requester's own session at the service (checklist L1).
+  // Keycloak's code for an account link opened without the requester's own session at the service (SECURITY.md L1).
   not_logged_in: 403,
   not_found: 404,
   unknown_provider: 404,

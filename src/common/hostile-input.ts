@@ -5,7 +5,7 @@ import { DomainError } from './domain-error.js';
 /**
  * cookie-parser JSON-decodes every value that starts with `j:` ("JSON cookies"), so `sls_session=j:{}` would reach
  * code that reads a cookie as an object. None of our cookies is JSON (each is a sealed string): a value that did not
- * stay a string is not ours, and is dropped here, once for every reader, which then sees no cookie (checklist L2).
+ * stay a string is not ours, and is dropped here, once for every reader, which then sees no cookie (SECURITY.md L2).
  */
 export function stringCookiesOnly(req: Request, _res: Response, next: NextFunction): void {
   const cookies = req.cookies as Record<string, unknown> | undefined;

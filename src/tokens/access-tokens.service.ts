@@ -76,7 +76,7 @@ export class AccessTokensService {
   /**
    * Verifies one of our access tokens. The key is chosen by `kid` among our own keys only, and its algorithm is the
    * one that key was made for: the token's `alg` must match it (RFC 8725 §2.1, §3.1). `jku`, `x5u` and `jwk` headers
-   * are never read (checklist J4).
+   * are never read (SECURITY.md J4).
    */
   verify(token: string): AccessTokenClaims {
     const cached = this.verified.get(token);

@@ -2,7 +2,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { epochMs } from '../database/columns.js';
 
 /**
- * Stored only as a hash (checklist S5). `usedAt` set = spent (or retired by a retry within REFRESH_REUSE_GRACE);
+ * Stored only as a hash (SECURITY.md S5). `usedAt` set = spent (or retired by a retry within REFRESH_REUSE_GRACE);
  * presenting it again is reuse (RFC 9700 §4.14.2), except for that one retry (see SessionsService.rotate).
  */
 @Entity('refresh_tokens')

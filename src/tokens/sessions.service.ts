@@ -105,7 +105,7 @@ export class SessionsService {
 
   /**
    * Spends a refresh token and returns its successor. The spend is one conditional UPDATE (… WHERE used_at IS NULL):
-   * of any number of concurrent uses, exactly one changes the row (checklist R3). A token that was already spent is
+   * of any number of concurrent uses, exactly one changes the row (SECURITY.md R3). A token that was already spent is
    * reuse: the whole session is revoked, since either the app or an attacker holds a stolen copy.
    *
    * Except once (issue 19): a token spent less than REFRESH_REUSE_GRACE seconds ago whose successor is still unused
@@ -285,7 +285,7 @@ export class SessionsService {
    * PostgreSQL: the whole rotation in one statement, one round trip instead of six (BEGIN, four statements, COMMIT).
    * The spend carries the session's and user's checks, so it only happens for an active session of an enabled user;
    * concurrent uses queue on the token's row lock and, re-checked after the winner commits, find `used_at` set
-   * (READ COMMITTED re-evaluation), so still exactly one wins (checklist R3).
+   * (READ COMMITTED re-evaluation), so still exactly one wins (SECURITY.md R3).
    */
   private async rotateInOneStatement(hash: string, now: number): Promise<RotatedSession | undefined> {
     const next = randomToken(32);
@@ -375,7 +375,7 @@ export class SessionsService {
     return rows.filter((s) => this.isActive(s, now));
   }
 
-  /** Active = not revoked, within the absolute lifetime and within the idle lifetime (checklist R2). */
+  /** Active = not revoked, within the absolute lifetime and within the idle lifetime (SECURITY.md R2). */
   isActive(session: Pick<Session, 'revokedAt' | 'expiresAt' | 'lastUsedAt'>, now: number): boolean {
     return session.revokedAt === null && session.expiresAt > now && session.lastUsedAt + this.config.jwt.refreshIdleTtl * 1000 > now;
   }

@@ -46,7 +46,7 @@ export class PageSignInService {
     this.key = deriveKey(config.appSecret, 'page-pkce-cookie');
     this.secure = config.publicUrl.startsWith('https://');
     // RFC 6265bis §4.1.3.2: __Host- (Secure, host-only, Path=/) on https, so a sibling domain cannot plant its own
-    // verifier and finish a sign-in of its choosing in this browser (checklist L2).
+    // verifier and finish a sign-in of its choosing in this browser (SECURITY.md L2).
     this.verifierCookie = this.secure ? `__Host-${VERIFIER_COOKIE}` : VERIFIER_COOKIE;
     this.callbackUrl = `${config.publicUrl}/session/callback`;
   }

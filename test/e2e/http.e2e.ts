@@ -8,7 +8,7 @@ import { startService, type RunningService } from '../support/service.js';
 
 /**
  * cookie-parser JSON-decodes values that start with `j:` (and their %-encoded form): none of our cookies is JSON, so
- * each such value must read as no cookie at all (checklist L2), on every route that reads one.
+ * each such value must read as no cookie at all (SECURITY.md L2), on every route that reads one.
  */
 const FOREIGN_COOKIE_VALUES = ['j:{}', 'j:[]', 'j:"x"', 'j:null', 'j:%7B%22a%22%3A%7B%7D%7D', 'j:1', 'garbage', 'v1.a.b.c'];
 

@@ -146,7 +146,7 @@ const pgUp = await postgresAvailable();
     const link = await postJson(`${a}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
     const home = new URL(`${world.service.publicUrl}/`);
     const isBack = (u: string) => new URL(u).origin === home.origin && new URL(u).pathname === '/' && /[?&](code|error)=/.test(u);
-    // In the browser that signed in: a link completes only there (checklist L1).
+    // In the browser that signed in: a link completes only there (SECURITY.md L1).
     await completeAtProvider(browser, link.body.url as string, isBack, { login: 'pg-unlink-corp' });
     const ids = ((await getJson(`${a}/me`, user.tokens.access_token)).body.identities as { id: string }[]).map((i) => i.id);
     expect(ids).toHaveLength(2);

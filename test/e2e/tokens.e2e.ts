@@ -4,14 +4,13 @@ import { DataSource, IsNull } from 'typeorm';
 import { AuditEvent } from '../../src/audit/audit-event.entity.js';
 import { sha256 } from '../../src/common/crypto.js';
 import { RefreshToken } from '../../src/tokens/refresh-token.entity.js';
-import { RevocationsService } from '../../src/tokens/revocations.service.js';
 import { SigningKeysService } from '../../src/tokens/signing-keys.service.js';
 import { signJwt } from '../../src/tokens/jwt.js';
 import { startAnswerDroppingProxy } from '../support/answer-dropping-proxy.js';
 import { TestBrowser } from '../support/browser.js';
 import { insertSession } from '../support/factories.js';
 import { listenLocal } from '../support/net.js';
-import { getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
+import { callApi, getJson, postJson, signInAndGetTokens } from '../support/sign-in.js';
 import { ManualClock, startService, type RunningService } from '../support/service.js';
 import { within } from '../support/within.js';
 import { startWorld, type World } from '../support/world.js';
@@ -214,10 +213,30 @@ describe('tokens', () => {
       expect(foreign.status).toBe(404);
     });
 
-    it("S2: a user's tokens, when the user is revoked (disable, role change)", async () => {
+    it("S2: a user's tokens, when an admin disables the user or takes a role away through the admin API", async () => {
+      const admin = await signIn('root', 'corp');
+      const patch = (id: string, change: object) => callApi(url, 'PATCH', `/admin/users/${id}`, admin.tokens.access_token, change);
+      const works = async (base: string, token: string) => (await getJson(`${base}/me/claims`, token)).status === 200;
+      const endsEverywhere = async (token: string) => {
+        expect(await works(url, token)).toBe(false);
+        await within(1000, async () => !(await works(second.url, token)));
+      };
+
       const { tokens, me } = await signIn('jay');
-      await world.service.app.get(RevocationsService).revokeUserTokens(me.id);
-      await within(1000, async () => (await getJson(`${second.url}/me/claims`, tokens.access_token)).status === 401);
+      expect([await works(url, tokens.access_token), await works(second.url, tokens.access_token)]).toEqual([true, true]);
+      expect((await patch(me.id, { disabled: true })).status).toBe(200);
+      await endsEverywhere(tokens.access_token);
+
+      expect((await patch(me.id, { disabled: false, roles: ['user', 'editor'] })).status).toBe(200);
+      const again = await signIn('jay');
+      expect(decode(again.tokens.access_token).roles).toEqual(['user', 'editor']);
+      expect([await works(url, again.tokens.access_token), await works(second.url, again.tokens.access_token)]).toEqual([true, true]);
+      expect((await patch(me.id, { roles: ['user'] })).status).toBe(200);
+      await endsEverywhere(again.tokens.access_token);
+      // A new sign-in gets a token with the roles the user has now, which works.
+      const now = await signIn('jay');
+      expect(decode(now.tokens.access_token).roles).toEqual(['user']);
+      expect(await works(second.url, now.tokens.access_token)).toBe(true);
     });
   });
 

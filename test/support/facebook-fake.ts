@@ -12,7 +12,7 @@ export interface FakeFacebookUser {
  * A small local Facebook: the OAuth dialog (with a consent form, and a "decline email" box), the token endpoint and
  * Graph `/me`, behaving as Facebook's documented manual flow does (PKCE, appsecret_proof, errors as
  * `{ error: { message, type, code } }`). Like the real Graph API for apps that require it, `/me` refuses calls
- * without a valid appsecret_proof; unlike it, it also refuses access tokens in the query string (checklist F9).
+ * without a valid appsecret_proof; unlike it, it also refuses access tokens in the query string (SECURITY.md F9).
  */
 export async function startFacebookFake(opts: { clientId: string; clientSecret: string; version?: string }) {
   const version = opts.version ?? 'v24.0';

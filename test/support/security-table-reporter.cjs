@@ -1,4 +1,4 @@
-// Jest reporter: the security checklist (../shared/docs/security-checklist.md) as a table of row → pass/fail, from
+// Jest reporter: the security checklist (its rows and their tests: SECURITY.md) as a table of row → pass/fail, from
 // the tests whose names start with row ids ("F1: …", "S3, F8: …"). Printed after `npm test` and `npm run test:security`.
 const ROWS = [
   'F1',
@@ -63,7 +63,7 @@ class SecurityTableReporter {
   onRunComplete() {
     const seen = [...this.results.values()].some((r) => r.passed + r.failed + r.skipped > 0);
     if (!seen) return;
-    const lines = ['', 'Security checklist (shared/docs/security-checklist.md)', '| row | result | tests |', '| --- | --- | --- |'];
+    const lines = ['', 'Security checklist (SECURITY.md)', '| row | result | tests |', '| --- | --- | --- |'];
     for (const [row, r] of this.results) {
       const result = r.failed ? 'FAIL' : r.passed ? 'pass' : r.skipped ? 'skipped' : 'NO TEST';
       lines.push(

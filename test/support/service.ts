@@ -82,13 +82,5 @@ export async function startService(
   return { url: `http://127.0.0.1:${port}`, publicUrl, app, config, databaseUrl, serverErrors, close };
 }
 
-/** A clock the test moves by hand. */
-export class ManualClock {
-  constructor(private t = Date.now()) {}
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
+/** The e2e suites take it from here. */
+export { ManualClock } from './clock.js';

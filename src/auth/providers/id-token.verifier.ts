@@ -32,7 +32,7 @@ const refused = (why: string, cause?: unknown) =>
 
 /**
  * Verifies a provider's ID token as OIDC Core §3.1.3.7 requires. passport-openidconnect only base64-decodes it, so
- * this is the check that matters: signature against the issuer's JWKS (checklist I1), iss/aud/azp (I2), exp/iat (I3)
+ * this is the check that matters: signature against the issuer's JWKS (SECURITY.md I1), iss/aud/azp (I2), exp/iat (I3)
  * and the nonce of this very attempt (F3).
  */
 export class IdTokenVerifier {

@@ -78,7 +78,7 @@ type Authenticate = (this: Strategy & { error(e: unknown): void }, req: Request,
  * passport-oauth2 (Google, Facebook) and passport-openidconnect answer an error response (RFC 6749 §4.1.2.1: `error`,
  * `error_description` and the request's `state`; Facebook may send only `error_code`) before they read the state, so
  * the attempt, and with it the app's returnTo, was never restored and the browser ended at the built-in page. This
- * restores it first. The state must still be this browser's and is spent like any other (checklist F1): an error
+ * restores it first. The state must still be this browser's and is spent like any other (SECURITY.md F1): an error
  * response for someone else's attempt is invalid_state.
  */
 export function restoringAttemptOnError<S extends Strategy>(strategy: S, store: LoginStateStore, provider: string): S {

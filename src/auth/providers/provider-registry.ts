@@ -54,7 +54,7 @@ export class ProviderRegistry implements OnModuleInit {
   }
 
   callbackUrl(id: string): string {
-    // Always from PUBLIC_URL, never from Host or X-Forwarded-Host (checklist F4).
+    // Always from PUBLIC_URL, never from Host or X-Forwarded-Host (SECURITY.md F4).
     return `${this.config.publicUrl}/auth/${id}/callback`;
   }
 

@@ -3,7 +3,7 @@ import { emailOf, isVerified, providerProfile, rolesFrom, str, type ProviderProf
 
 /**
  * One profile from a verified ID token and, when fetched, UserInfo. UserInfo must describe the same subject (OIDC
- * Core §5.3.2, checklist I4); the signed ID token wins where both carry a claim.
+ * Core §5.3.2, SECURITY.md I4); the signed ID token wins where both carry a claim.
  */
 export function oidcProfile(
   provider: string,
