@@ -38,7 +38,8 @@ describeOnDb(`SessionsService on ${TEST_DB}`, () => {
 
   beforeAll(async () => {
     medium = await startMedium([TokensModule], {
-      env: { REFRESH_IDLE_TTL: String(IDLE_TTL / 1000), REFRESH_TOKEN_TTL: String(ABSOLUTE_TTL / 1000) },
+      // Strict reuse detection here; the retry of a lost answer within REFRESH_REUSE_GRACE is tokens.e2e.ts's.
+      env: { REFRESH_IDLE_TTL: String(IDLE_TTL / 1000), REFRESH_TOKEN_TTL: String(ABSOLUTE_TTL / 1000), REFRESH_REUSE_GRACE: '0' },
     });
     sessions = medium.get(SessionsService);
   });
