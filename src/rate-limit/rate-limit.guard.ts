@@ -2,8 +2,6 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { DomainError } from '../common/domain-error.js';
-import type { ResolvedConfig } from '../config/app-secret.js';
-import { InjectConfig } from '../config/config.module.js';
 import { RATE_LIMIT, type RateLimitClass } from './rate-limit.decorator.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RateLimiter, retryAfterSeconds } from './rate-limiter.service.js';
@@ -19,7 +17,6 @@ import { RateLimiter, retryAfterSeconds } from './rate-limiter.service.js';
 export class RateLimitGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    @InjectConfig() private readonly config: ResolvedConfig,
     private readonly limiter: RateLimiter,
     private readonly metrics: MetricsService,
   ) {}
@@ -29,7 +26,7 @@ export class RateLimitGuard implements CanActivate {
     const kind = this.reflector.getAllAndOverride<RateLimitClass | undefined>(RATE_LIMIT, [context.getHandler(), context.getClass()]);
     if (!kind) return true;
     const ip = context.switchToHttp().getRequest<Request>().ip ?? 'unknown';
-    const { blocked, retryAfterMs } = await this.limiter.hit(`${kind}:${ip}`, this.config.rateLimitPerMinute[kind]);
+    const { blocked, retryAfterMs } = await this.limiter.hit(kind, ip);
     if (!blocked) return true;
     this.metrics.rateLimited.inc({ kind });
     throw new DomainError('rate_limited', 'too many requests from this client; retry later').retryingAfter(retryAfterSeconds(retryAfterMs));
