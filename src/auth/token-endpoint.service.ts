@@ -14,6 +14,8 @@ import { SessionsService, type IssuedSession } from '../tokens/sessions.service.
 import { AuthorizationCodesService } from './authorization-codes.service.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { RateLimiter, retryAfterSeconds } from '../rate-limit/rate-limiter.service.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { ResolvedConfig } from '../config/app-secret.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -43,6 +45,7 @@ export class TokenEndpointService {
     private readonly metrics: MetricsService,
     private readonly clients: ClientsService,
     private readonly limiter: RateLimiter,
+    @InjectConfig() private readonly config: ResolvedConfig,
   ) {}
 
   /**
@@ -55,15 +58,15 @@ export class TokenEndpointService {
     scope: string | undefined,
     ctx: RequestContext,
   ): Promise<ClientTokenResponse> {
-    const ip = ctx.ip ?? 'unknown';
-    const blockedMs = await this.limiter.blockedFor('clientAuthFailures', ip);
+    const failuresKey = `clientAuthFailures:${ctx.ip ?? 'unknown'}`;
+    const blockedMs = await this.limiter.blockedFor(failuresKey);
     if (blockedMs > 0)
       throw new DomainError('rate_limited', 'too many failed client authentications; retry later').retryingAfter(
         retryAfterSeconds(blockedMs),
       );
     const client = await this.clients.authenticate(auth.clientId, auth.secret, ctx);
     if (!client) {
-      await this.limiter.hit('clientAuthFailures', ip);
+      await this.limiter.hit(failuresKey, this.config.rateLimitPerMinute.clientAuthFailures);
       throw new DomainError('invalid_client', 'unknown client or wrong secret');
     }
     if (client.disabled) throw new DomainError('unauthorized_client', 'the client is disabled');
