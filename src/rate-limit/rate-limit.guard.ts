@@ -14,6 +14,17 @@ import { RateLimiter, retryAfterSeconds } from './rate-limiter.service.js';
  *
  * Why not @nestjs/throttler: its current release (6.x) is CommonJS and `require`s @nestjs/common, which NestJS 12
  * ships as ESM only; Node 20 manages, but Jest on Node 20 cannot load it, so none of its routes could be tested.
+ *
+ * Why not rate-limiter-flexible (issue 16 §6): it loads under Jest ESM, and set up as RateLimiterMemory, or as
+ * RateLimiterRedis with that as its insuranceLimiter and its Redis calls sent through SharedRedis.run (timeout and
+ * breaker), it passed rate-limits, redis-faults and clients e2e (commit 7693379). But it measured slower on every hit:
+ * CPU µs per hit, ours → the library, medians of 5 interleaved rounds (`npm run build && node --expose-gc
+ * bench/rate-limit.bench.mjs`, 2026-12-01, 2 shared cores): memory, one client under its limit 0.96 → 1.65 (1.7×),
+ * 10,000 clients in turn 1.30 → 1.85 (1.4×), a new client every hit 2.35 → 5.11 (2.2×), a client over its limit
+ * 1.39 → 5.40 (3.9×: it rejects a promise per refusal); Redis 43–50 → 60–66 (1.3–1.5×). A second run in the same hour:
+ * memory 1.6–3.6×, Redis 1.1–1.5×. A few microseconds against a request's hundreds, but well past the 10 % the issue
+ * allowed on the memory path, the hot one without Redis. What the library did better, its memory store's bound on
+ * many live keys (a timer per key instead of a sweep), MemoryRateLimitStorage now does with a sweep once a second.
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
