@@ -65,7 +65,7 @@ function toDomainError(exception: unknown): DomainError {
     return new DomainError(CODE_FOR_STATUS[status], status === 413 ? 'request body too large' : 'malformed request body');
   }
   if (isDatabaseUnavailable(exception)) {
-    return new DomainError('temporarily_unavailable', 'the service cannot reach its database; try again shortly');
+    return new DomainError('temporarily_unavailable', 'the database cannot serve this request right now; try again shortly');
   }
   return new DomainError('server_error', 'an unexpected error occurred');
 }
