@@ -12,7 +12,9 @@ let url: string;
 let home: string;
 
 beforeAll(async () => {
-  world = await startWorld();
+  // Behind a proxy on this machine, as in most deployments: X-Forwarded-For names the client (and F4 below then also
+  // shows that X-Forwarded-Host is ignored where it would be believed).
+  world = await startWorld({ TRUST_PROXY: 'loopback' });
   url = world.service.url;
   home = `${world.service.publicUrl}/`;
 });
@@ -216,6 +218,31 @@ describe('accounts', () => {
     expect(errorOf(result)).toEqual({ error: 'access_denied', code: null });
     const fb = await browserSignIn(new TestBrowser(), url, 'facebook', { cancel: true });
     expect(errorOf(fb.result)).toEqual({ error: 'access_denied', code: null });
+  });
+});
+
+describe('the client IP behind a trusted proxy (TRUST_PROXY)', () => {
+  /** A browser whose requests all come through a proxy that forwarded `xff` as the client's address. */
+  function behindProxy(xff: string) {
+    const browser = new TestBrowser();
+    const request = browser.request.bind(browser);
+    browser.request = (u, init = {}) => request(u, { ...init, headers: { ...init.headers, 'x-forwarded-for': xff } });
+    return browser;
+  }
+
+  it.each([
+    ['an IPv6 address', '2001:db8::7', '2001:db8::7'],
+    ['the address the proxy appended after a client-sent one', '10.9.8.7, 198.51.100.7', '198.51.100.7'],
+    ['text longer than the 64-character column', 'x'.repeat(100), null],
+    ['an address with more after it', '198.51.100.7 junk', null],
+  ])('signs in with %s forwarded, recording that address or, when it is none, null', async (_what, xff, ip) => {
+    const login = `xff-${createHash('sha256').update(xff).digest('hex').slice(0, 8)}`;
+    const { me, tokens } = await signInAndGetTokens(behindProxy(xff), url, 'acme', { login });
+    // The app's session and the service's own browser session: both from the callback request.
+    const sessions = (await getJson(`${url}/me/sessions`, tokens.access_token)).body as unknown as { ip: string | null }[];
+    expect([...new Set(sessions.map((s) => s.ip))]).toEqual([ip]);
+    const signIn = await db().getRepository(AuditEvent).findOneByOrFail({ userId: me.id, type: 'sign_in' });
+    expect(signIn.ip).toBe(ip);
   });
 });
 
