@@ -232,6 +232,20 @@ describe('linking while signed in', () => {
     expect(new URL(again.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
   });
 
+  it('falls back to the built-in page for a returnTo within 2,048 characters that is longer once normalised, at linking and at sign-in', async () => {
+    // 1,996 characters as sent; 11,846 as new URL() writes it (each é is %C3%A9), over link_tickets.return_to's 2,048.
+    const returnTo = `${world.service.publicUrl}/?q=${'é'.repeat(1970)}`;
+    expect(returnTo.length).toBeLessThanOrEqual(2048);
+    const user = await signIn('acme', 'long-return');
+    const link = await postJson(`${url}/me/identities/corp/link`, { returnTo }, { authorization: `Bearer ${user.tokens.access_token}` });
+    expect(link.status).toBe(200);
+    const linked = await followLink(user.browser, link.body.url as string, 'long-return-corp');
+    expect([linked.searchParams.has('q'), linked.searchParams.get('error')]).toEqual([false, null]);
+    expect((await getJson(`${url}/me`, user.tokens.access_token)).body.identities).toHaveLength(2);
+    const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { login: 'long-return', returnTo, backAt: `${url}/` });
+    expect([result.searchParams.has('q'), result.searchParams.has('code')]).toEqual([false, true]);
+  });
+
   it('needs a signed-in user and an enabled provider', async () => {
     expect((await postJson(`${url}/me/identities/acme/link`, {})).status).toBe(401);
     const user = await signIn('acme', 'nolink');
