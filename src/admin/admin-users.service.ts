@@ -7,6 +7,7 @@ import { User } from '../accounts/user.entity.js';
 import { AuditService, type RequestContext } from '../audit/audit.service.js';
 import { Clock } from '../common/clock.js';
 import { decodeCursor, encodeCursor, likePattern } from '../common/cursor.js';
+import { lowerCaseAscii } from '../common/email.js';
 import { DomainError } from '../common/domain-error.js';
 import { Db } from '../database/db.service.js';
 import { isoTime } from '../common/time.js';
@@ -57,12 +58,12 @@ export class AdminUsersService {
       const qb = m.createQueryBuilder(User, 'u');
       let matches: string[] | undefined;
       if (query && EMAIL.test(query)) {
-        // A whole email address is looked up, not scanned for (emails are stored lower-cased, and indexed).
+        // A whole email address is looked up, not scanned for (emails are stored ASCII-lower-cased, and indexed).
         qb.where(
           new Brackets((w) =>
             w.where('u.email = :email').orWhere('u.id IN (SELECT i.user_id FROM identities i WHERE i.subject = :subject)'),
           ),
-          { email: query.toLowerCase(), subject: query },
+          { email: lowerCaseAscii(query), subject: query },
         );
       } else if (query && (matches = await this.trigramMatches(m, query))) {
         // Few enough users contain it: fetch those (and a subject match), sorted; bounded by TRIGRAM_CANDIDATES.

@@ -221,6 +221,40 @@ describe('accounts', () => {
   });
 });
 
+describe('profile text a database cannot hold as sent (both databases: PostgreSQL refuses NUL and over-long values)', () => {
+  const long = (n: number, c = 'x') => c.repeat(n);
+  it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
+    ['a NUL in the name', { name: 'Bad\u0000Name' }, { name: null }],
+    ['a newline in the name', { name: 'Two\nLines' }, { name: null }],
+    ['a name over its 200 characters', { name: long(300, 'n') }, { name: long(200, 'n') }],
+    ['a NUL in the picture', { picture: 'https://img.test/a\u0000.png' }, { picture: null }],
+    ['a picture URL over its 2,048 characters', { picture: `https://img.test/${long(2100)}` }, { picture: null }],
+    ['a NUL in the email', { email: 'nul\u0000@corp.test' }, { email: null, emailVerified: false }],
+    // Cut to 320 characters, this one would be a corp.test address, verified.
+    ['an email over its 320 characters', { email: `${long(310)}@corp.test.attacker.example` }, { email: null, emailVerified: false }],
+    ['an email that is no address', { email: 'not an address' }, { email: null, emailVerified: false }],
+    // "İ".toLowerCase() is two characters: 310 became 610, over the column. Folded in ASCII only, it stays 310.
+    [
+      'an email of dotted capital Is',
+      { email: `${long(300, 'İ')}@corp.test` },
+      { email: `${long(300, 'İ')}@corp.test`, emailVerified: true },
+    ],
+  ])('signs in with %s, the field dropped or shortened', async (_what, claims, expected) => {
+    const login = `odd-${createHash('sha256').update(JSON.stringify(claims)).digest('hex').slice(0, 8)}`;
+    world.corp.accounts.set(login, {
+      email: `${login}@corp.test`,
+      email_verified: true,
+      name: 'Odd',
+      picture: 'https://img.test/odd.png',
+      ...claims,
+    });
+    const { me } = await signInAndGetTokens(new TestBrowser(), url, 'corp', { login });
+    expect(me).toMatchObject(expected);
+    const identity = await db().getRepository(Identity).findOneByOrFail({ provider: 'corp', subject: login });
+    expect(identity).toMatchObject(expected);
+  });
+});
+
 describe('the client IP behind a trusted proxy (TRUST_PROXY)', () => {
   /** A browser whose requests all come through a proxy that forwarded `xff` as the client's address. */
   function behindProxy(xff: string) {
