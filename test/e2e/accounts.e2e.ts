@@ -505,6 +505,33 @@ describe('admin API', () => {
     expect((await call('GET', '/admin/users', adminToken)).status).toBe(200);
   });
 
+  it('protects the last admin from an unlink that drops the admin role its provider maps (409 last_admin), at /me and at the admin route', async () => {
+    // opsy is admin only through the corp groups claim (OIDC_CORP_ROLE_MAP ops:admin), and has a second identity.
+    world.corp.accounts.set('opsy', { email: 'opsy@corp.test', email_verified: true, groups: ['ops'] });
+    const opsy = await signIn('corp', 'opsy');
+    const token = opsy.tokens.access_token;
+    const link = await postJson(`${url}/me/identities/acme/link`, {}, { authorization: `Bearer ${token}` });
+    await followLink(opsy.browser, link.body.url as string, 'opsy-acme');
+    const identities = (await getJson(`${url}/me`, token)).body.identities as { id: string; provider: string }[];
+    const corp = identities.find((i) => i.provider === 'corp')!;
+    // Every other admin's assigned admin goes (root's, by the test before): opsy is the last admin.
+    const users = world.service.app.get(DataSource).getRepository(User);
+    for (const u of (await users.find()).filter((x) => isAdmin(x) && x.id !== opsy.me.id))
+      expect((await call('PATCH', `/admin/users/${u.id}`, token, { roles: ['user'] })).status).toBe(200);
+    expect((await users.find()).filter((x) => isAdmin(x)).map((x) => x.id)).toEqual([opsy.me.id]);
+    for (const path of [`/me/identities/${corp.id}`, `/admin/users/${opsy.me.id}/identities/${corp.id}`]) {
+      expect([path, await call('DELETE', path, token)]).toEqual([
+        path,
+        { status: 409, body: { error: 'last_admin', error_description: expect.any(String) } },
+      ]);
+    }
+    expect((await getJson(`${url}/me`, token)).body).toMatchObject({ roles: expect.arrayContaining(['admin']), identities });
+    // Once root is admin again (ADMIN_EMAILS, at its next sign-in), the same unlink goes through and takes opsy's admin.
+    adminToken = (await signIn('corp', 'root')).tokens.access_token;
+    expect((await call('DELETE', `/me/identities/${corp.id}`, token)).status).toBe(204);
+    expect((await call('GET', `/admin/users/${opsy.me.id}`, adminToken)).body).toMatchObject({ roles: ['user'], providerRoles: [] });
+  });
+
   describe('cursors: a tampered one is 400 invalid_request, and decodes into its own typed fields only', () => {
     const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const raw = (json: string) => Buffer.from(json).toString('base64url');
