@@ -10,6 +10,7 @@ import { Db } from './database/db.service.js';
 import { SigningKeysService } from './tokens/signing-keys.service.js';
 import { ClientsService, type ClientView } from './clients/clients.service.js';
 import { SCOPE_TOKEN } from './common/validators.js';
+import { lowerCaseAscii } from './common/email.js';
 
 /**
  * Operator commands without a browser: `npm run cli -- <command> [args]`, with the service's own environment
@@ -34,13 +35,16 @@ const CLI = { actorId: 'cli', ctx: { ip: null, userAgent: 'cli' } };
 
 class UsageError extends Error {}
 
+/** By id or email; emails are stored folded in ASCII only, so a look-alike address never finds another account. */
 async function findUser(app: INestApplicationContext, who: string | undefined): Promise<User> {
   if (!who) throw new UsageError('name a user by email or id');
-  const users = await app
-    .get(Db)
-    .run((m) =>
-      m.createQueryBuilder(User, 'u').where('u.id = :who OR LOWER(u.email) = :email', { who, email: who.toLowerCase() }).take(2).getMany(),
-    );
+  const users = await app.get(Db).run((m) =>
+    m
+      .createQueryBuilder(User, 'u')
+      .where('u.id = :who OR u.email = :email', { who, email: lowerCaseAscii(who) })
+      .take(2)
+      .getMany(),
+  );
   if (users.length === 0) throw new UsageError(`no user ${who}`);
   if (users.length > 1) throw new UsageError(`several accounts have the email ${who}; name one by id (users:list ${who})`);
   return users[0];

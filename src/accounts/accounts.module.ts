@@ -2,12 +2,13 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { AccountsService } from './accounts.service.js';
+import { LastAdminRule } from './last-admin.js';
 import { MeController } from './me.controller.js';
 
 @Module({
   imports: [AuditModule, TokensModule],
   controllers: [MeController],
-  providers: [AccountsService],
-  exports: [AccountsService],
+  providers: [AccountsService, LastAdminRule],
+  exports: [AccountsService, LastAdminRule],
 })
 export class AccountsModule {}

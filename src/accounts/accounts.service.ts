@@ -11,7 +11,8 @@ import { Db } from '../database/db.service.js';
 import { isUniqueViolation } from '../database/errors.js';
 import { Identity } from './identity.entity.js';
 import { decideLinking, needsEmailOwners, type LinkingDecision } from './linking-policy.js';
-import { mapProviderRoles, rolesAfterSignIn } from './roles.js';
+import { LastAdminRule } from './last-admin.js';
+import { isAdmin, mapProviderRoles, rolesAfterSignIn } from './roles.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import { User } from './user.entity.js';
 
@@ -40,6 +41,7 @@ export class AccountsService {
     private readonly revocations: RevocationsService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
+    private readonly lastAdmin: LastAdminRule,
   ) {}
 
   /**
@@ -73,12 +75,14 @@ export class AccountsService {
   }
 
   /**
-   * Removes one identity of a user, unless it is their last way to sign in (409 last_identity). The user row is
-   * touched first: on PostgreSQL that row lock makes two concurrent unlinks of the same user take turns, so they
-   * cannot both see "two identities left" and remove both.
+   * Removes one identity of a user, unless it is their last way to sign in (409 last_identity), or it maps the admin
+   * role of the last admin (409 last_admin: the provider roles are re-synced without it). The user row is touched
+   * first, after the last-admin lock: on PostgreSQL that row lock makes two concurrent unlinks of the same user take
+   * turns, so they cannot both see "two identities left" and remove both.
    */
   async unlink(userId: string, identityId: string, ctx: RequestContext, actorId: string | null = userId): Promise<void> {
     await this.db.transaction(async (m) => {
+      await this.lastAdmin.lock(m);
       const locked = await m.update(User, { id: userId }, { updatedAt: this.clock.now() });
       if (locked.affected !== 1) throw new DomainError('not_found', 'no such user');
       const identity = await m.findOneBy(Identity, { id: identityId, userId });
@@ -99,7 +103,9 @@ export class AccountsService {
         m,
       );
       const user = await m.findOneByOrFail(User, { id: userId });
+      const before = { ...user };
       await this.syncProviderRoles(m, user, ctx, actorId);
+      await this.lastAdmin.keep(m, before, isAdmin(user));
     });
   }
 

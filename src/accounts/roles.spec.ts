@@ -7,6 +7,12 @@ describe('roles', () => {
     expect(rolesAfterSignIn(['user', 'editor'], 'a@x.test', true, [])).toEqual(['user', 'editor']);
   });
 
+  it('compares ADMIN_EMAILS with ASCII-only case folding: a Kelvin sign (U+212A) is not a k', () => {
+    expect(rolesAfterSignIn([], 'KATE@X.test', true, ['kate@x.test'])).toEqual(['user', 'admin']);
+    expect(rolesAfterSignIn([], '\u212Aate@x.test', true, ['kate@x.test'])).toEqual(['user']);
+    expect(rolesAfterSignIn([], 'kate@x.test', true, ['\u212Aate@x.test'])).toEqual(['user']);
+  });
+
   it('maps provider claim values through the role map, or takes valid names as they are', () => {
     const map = { 'cn=ops,dc=corp': ['admin'], devs: ['developer', 'reader'] };
     expect(mapProviderRoles(['devs', 'cn=ops,dc=corp', 'other'], map)).toEqual(['developer', 'reader', 'admin']);

@@ -1,3 +1,4 @@
+import { lowerCaseAscii } from '../common/email.js';
 import { ROLE_NAME } from '../config/config.js';
 
 export const ROLE_USER = 'user';
@@ -5,7 +6,10 @@ export const ROLE_ADMIN = 'admin';
 
 const unique = (xs: string[]) => [...new Set(xs)];
 
-/** ADMIN_EMAILS grants admin only on an email its provider verified (an unverified one could be anybody's). */
+/**
+ * ADMIN_EMAILS grants admin only on an email its provider verified (an unverified one could be anybody's), compared
+ * with ASCII-only case folding, as the list itself is folded: "\u212Aate@corp.test" (Kelvin sign) is not kate@corp.test.
+ */
 export function rolesAfterSignIn(
   current: string[],
   email: string | null,
@@ -13,7 +17,7 @@ export function rolesAfterSignIn(
   adminEmails: readonly string[],
 ): string[] {
   const roles = new Set(current.length ? current : [ROLE_USER]);
-  if (email && emailVerified && adminEmails.includes(email)) roles.add(ROLE_ADMIN);
+  if (email && emailVerified && adminEmails.includes(lowerCaseAscii(email))) roles.add(ROLE_ADMIN);
   return [...roles];
 }
 

@@ -2,11 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { Brackets, type EntityManager } from 'typeorm';
 import { AccountsService } from '../accounts/accounts.service.js';
 import { Identity } from '../accounts/identity.entity.js';
-import { effectiveRoles, isAdmin, ROLE_ADMIN } from '../accounts/roles.js';
+import { LastAdminRule } from '../accounts/last-admin.js';
+import { effectiveRoles, isAdmin } from '../accounts/roles.js';
 import { User } from '../accounts/user.entity.js';
 import { AuditService, type RequestContext } from '../audit/audit.service.js';
 import { Clock } from '../common/clock.js';
 import { decodeCursor, encodeCursor, likePattern } from '../common/cursor.js';
+import { lowerCaseAscii } from '../common/email.js';
 import { DomainError } from '../common/domain-error.js';
 import { Db } from '../database/db.service.js';
 import { isoTime } from '../common/time.js';
@@ -33,8 +35,6 @@ const notFound = () => new DomainError('not_found', 'no such user');
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Above this many trigram matches, sorting them all costs more than walking the newest users until a page fills. */
 const TRIGRAM_CANDIDATES = 200;
-/** PostgreSQL advisory lock key of the changes that may take away the last admin (any constant unique in this app). */
-const ADMIN_CHANGES_LOCK = 0x61646d696e; // "admin"
 
 @Injectable()
 export class AdminUsersService {
@@ -45,6 +45,7 @@ export class AdminUsersService {
     private readonly revocations: RevocationsService,
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    private readonly lastAdmin: LastAdminRule,
   ) {}
 
   /**
@@ -57,12 +58,12 @@ export class AdminUsersService {
       const qb = m.createQueryBuilder(User, 'u');
       let matches: string[] | undefined;
       if (query && EMAIL.test(query)) {
-        // A whole email address is looked up, not scanned for (emails are stored lower-cased, and indexed).
+        // A whole email address is looked up, not scanned for (emails are stored ASCII-lower-cased, and indexed).
         qb.where(
           new Brackets((w) =>
             w.where('u.email = :email').orWhere('u.id IN (SELECT i.user_id FROM identities i WHERE i.subject = :subject)'),
           ),
-          { email: query.toLowerCase(), subject: query },
+          { email: lowerCaseAscii(query), subject: query },
         );
       } else if (query && (matches = await this.trigramMatches(m, query))) {
         // Few enough users contain it: fetch those (and a subject match), sorted; bounded by TRIGRAM_CANDIDATES.
@@ -156,10 +157,10 @@ export class AdminUsersService {
   /** Roles (the assigned ones) and disabled; roles lost or disabling end the user's tokens at once. */
   async update(id: string, change: { roles?: string[]; disabled?: boolean }, actorId: string, ctx: RequestContext) {
     await this.db.transaction(async (m) => {
-      await this.lockAdminChanges(m);
+      await this.lastAdmin.lock(m);
       const user = await this.lockUser(m, id);
       const next = { ...user, roles: change.roles ?? user.roles, disabled: change.disabled ?? user.disabled };
-      await this.keepAnAdmin(m, user, isAdmin(next));
+      await this.lastAdmin.keep(m, user, isAdmin(next));
       const now = this.clock.now();
       await m.update(User, { id }, { roles: next.roles, disabled: next.disabled, updatedAt: now });
       if (change.roles && [...change.roles].sort().join() !== [...user.roles].sort().join()) {
@@ -182,9 +183,9 @@ export class AdminUsersService {
   /** Deletes the user; identities and sessions go with it (foreign keys), audit rows stay. */
   async remove(id: string, actorId: string, ctx: RequestContext): Promise<void> {
     await this.db.transaction(async (m) => {
-      await this.lockAdminChanges(m);
+      await this.lastAdmin.lock(m);
       const user = await this.lockUser(m, id);
-      await this.keepAnAdmin(m, user, false);
+      await this.lastAdmin.keep(m, user, false);
       await this.sessions.revokeAllOf(m, id, 'user_deleted');
       await m.delete(User, { id });
       await this.audit.record({ type: 'user_deleted', userId: id, actorId, ...ctx, details: { email: user.email } }, m);
@@ -214,10 +215,11 @@ export class AdminUsersService {
   async merge(targetId: string, sourceId: string, actorId: string, ctx: RequestContext) {
     if (targetId === sourceId) throw new DomainError('invalid_request', 'an account cannot be merged into itself');
     await this.db.transaction(async (m) => {
-      await this.lockAdminChanges(m);
+      await this.lastAdmin.lock(m);
       const target = await this.lockUser(m, targetId);
       const source = await this.lockUser(m, sourceId);
-      if (isAdmin(source) && !isAdmin({ ...target, roles: [...target.roles, ...source.roles] })) await this.keepAnAdmin(m, source, false);
+      if (isAdmin(source) && !isAdmin({ ...target, roles: [...target.roles, ...source.roles] }))
+        await this.lastAdmin.keep(m, source, false);
       const moved = await m.find(Identity, { where: { userId: sourceId } });
       await m.update(Identity, { userId: sourceId }, { userId: targetId });
       const roles = [...new Set([...target.roles, ...source.roles])];
@@ -242,32 +244,5 @@ export class AdminUsersService {
     const touched = await m.update(User, { id }, { updatedAt: this.clock.now() });
     if (touched.affected !== 1) throw notFound();
     return m.findOneByOrFail(User, { id });
-  }
-
-  /**
-   * Serialises the changes that may leave no admin (update, remove, merge), across instances: taken first in their
-   * transaction, before any row lock, so two admins taking each other's admin away at once cannot both pass the
-   * check in keepAnAdmin (each would otherwise see the other still an admin under READ COMMITTED). A transaction-level
-   * advisory lock on PostgreSQL; on SQLite, transactions already run one at a time (BEGIN IMMEDIATE).
-   */
-  private async lockAdminChanges(m: EntityManager): Promise<void> {
-    if (this.db.postgres) await this.db.sql(m, 'SELECT pg_advisory_xact_lock(:key)', { key: ADMIN_CHANGES_LOCK });
-  }
-
-  /**
-   * Refuses (409 last_admin) a change that would leave no enabled admin. Call after lockAdminChanges. Roles match
-   * exactly, as the guards compare them: `ADMIN` is not `admin` (SQLite's LIKE would fold the case); the quotes
-   * make it one whole element of the JSON array.
-   */
-  private async keepAnAdmin(m: EntityManager, user: User, staysAdmin: boolean): Promise<void> {
-    if (!isAdmin(user) || staysAdmin) return;
-    const contains = (column: string) => (this.db.postgres ? `strpos(${column}, :admin) > 0` : `instr(${column}, :admin) > 0`);
-    const others = await m
-      .createQueryBuilder(User, 'u')
-      .where('u.id <> :id', { id: user.id })
-      .andWhere('u.disabled = :no', { no: false })
-      .andWhere(`(${contains('u.roles')} OR ${contains('u.provider_roles')})`, { admin: JSON.stringify(ROLE_ADMIN) })
-      .getCount();
-    if (others === 0) throw new DomainError('last_admin', 'this is the last admin: make someone else admin first');
   }
 }

@@ -16,6 +16,14 @@ describe('resolveReturnTo', () => {
     expect(resolve(url)).toBe(new URL(url).href);
   });
 
+  it('keeps a URL whose normalised form is exactly 2,048 characters, and not one character more', () => {
+    const base = 'https://app.example.com/?q=';
+    const fits = `${base}${'é'.repeat(336)}${'a'.repeat(2048 - base.length - 336 * 6)}`;
+    expect(new URL(fits).href).toHaveLength(2048);
+    expect(resolve(fits)).toBe(new URL(fits).href);
+    expect(resolve(`${fits}x`)).toBe(FALLBACK);
+  });
+
   it('resolves a relative path against PUBLIC_URL', () => {
     expect(resolve('/account')).toBe('https://login.example.com/account');
   });
@@ -34,6 +42,9 @@ describe('resolveReturnTo', () => {
     'https://other.example.com/exact/callback/more',
     'https://other.example.com/',
     `https://app.example.com/${'a'.repeat(3000)}`,
+    // Within 2,048 characters as sent, over 11,000 once normalised (each é is percent-encoded as %C3%A9).
+    `https://app.example.com/?q=${'é'.repeat(1970)}`,
+    `https://app.example.com/${'é'.repeat(400)}`,
     '',
     undefined,
     ['https://app.example.com/'],

@@ -17,7 +17,9 @@ export function resolveReturnTo(raw: unknown, allowed: readonly string[], public
   if (url.username || url.password) return fallback;
   const withoutQuery = `${url.origin}${url.pathname}`;
   const ok = allowed.some((entry) => entry === url.origin || entry === withoutQuery);
-  return ok ? url.href : fallback;
+  // The normalised URL is what is stored (link_tickets.return_to is a varchar(2048)) and sealed into the login cookie,
+  // and it can be six times the raw text (é becomes %C3%A9): it is held to the same bound.
+  return ok && url.href.length <= MAX_RETURN_URL_LENGTH ? url.href : fallback;
 }
 
 /** Adds query parameters to a return URL, keeping the app's own parameters and dropping any fragment. */

@@ -2,6 +2,7 @@ import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/com
 import type { Request, Response } from 'express';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiBody, ApiConsumes, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { DomainError } from '../common/domain-error.js';
+import { CONTROL_CHARACTERS } from '../common/validators.js';
 import { ErrorDto, LogoutRequestDto, TokenRequestDto, TokenResponseDto } from './auth.dto.js';
 import { requestContext } from '../common/request-context.js';
 import { AccessTokensService } from '../tokens/access-tokens.service.js';
@@ -89,6 +90,14 @@ export class TokenController {
  * credentials are invalid_client.
  */
 function clientAuthentication(body: Record<string, unknown>, authorization: unknown): { clientId: string; secret: string } {
+  const credentials = presentedCredentials(body, authorization);
+  // No client id has a control character: such an id is an unknown client, answered as one (and never looked up, as
+  // PostgreSQL would refuse a NUL in it with a 500).
+  if (CONTROL_CHARACTERS.test(credentials.clientId)) throw new DomainError('invalid_client', 'unknown client or wrong secret');
+  return credentials;
+}
+
+function presentedCredentials(body: Record<string, unknown>, authorization: unknown): { clientId: string; secret: string } {
   const bodyId = param(body, 'client_id');
   const bodySecret = param(body, 'client_secret');
   const basic = typeof authorization === 'string' ? /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(authorization.trim()) : null;

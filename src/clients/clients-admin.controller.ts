@@ -6,10 +6,14 @@ import { ErrorDto } from '../auth/auth.dto.js';
 import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
 
 import { requestContext } from '../common/request-context.js';
+import { PathIdPipe } from '../common/validators.js';
 
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { ClientDto, ClientWithSecretDto, CreateClientDto, RotateSecretDto, UpdateClientDto } from './clients.dto.js';
 import { ClientsService } from './clients.service.js';
+
+/** client_id is a varchar(64). */
+const CLIENT_ID = new PathIdPipe(64, 'client');
 
 /** API clients (service accounts) for the client-credentials grant; admins only, every change audited. */
 @AdminApi()
@@ -32,14 +36,19 @@ export class ClientsAdminController {
   @Get(':clientId')
   @ApiOkResponse({ type: ClientDto })
   @ApiNotFoundResponse({ type: ErrorDto })
-  get(@Param('clientId') clientId: string) {
+  get(@Param('clientId', CLIENT_ID) clientId: string) {
     return this.clients.get(clientId);
   }
 
   @Patch(':clientId')
   @ApiOkResponse({ type: ClientDto })
   @ApiNotFoundResponse({ type: ErrorDto })
-  update(@Param('clientId') clientId: string, @Body() body: UpdateClientDto, @CurrentAuth() auth: AccessTokenClaims, @Req() req: Request) {
+  update(
+    @Param('clientId', CLIENT_ID) clientId: string,
+    @Body() body: UpdateClientDto,
+    @CurrentAuth() auth: AccessTokenClaims,
+    @Req() req: Request,
+  ) {
     return this.clients.update(clientId, body, auth.sub, requestContext(req));
   }
 
@@ -48,7 +57,7 @@ export class ClientsAdminController {
   @ApiOkResponse({ type: ClientWithSecretDto, description: 'The new secret, in this answer only' })
   @ApiNotFoundResponse({ type: ErrorDto })
   rotateSecret(
-    @Param('clientId') clientId: string,
+    @Param('clientId', CLIENT_ID) clientId: string,
     @Body() body: RotateSecretDto,
     @CurrentAuth() auth: AccessTokenClaims,
     @Req() req: Request,
@@ -60,7 +69,7 @@ export class ClientsAdminController {
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'deleted; its tokens stop working within a second' })
   @ApiNotFoundResponse({ type: ErrorDto })
-  async remove(@Param('clientId') clientId: string, @CurrentAuth() auth: AccessTokenClaims, @Req() req: Request): Promise<void> {
+  async remove(@Param('clientId', CLIENT_ID) clientId: string, @CurrentAuth() auth: AccessTokenClaims, @Req() req: Request): Promise<void> {
     await this.clients.remove(clientId, auth.sub, requestContext(req));
   }
 }

@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { applyDecorators } from '@nestjs/common';
 import { IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { RoleList, ScopeList } from '../common/validators.js';
+import { NoControlCharacters, RoleList, ScopeList } from '../common/validators.js';
 
-/** An optional client name, 1–200 characters (required where `required`). */
+/** An optional client name, 1–200 characters without control characters (required where `required`). */
 const ClientName = (required: boolean) =>
   applyDecorators(
     required ? ApiProperty({ example: 'nightly-report-job', maxLength: 200 }) : ApiPropertyOptional({ maxLength: 200 }),
@@ -11,6 +11,7 @@ const ClientName = (required: boolean) =>
     IsString(),
     MinLength(1),
     MaxLength(200),
+    NoControlCharacters('name'),
   );
 
 export class CreateClientDto {

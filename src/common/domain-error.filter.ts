@@ -1,5 +1,6 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
+import { STATUS_CODES } from 'node:http';
 import { withParams } from '../auth/return-url.js';
 import { DomainError, type ErrorCode } from './domain-error.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
@@ -11,7 +12,10 @@ const CODE_FOR_STATUS: Record<number, ErrorCode> = {
   403: 'forbidden',
   404: 'not_found',
   409: 'conflict',
+  412: 'precondition_failed',
   413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  416: 'range_not_satisfiable',
   429: 'rate_limited',
   503: 'temporarily_unavailable',
 };
@@ -52,20 +56,31 @@ export class DomainErrorFilter implements ExceptionFilter {
   }
 }
 
+const BODY_ERRORS: Record<number, string> = { 400: 'malformed request body', 413: 'request body too large' };
+
+/**
+ * The code for an HTTP status: every 4xx is the client's (a bad body, a charset or encoding the parser refuses, a
+ * failed precondition or range on a static file), so it stays a 4xx, never a 500 (docs/http-api.md).
+ */
+function codeForStatus(status: number): ErrorCode | undefined {
+  return CODE_FOR_STATUS[status] ?? (status >= 400 && status < 500 ? 'invalid_request' : undefined);
+}
+
 function toDomainError(exception: unknown): DomainError {
   if (exception instanceof DomainError) return exception;
   if (exception instanceof HttpException) {
-    const status = exception.getStatus();
-    const code = CODE_FOR_STATUS[status];
+    const code = codeForStatus(exception.getStatus());
     if (code) return new DomainError(code, describe(exception));
   }
-  // body-parser errors (malformed JSON, body too large) carry their status but are not HttpExceptions.
+  // body-parser and serve-static errors (http-errors) carry their status but are not HttpExceptions. Their messages
+  // can quote the body, so the description is the status's own.
   const status = (exception as { status?: unknown } | null)?.status;
-  if (typeof status === 'number' && CODE_FOR_STATUS[status]) {
-    return new DomainError(CODE_FOR_STATUS[status], status === 413 ? 'request body too large' : 'malformed request body');
+  const code = typeof status === 'number' ? codeForStatus(status) : undefined;
+  if (code) {
+    return new DomainError(code, BODY_ERRORS[status as number] ?? (STATUS_CODES[status as number] ?? 'bad request').toLowerCase());
   }
   if (isDatabaseUnavailable(exception)) {
-    return new DomainError('temporarily_unavailable', 'the service cannot reach its database; try again shortly');
+    return new DomainError('temporarily_unavailable', 'the database cannot serve this request right now; try again shortly');
   }
   return new DomainError('server_error', 'an unexpected error occurred');
 }

@@ -20,7 +20,12 @@ export const ERROR_STATUS = {
   last_identity: 409,
   last_admin: 409,
   conflict: 409,
+  // What the body parser and the static files refuse, with their HTTP status and its name (as payload_too_large):
+  // RFC 6749 has no code for them. Any other 4xx is answered as invalid_request.
+  precondition_failed: 412,
   payload_too_large: 413,
+  unsupported_media_type: 415,
+  range_not_satisfiable: 416,
   rate_limited: 429,
   // Sign-in outcomes that only ever travel in an error redirect; the status applies if one is ever answered directly.
   invalid_state: 400,

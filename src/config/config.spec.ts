@@ -138,4 +138,9 @@ describe('loadConfig', () => {
     expect(c.database).toEqual({ type: 'postgres', url: 'postgres://u@127.0.0.1/test' });
     expect(c.adminEmails).toEqual(['boss@example.com', 'ops@example.com']);
   });
+
+  it('folds ADMIN_EMAILS in ASCII only, as profile emails are: a look-alike stays its own address', () => {
+    const c = loadConfig({ ADMIN_EMAILS: '\u212Aate@Corp.test,İNFO@corp.test' });
+    expect(c.adminEmails).toEqual(['\u212Aate@corp.test', 'İnfo@corp.test']);
+  });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lowerCaseAscii } from '../common/email.js';
 
 /**
  * The service's configuration, read once from the environment at start-up (contract: shared/docs/http-api.md).
@@ -238,7 +239,8 @@ export function loadConfig(rawEnv: Env): AppConfig {
     codeTtl: e.CODE_TTL,
     loginStateTtl: e.LOGIN_STATE_TTL,
     allowedReturnUrls: e.ALLOWED_RETURN_URLS.length ? e.ALLOWED_RETURN_URLS.map(normaliseAllowedReturnUrl) : [publicUrl],
-    adminEmails: e.ADMIN_EMAILS.map((x) => x.toLowerCase()),
+    // Folded as profile emails are (ASCII only), so that each entry matches its own mailbox and no look-alike.
+    adminEmails: e.ADMIN_EMAILS.map(lowerCaseAscii),
     autoLinkVerifiedEmail: e.AUTO_LINK_VERIFIED_EMAIL,
     providers,
     demoIdp,

@@ -87,4 +87,11 @@ describe('isDatabaseUnavailable on PostgreSQL errors', () => {
       expect([code, isDatabaseUnavailable(wrapped(pgError(code)))]).toEqual([code, true]);
     for (const code of ['23505', '42601', '22P02']) expect([code, isDatabaseUnavailable(wrapped(pgError(code)))]).toEqual([code, false]);
   });
+
+  it('too many connections, out of memory, a cancelled statement, a deadlock and a serialization failure are unavailable', () => {
+    for (const code of ['53300', '53200', '57014', '40P01', '40001'])
+      expect([code, isDatabaseUnavailable(wrapped(pgError(code))), isDatabaseUnavailable(pgError(code))]).toEqual([code, true, true]);
+    // Their neighbours in the same classes are the query's own fault and stay server errors.
+    for (const code of ['40002', '42P01', '22021']) expect([code, isDatabaseUnavailable(wrapped(pgError(code)))]).toEqual([code, false]);
+  });
 });

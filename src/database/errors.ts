@@ -23,6 +23,14 @@ const UNAVAILABLE_CODES = new Set([
   '53100',
   '58030',
   '25006',
+  // Load, not the request: too many connections, out of memory, a statement cancelled (statement_timeout, an
+  // operator's pg_cancel_backend), and a transaction chosen to lose a deadlock or a serialization conflict. Each
+  // succeeds when retried, so the client is told to retry (503 + Retry-After) rather than that the service failed.
+  '53300',
+  '53200',
+  '57014',
+  '40P01',
+  '40001',
 ]);
 /**
  * SQLite's storage faults, with their extended codes (better-sqlite3 reports `SQLITE_IOERR_WRITE`, `SQLITE_BUSY_TIMEOUT`,

@@ -2,6 +2,7 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { DomainError } from '../common/domain-error.js';
+import { clientIp } from '../common/request-context.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
 import { RATE_LIMIT, type RateLimitClass } from './rate-limit.decorator.js';
@@ -39,7 +40,7 @@ export class RateLimitGuard implements CanActivate {
     if (!this.limiter.enabled) return true;
     const kind = this.reflector.getAllAndOverride<RateLimitClass | undefined>(RATE_LIMIT, [context.getHandler(), context.getClass()]);
     if (!kind) return true;
-    const ip = context.switchToHttp().getRequest<Request>().ip ?? 'unknown';
+    const ip = clientIp(context.switchToHttp().getRequest<Request>()) ?? 'unknown';
     const { blocked, retryAfterMs } = await this.limiter.hit(`${kind}:${ip}`, this.config.rateLimitPerMinute[kind]);
     if (!blocked) return true;
     this.metrics.rateLimited.inc({ kind });

@@ -8,7 +8,7 @@ describe('email-based rules with AUTO_LINK_VERIFIED_EMAIL=true and ADMIN_EMAILS'
   let url: string;
 
   beforeAll(async () => {
-    world = await startWorld({ AUTO_LINK_VERIFIED_EMAIL: 'true', ADMIN_EMAILS: 'Boss@Corp.test' });
+    world = await startWorld({ AUTO_LINK_VERIFIED_EMAIL: 'true', ADMIN_EMAILS: 'Boss@Corp.test,Kate@Corp.test' });
     url = world.service.url;
   });
 
@@ -66,5 +66,23 @@ describe('email-based rules with AUTO_LINK_VERIFIED_EMAIL=true and ADMIN_EMAILS'
     expect(real.me.roles).toEqual(['user', 'admin']);
     const claims = JSON.parse(Buffer.from(real.tokens.access_token.split('.')[1], 'base64url').toString());
     expect(claims.roles).toEqual(['user', 'admin']);
+  });
+
+  it('keeps a verified "\u212Aate@corp.test" (Kelvin sign) apart from kate@corp.test: its own account, no ADMIN_EMAILS admin, either order', async () => {
+    // Unicode lower-casing maps the Kelvin sign to "k": that address would have joined Kate's account, as admin.
+    world.google.accounts.set('kelvin', { email: '\u212Aate@corp.test', email_verified: true, name: 'Not Kate' });
+    world.acme.accounts.set('kate', { email: 'KATE@corp.test', email_verified: true, name: 'Kate' });
+    world.corp.accounts.set('kelvin-2', { email: '\u212AATE@CORP.TEST', email_verified: true, name: 'Not Kate either' });
+    const before = await signIn('google', 'kelvin');
+    const kate = await signIn('acme', 'kate');
+    const after = await signIn('corp', 'kelvin-2');
+    expect(kate.me).toMatchObject({ email: 'kate@corp.test', roles: ['user', 'admin'] });
+    for (const other of [before, after]) {
+      expect(other.me.id).not.toBe(kate.me.id);
+      expect(other.me.roles).toEqual(['user']);
+    }
+    // The two Kelvin-sign addresses are one mailbox (ASCII case folding), so they do join each other.
+    expect(after.me.id).toBe(before.me.id);
+    expect(before.me.email).toBe('\u212Aate@corp.test');
   });
 });

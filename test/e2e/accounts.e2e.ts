@@ -249,6 +249,20 @@ describe('linking while signed in', () => {
     expect(new URL(again.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
   });
 
+  it('falls back to the built-in page for a returnTo within 2,048 characters that is longer once normalised, at linking and at sign-in', async () => {
+    // 1,996 characters as sent; 11,846 as new URL() writes it (each é is %C3%A9), over link_tickets.return_to's 2,048.
+    const returnTo = `${world.service.publicUrl}/?q=${'é'.repeat(1970)}`;
+    expect(returnTo.length).toBeLessThanOrEqual(2048);
+    const user = await signIn('acme', 'long-return');
+    const link = await postJson(`${url}/me/identities/corp/link`, { returnTo }, { authorization: `Bearer ${user.tokens.access_token}` });
+    expect(link.status).toBe(200);
+    const linked = await followLink(user.browser, link.body.url as string, 'long-return-corp');
+    expect([linked.searchParams.has('q'), linked.searchParams.get('error')]).toEqual([false, null]);
+    expect((await getJson(`${url}/me`, user.tokens.access_token)).body.identities).toHaveLength(2);
+    const { result } = await browserSignIn(new TestBrowser(), url, 'acme', { login: 'long-return', returnTo, backAt: `${url}/` });
+    expect([result.searchParams.has('q'), result.searchParams.has('code')]).toEqual([false, true]);
+  });
+
   it('needs a signed-in user and an enabled provider', async () => {
     expect((await postJson(`${url}/me/identities/acme/link`, {})).status).toBe(401);
     const user = await signIn('acme', 'nolink');
@@ -506,6 +520,33 @@ describe('admin API', () => {
     expect((await call('PATCH', `/admin/users/${me}`, adminToken, { disabled: true })).body.error).toBe('last_admin');
     expect((await call('DELETE', `/admin/users/${me}`, adminToken)).body.error).toBe('last_admin');
     expect((await call('GET', '/admin/users', adminToken)).status).toBe(200);
+  });
+
+  it('protects the last admin from an unlink that drops the admin role its provider maps (409 last_admin), at /me and at the admin route', async () => {
+    // opsy is admin only through the corp groups claim (OIDC_CORP_ROLE_MAP ops:admin), and has a second identity.
+    world.corp.accounts.set('opsy', { email: 'opsy@corp.test', email_verified: true, groups: ['ops'] });
+    const opsy = await signIn('corp', 'opsy');
+    const token = opsy.tokens.access_token;
+    const link = await postJson(`${url}/me/identities/acme/link`, {}, { authorization: `Bearer ${token}` });
+    await followLink(opsy.browser, link.body.url as string, 'opsy-acme');
+    const identities = (await getJson(`${url}/me`, token)).body.identities as { id: string; provider: string }[];
+    const corp = identities.find((i) => i.provider === 'corp')!;
+    // Every other admin's assigned admin goes (root's, by the test before): opsy is the last admin.
+    const users = world.service.app.get(DataSource).getRepository(User);
+    for (const u of (await users.find()).filter((x) => isAdmin(x) && x.id !== opsy.me.id))
+      expect((await call('PATCH', `/admin/users/${u.id}`, token, { roles: ['user'] })).status).toBe(200);
+    expect((await users.find()).filter((x) => isAdmin(x)).map((x) => x.id)).toEqual([opsy.me.id]);
+    for (const path of [`/me/identities/${corp.id}`, `/admin/users/${opsy.me.id}/identities/${corp.id}`]) {
+      expect([path, await call('DELETE', path, token)]).toEqual([
+        path,
+        { status: 409, body: { error: 'last_admin', error_description: expect.any(String) } },
+      ]);
+    }
+    expect((await getJson(`${url}/me`, token)).body).toMatchObject({ roles: expect.arrayContaining(['admin']), identities });
+    // Once root is admin again (ADMIN_EMAILS, at its next sign-in), the same unlink goes through and takes opsy's admin.
+    adminToken = (await signIn('corp', 'root')).tokens.access_token;
+    expect((await call('DELETE', `/me/identities/${corp.id}`, token)).status).toBe(204);
+    expect((await call('GET', `/admin/users/${opsy.me.id}`, adminToken)).body).toMatchObject({ roles: ['user'], providerRoles: [] });
   });
 
   describe('cursors: a tampered one is 400 invalid_request, and decodes into its own typed fields only', () => {

@@ -91,6 +91,38 @@ describe('API clients managed by admins', () => {
     }
     expect((await call('GET', '/admin/clients/svc-nope', adminToken)).status).toBe(404);
   });
+
+  it('refuses control characters in a name (400), and answers a client id that can name no client with 404 on every route', async () => {
+    const client = await createClient({ name: 'plain' });
+    for (const name of ['a\u0000b', 'line\nbreak', 'tab\there', 'del\u007f', 'c1\u0085']) {
+      for (const [method, path] of [
+        ['POST', '/admin/clients'],
+        ['PATCH', `/admin/clients/${client.client_id}`],
+      ]) {
+        expect([name, method, await call(method, path, adminToken, { name })]).toEqual([
+          name,
+          method,
+          { status: 400, body: { error: 'invalid_request', error_description: expect.stringContaining('control characters') } },
+        ]);
+      }
+    }
+    // NUL and newline (PostgreSQL cannot hold NUL: these were 500s there), after a real id too, and longer than any id.
+    for (const id of ['%00', 'svc-%00', `${client.client_id}%00`, `${client.client_id}%0A`, 'x'.repeat(65)]) {
+      for (const [method, path, body] of [
+        ['GET', `/admin/clients/${id}`],
+        ['PATCH', `/admin/clients/${id}`, { name: 'x' }],
+        ['DELETE', `/admin/clients/${id}`],
+        ['POST', `/admin/clients/${id}/secret`, {}],
+      ] as [string, string, Json?][]) {
+        expect([method, path, await call(method, path, adminToken, body)]).toEqual([
+          method,
+          path,
+          { status: 404, body: { error: 'not_found', error_description: expect.any(String) } },
+        ]);
+      }
+    }
+    expect((await call('GET', `/admin/clients/${client.client_id}`, adminToken)).body.name).toBe('plain');
+  });
 });
 
 describe('the client-credentials grant (RFC 6749 §4.4)', () => {
@@ -168,6 +200,30 @@ describe('the client-credentials grant (RFC 6749 §4.4)', () => {
     expect(both.body.error).toBe('invalid_request');
     const audit = await call('GET', '/admin/audit?type=client_auth_failed&limit=100', adminToken);
     expect(audit.body.items.map((e: Json) => e.details.clientId)).toContain(client.client_id);
+  });
+
+  it('answers a client_id with a NUL or another control character as an unknown client (401 invalid_client), by form, JSON and Basic', async () => {
+    const client = await createClient({ name: 'neighbour' });
+    const unknown = await tokenRequest(url, { grant_type: 'client_credentials', client_id: 'svc-unknown', client_secret: 'x' });
+    for (const id of ['svc-\u0000', `${client.client_id}\u0000`, 'a\nb', '\u0085']) {
+      const answers = {
+        form: await tokenRequest(url, { grant_type: 'client_credentials', client_id: id, client_secret: client.client_secret }),
+        json: await call('POST', '/auth/token', undefined, { grant_type: 'client_credentials', client_id: id, client_secret: 'x' }),
+        basic: await tokenRequest(url, { grant_type: 'client_credentials' }, [id, client.client_secret]),
+      };
+      for (const [how, answer] of Object.entries(answers))
+        expect([JSON.stringify(id), how, answer.status, answer.body]).toEqual([JSON.stringify(id), how, 401, unknown.body]);
+    }
+    // The id as sent in the issue: "a%00b" inside Basic, form-decoded to a NUL.
+    const raw = await fetch(`${url}/auth/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from('a%00b:secret').toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials',
+    });
+    expect([raw.status, await raw.json()]).toEqual([401, unknown.body]);
   });
 
   it('disabling refuses new tokens (unauthorized_client) and ends the current ones on every instance within 1 s', async () => {

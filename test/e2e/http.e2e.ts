@@ -95,6 +95,48 @@ describe('HTTP surface', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('answers what the body parser and the static files refuse with that 4xx status as JSON, never a 500', async () => {
+    const refused: [string, string, Record<string, string>, string | undefined, number, string][] = [
+      ['POST', '/auth/token', { 'content-type': 'application/json; charset=latin1' }, '{"grant_type":"x"}', 415, 'unsupported_media_type'],
+      [
+        'POST',
+        '/auth/token',
+        { 'content-type': 'application/x-www-form-urlencoded; charset=koi8-r' },
+        'grant_type=x',
+        415,
+        'unsupported_media_type',
+      ],
+      [
+        'POST',
+        '/auth/token',
+        { 'content-type': 'application/json', 'content-encoding': 'foo' },
+        '{"grant_type":"x"}',
+        415,
+        'unsupported_media_type',
+      ],
+      ['POST', '/auth/logout', { 'content-type': 'application/json; charset=ascii' }, '{}', 415, 'unsupported_media_type'],
+      ['GET', '/assets/pages.css', { range: 'bytes=99999999-' }, undefined, 416, 'range_not_satisfiable'],
+      ['GET', '/assets/pages.css', { 'if-match': '"nope"' }, undefined, 412, 'precondition_failed'],
+    ];
+    for (const [method, path, headers, body, status, error] of refused) {
+      const res = await fetch(`${service.url}${path}`, { method, headers, body });
+      const request = `${method} ${path} ${JSON.stringify(headers)}`;
+      expect({ request, status: res.status, body: await res.json() }).toEqual({
+        request,
+        status,
+        body: { error, error_description: expect.any(String) },
+      });
+      // RFC 9110 §15.5.17: a 416 says how long the file is.
+      if (status === 416) expect(res.headers.get('content-range')).toMatch(/^bytes \*\/\d+$/);
+    }
+    // The same file with a range and a precondition it meets is served as usual.
+    const whole = await fetch(`${service.url}/assets/pages.css`);
+    const part = await fetch(`${service.url}/assets/pages.css`, {
+      headers: { range: 'bytes=0-9', 'if-match': whole.headers.get('etag')! },
+    });
+    expect([whole.status, part.status, (await part.text()).length]).toEqual([200, 206, 10]);
+  });
+
   it('refuses oversized headers (431)', async () => {
     const huge = await fetch(`${service.url}/auth/providers`, { headers: { 'x-big': 'x'.repeat(20_000) } });
     expect(huge.status).toBe(431);

@@ -161,6 +161,7 @@ const pgUp = await postgresAvailable();
 
 (pgUp ? describe : describe.skip)('PostgreSQL, the last admin and the admin API’s input, two instances', () => {
   const ROUNDS = 8;
+  const UNLINK_ROUNDS = 8;
   let world: World;
   let drop: () => Promise<void>;
   let instances: string[];
@@ -169,9 +170,20 @@ const pgUp = await postgresAvailable();
     const db = await createTestDatabase();
     drop = db.drop;
     const emails = Array.from({ length: ROUNDS + 1 }, (_, i) => `duo-${i}@corp.test`);
-    world = await startWorld({ ADMIN_EMAILS: [...emails, 'pg-input@corp.test'].join(',') }, { databaseUrl: db.url });
+    const solos = Array.from({ length: UNLINK_ROUNDS }, (_, i) => `solo-${i}@corp.test`);
+    world = await startWorld(
+      {
+        ADMIN_EMAILS: [...emails, ...solos, 'pg-input@corp.test'].join(','),
+        // Admin through a groups claim too, for the unlink that takes it away.
+        OIDC_CORP_SCOPES: 'openid email profile groups',
+        OIDC_CORP_ROLES_CLAIM: 'groups',
+        OIDC_CORP_ROLE_MAP: 'ops:admin',
+      },
+      { databaseUrl: db.url },
+    );
     world.corp.accounts.set('pg-input', { email: 'pg-input@corp.test', email_verified: true });
     emails.forEach((email, i) => world.corp.accounts.set(`duo-${i}`, { email, email_verified: true }));
+    solos.forEach((email, i) => world.corp.accounts.set(`solo-${i}`, { email, email_verified: true }));
     instances = [world.service.url, (await world.secondInstance()).url];
   });
 
@@ -206,6 +218,45 @@ const pgUp = await postgresAvailable();
     }
     const admins = (await world.service.app.get(DataSource).getRepository(User).find()).filter((u) => isAdmin(u));
     expect(admins.map((u) => u.id)).toEqual([survivor.id]);
+  });
+
+  it('of an admin unlinking the identity that maps their admin and the other admin dropping their own at the same moment, exactly one succeeds; the other gets 409 last_admin', async () => {
+    const users = world.service.app.get(DataSource).getRepository(User);
+    const home = new URL(`${world.service.publicUrl}/`);
+    const isBack = (u: string) => new URL(u).origin === home.origin && new URL(u).pathname === '/' && /[?&](code|error)=/.test(u);
+    for (let round = 0; round < UNLINK_ROUNDS; round++) {
+      // assigned: admin through ADMIN_EMAILS; mapped: admin only through the groups claim, with a second identity.
+      const assigned = await admin(`solo-${round}`);
+      world.corp.accounts.set(`mapped-${round}`, { email: `mapped-${round}@corp.test`, email_verified: true, groups: ['ops'] });
+      const browser = new TestBrowser();
+      const mapped = await signInAndGetTokens(browser, world.service.url, 'corp', { login: `mapped-${round}` });
+      const link = await postJson(
+        `${world.service.url}/me/identities/acme/link`,
+        {},
+        { authorization: `Bearer ${mapped.tokens.access_token}` },
+      );
+      await completeAtProvider(browser, link.body.url as string, isBack, { login: `mapped-${round}-acme` });
+      const identities = (await getJson(`${world.service.url}/me`, mapped.tokens.access_token)).body.identities as {
+        id: string;
+        provider: string;
+      }[];
+      const corp = identities.find((i) => i.provider === 'corp')!;
+      // Every other admin (the last round's winner, the test before's) is disabled: these two are the last.
+      for (const u of (await users.find()).filter((x) => isAdmin(x) && x.id !== assigned.id && x.id !== mapped.me.id))
+        expect((await callApi(world.service.url, 'PATCH', `/admin/users/${u.id}`, assigned.token, { disabled: true })).status).toBe(200);
+      const [unlink, demote] = await Promise.all([
+        callApi(instances[1], 'DELETE', `/me/identities/${corp.id}`, mapped.tokens.access_token),
+        callApi(instances[0], 'PATCH', `/admin/users/${assigned.id}`, assigned.token, { roles: ['user'] }),
+      ]);
+      const statuses = [unlink.status, demote.status];
+      expect([
+        round,
+        statuses.filter((s) => s < 300).length,
+        [unlink, demote].filter((r) => r.body?.error === 'last_admin').length,
+      ]).toEqual([round, 1, 1]);
+      const admins = (await users.find()).filter((x) => isAdmin(x)).map((x) => x.id);
+      expect([round, admins]).toEqual([round, [unlink.status === 204 ? assigned.id : mapped.me.id]]);
+    }
   });
 
   const refusedAll = async (paths: string[]) => {

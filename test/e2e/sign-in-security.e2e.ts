@@ -12,7 +12,9 @@ let url: string;
 let home: string;
 
 beforeAll(async () => {
-  world = await startWorld();
+  // Behind a proxy on this machine, as in most deployments: X-Forwarded-For names the client (and F4 below then also
+  // shows that X-Forwarded-Host is ignored where it would be believed).
+  world = await startWorld({ TRUST_PROXY: 'loopback' });
   url = world.service.url;
   home = `${world.service.publicUrl}/`;
 });
@@ -216,6 +218,65 @@ describe('accounts', () => {
     expect(errorOf(result)).toEqual({ error: 'access_denied', code: null });
     const fb = await browserSignIn(new TestBrowser(), url, 'facebook', { cancel: true });
     expect(errorOf(fb.result)).toEqual({ error: 'access_denied', code: null });
+  });
+});
+
+describe('profile text a database cannot hold as sent (both databases: PostgreSQL refuses NUL and over-long values)', () => {
+  const long = (n: number, c = 'x') => c.repeat(n);
+  it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
+    ['a NUL in the name', { name: 'Bad\u0000Name' }, { name: null }],
+    ['a newline in the name', { name: 'Two\nLines' }, { name: null }],
+    ['a name over its 200 characters', { name: long(300, 'n') }, { name: long(200, 'n') }],
+    ['a NUL in the picture', { picture: 'https://img.test/a\u0000.png' }, { picture: null }],
+    ['a picture URL over its 2,048 characters', { picture: `https://img.test/${long(2100)}` }, { picture: null }],
+    ['a NUL in the email', { email: 'nul\u0000@corp.test' }, { email: null, emailVerified: false }],
+    // Cut to 320 characters, this one would be a corp.test address, verified.
+    ['an email over its 320 characters', { email: `${long(310)}@corp.test.attacker.example` }, { email: null, emailVerified: false }],
+    ['an email that is no address', { email: 'not an address' }, { email: null, emailVerified: false }],
+    // "İ".toLowerCase() is two characters: 310 became 610, over the column. Folded in ASCII only, it stays 310.
+    [
+      'an email of dotted capital Is',
+      { email: `${long(300, 'İ')}@corp.test` },
+      { email: `${long(300, 'İ')}@corp.test`, emailVerified: true },
+    ],
+  ])('signs in with %s, the field dropped or shortened', async (_what, claims, expected) => {
+    const login = `odd-${createHash('sha256').update(JSON.stringify(claims)).digest('hex').slice(0, 8)}`;
+    world.corp.accounts.set(login, {
+      email: `${login}@corp.test`,
+      email_verified: true,
+      name: 'Odd',
+      picture: 'https://img.test/odd.png',
+      ...claims,
+    });
+    const { me } = await signInAndGetTokens(new TestBrowser(), url, 'corp', { login });
+    expect(me).toMatchObject(expected);
+    const identity = await db().getRepository(Identity).findOneByOrFail({ provider: 'corp', subject: login });
+    expect(identity).toMatchObject(expected);
+  });
+});
+
+describe('the client IP behind a trusted proxy (TRUST_PROXY)', () => {
+  /** A browser whose requests all come through a proxy that forwarded `xff` as the client's address. */
+  function behindProxy(xff: string) {
+    const browser = new TestBrowser();
+    const request = browser.request.bind(browser);
+    browser.request = (u, init = {}) => request(u, { ...init, headers: { ...init.headers, 'x-forwarded-for': xff } });
+    return browser;
+  }
+
+  it.each([
+    ['an IPv6 address', '2001:db8::7', '2001:db8::7'],
+    ['the address the proxy appended after a client-sent one', '10.9.8.7, 198.51.100.7', '198.51.100.7'],
+    ['text longer than the 64-character column', 'x'.repeat(100), null],
+    ['an address with more after it', '198.51.100.7 junk', null],
+  ])('signs in with %s forwarded, recording that address or, when it is none, null', async (_what, xff, ip) => {
+    const login = `xff-${createHash('sha256').update(xff).digest('hex').slice(0, 8)}`;
+    const { me, tokens } = await signInAndGetTokens(behindProxy(xff), url, 'acme', { login });
+    // The app's session and the service's own browser session: both from the callback request.
+    const sessions = (await getJson(`${url}/me/sessions`, tokens.access_token)).body as unknown as { ip: string | null }[];
+    expect([...new Set(sessions.map((s) => s.ip))]).toEqual([ip]);
+    const signIn = await db().getRepository(AuditEvent).findOneByOrFail({ userId: me.id, type: 'sign_in' });
+    expect(signIn.ip).toBe(ip);
   });
 });
 

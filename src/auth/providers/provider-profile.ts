@@ -1,11 +1,13 @@
 import { DomainError } from '../../common/domain-error.js';
+import { lowerCaseAscii } from '../../common/email.js';
+import { CONTROL_CHARACTERS } from '../../common/validators.js';
 import type { JsonObject } from '../../database/columns.js';
 
 /** What every strategy's verify step turns its provider's answer into; nothing provider-specific goes past this. */
 export interface ProviderProfile {
   provider: string;
   subject: string;
-  /** Lower-cased. */
+  /** Lower-cased in ASCII only (see lowerCaseAscii); null when the provider's is not a plausible address. */
   email: string | null;
   /** Only true when the provider asserted it (OIDC `email_verified`); Facebook never does. */
   emailVerified: boolean;
@@ -17,10 +19,14 @@ export interface ProviderProfile {
   claims: JsonObject;
 }
 
-/** C0, DEL and C1 control characters: no identifier a provider issues has them, and they hide in logs and admin views. */
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 /** OIDC Core §2: `sub` "MUST NOT exceed 255 ASCII characters"; identities.subject is a varchar(255). */
 export const MAX_SUBJECT_LENGTH = 255;
+/** The columns users.* and identities.* keep them in (varchar: PostgreSQL refuses a longer value, SQLite does not). */
+const MAX_EMAIL_LENGTH = 320;
+const MAX_NAME_LENGTH = 200;
+const MAX_PICTURE_LENGTH = 2048;
+/** One @ between a local part and a domain, without spaces or control characters: enough to be someone's address. */
+const PLAUSIBLE_EMAIL = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+$/u;
 
 /** Why a provider's subject is unusable, or undefined when it is usable. */
 function subjectProblem(subject: unknown): string | undefined {
@@ -33,23 +39,48 @@ function subjectProblem(subject: unknown): string | undefined {
 }
 
 /**
- * The one way to make a ProviderProfile, so every provider gets the same subject rule. Accounts are keyed by
+ * The one way to make a ProviderProfile, so every provider gets the same rules. Accounts are keyed by
  * (provider, subject): a subject coerced from something else ("undefined", "[object Object]", "") would be shared by
  * everyone the provider answered that way for, and sign them all into one account. Such an answer is a provider fault.
+ * The other fields are the provider's to fill as it likes, so one it fills oddly is dropped (or a name shortened) and
+ * the sign-in goes on: each must fit its column on both databases (PostgreSQL refuses NUL and over-long values).
  */
 export function providerProfile(fields: Omit<ProviderProfile, 'subject'> & { subject: unknown }): ProviderProfile {
   const problem = subjectProblem(fields.subject);
   if (problem !== undefined) {
     throw new DomainError('provider_error', `the provider's answer has no usable subject identifier: ${problem}`);
   }
-  return { ...fields, subject: fields.subject as string };
+  const { name, picture } = fields;
+  const email = emailOf(fields.email);
+  return {
+    ...fields,
+    subject: fields.subject as string,
+    email,
+    emailVerified: email !== null && fields.emailVerified,
+    // A name is shown, so a long one is shortened; a URL cut short is no URL, so a long picture is dropped.
+    name: plainText(name) ? str(name, MAX_NAME_LENGTH) : null,
+    picture: plainText(picture) && picture.length <= MAX_PICTURE_LENGTH ? picture : null,
+  };
 }
 
-export const str = (v: unknown, max = 2048): string | null => (typeof v === 'string' && v.length > 0 ? v.slice(0, max) : null);
+/** A non-empty string without control characters (which hide in logs and admin views; NUL breaks PostgreSQL). */
+const plainText = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && !CONTROL_CHARACTERS.test(v);
 
+/** A non-empty string, else null; at most `max` UTF-16 units, never ending in half of a surrogate pair (an emoji). */
+export const str = (v: unknown, max = Infinity): string | null => {
+  if (typeof v !== 'string') return null;
+  const cut = v.slice(0, max);
+  return (/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut) || null;
+};
+
+/**
+ * The address lower-cased in ASCII, or null when it is not a plausible one or longer than the column: never cut
+ * short, which could make it another mailbox.
+ */
 export const emailOf = (v: unknown): string | null => {
-  const s = str(v, 320);
-  return s && s.includes('@') ? s.toLowerCase() : null;
+  if (typeof v !== 'string') return null;
+  const email = lowerCaseAscii(v);
+  return email.length <= MAX_EMAIL_LENGTH && PLAUSIBLE_EMAIL.test(email) ? email : null;
 };
 
 /** OIDC Core §5.1 says boolean; some providers send the string "true". Anything else is unverified. */
