@@ -241,6 +241,21 @@ describe('linking while signed in', () => {
     expect(new URL(again.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
   });
 
+  it('L1: another user signing in in the same browser ends the first one’s browser session, so links follow the new user', async () => {
+    const first = await signIn('acme', 'shared-first');
+    // Signed out at the provider (its cookies gone), so the next person signs in there as themselves.
+    for (const name of [...first.browser.cookies('127.0.0.1').keys()])
+      if (name.startsWith('_')) first.browser.cookies('127.0.0.1').delete(name);
+    const second = await signIn('acme', 'shared-second', first.browser);
+    const me = await first.browser.request(`${url}/me`);
+    expect(JSON.parse(me.body).id).toBe(second.me.id);
+    expect(await auditOf(first.me.id)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'session_revoked', reason: 'signed_in_as_another_user' })]),
+    );
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${first.tokens.access_token}` });
+    expect((await followLink(first.browser, link.body.url as string, 'x')).searchParams.get('error')).toBe('not_logged_in');
+  });
+
   it('makes the link URL single use', async () => {
     const user = await signIn('acme', 'once');
     const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${user.tokens.access_token}` });
