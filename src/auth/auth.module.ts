@@ -9,8 +9,7 @@ import { AuthorizationCodesService } from './authorization-codes.service.js';
 import { ExpiredRowsCleanup } from './expired-rows.cleanup.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
-import { LoginStateStore } from './login-state.store.js';
-import { ProviderRegistry } from './providers/provider-registry.js';
+import { ProvidersModule } from './providers/providers.module.js';
 import { SignInService } from './sign-in.service.js';
 import { TokenController } from './token.controller.js';
 import { LinkController } from './link.controller.js';
@@ -19,11 +18,9 @@ import { TokenEndpointService } from './token-endpoint.service.js';
 import { PageSessionService } from './page-session.service.js';
 
 @Module({
-  imports: [TokensModule, AccountsModule, AuditModule, ClientsModule],
+  imports: [TokensModule, AccountsModule, AuditModule, ClientsModule, ProvidersModule],
   controllers: [AuthController, TokenController, LinkController],
   providers: [
-    LoginStateStore,
-    ProviderRegistry,
     SignInService,
     AuthorizationCodesService,
     TokenEndpointService,
@@ -34,6 +31,6 @@ import { PageSessionService } from './page-session.service.js';
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
   ],
-  exports: [ProviderRegistry, PageSessionService, SignInService, AuthorizationCodesService, LinkTicketsService],
+  exports: [ProvidersModule, PageSessionService, SignInService, AuthorizationCodesService, LinkTicketsService],
 })
 export class AuthModule {}

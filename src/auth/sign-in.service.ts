@@ -18,8 +18,7 @@ import { PageSessionService } from './page-session.service.js';
 import type { EnabledProvider } from './providers/provider-registry.js';
 import type { ProviderProfile } from './providers/provider-profile.js';
 import { providerErrorDetails } from './providers/provider-error.js';
-import { restoredAttempt } from './providers/passport-state-stores.js';
-import { runStrategy } from './providers/strategy-runner.js';
+import { NotAProviderResponse, restoredAttempt } from './providers/passport-state-stores.js';
 import { withParams } from './return-url.js';
 
 /** Errors the Passport libraries raise for a provider that answered badly, by class name. */
@@ -56,12 +55,15 @@ export class SignInService {
     return `${this.config.publicUrl}/`;
   }
 
-  /** Returns the provider's authorization URL; the attempt is sealed into a cookie on the response. */
+  /**
+   * A new attempt at `provider`, for its strategy (ProviderLoginGuard), which seals it into a cookie on the response
+   * and redirects to the provider.
+   */
   async start(
     provider: EnabledProvider,
     req: Request,
     opts: { returnTo: string; appCodeChallenge?: string; link?: { ticket: string; userId: string } },
-  ): Promise<string> {
+  ): Promise<LoginAttempt> {
     if (opts.link) {
       const { ticket, userId } = opts.link;
       // Whatever fails here (the database, too) ends at the link's returnTo like any other sign-in failure. The ticket
@@ -72,7 +74,7 @@ export class SignInService {
           throw this.toSignInError(e).redirectingTo(opts.returnTo);
         });
     }
-    const attempt: LoginAttempt = {
+    return {
       provider: provider.id,
       returnTo: opts.returnTo,
       nonce: randomToken(32),
@@ -82,71 +84,86 @@ export class SignInService {
       linkUserId: opts.link?.userId,
       expiresAt: this.clock.now() + this.config.loginStateTtl * 1000,
     };
-    const outcome = await runStrategy(provider.strategy, req, { state: attempt });
-    if (outcome.kind !== 'redirect') throw new DomainError('server_error', `provider ${provider.id} did not redirect`);
-    return outcome.url;
   }
 
-  /** Handles the provider's callback and returns where to send the browser: `returnTo?code=…`. */
-  async finish(provider: EnabledProvider, req: Request): Promise<string> {
-    try {
-      const to = await this.completeSignIn(provider, req);
-      this.metrics.signIns.inc({ provider: provider.id, outcome: 'success' });
-      return to;
-    } catch (e) {
-      this.metrics.signIns.inc({ provider: provider.id, outcome: e instanceof DomainError ? e.code : 'server_error' });
-      throw e;
-    }
-  }
-
-  private async completeSignIn(provider: EnabledProvider, req: Request): Promise<string> {
-    const ctx = requestContext(req);
+  /**
+   * The provider's callback, before its strategy reads it (SignInCallbackGuard): a response, with a code or an error,
+   * from the provider this callback belongs to.
+   */
+  checkCallback(provider: EnabledProvider, req: Request): void {
     const query = req.query as Record<string, unknown>;
     if (typeof query.code !== 'string' && typeof query.error !== 'string' && typeof query.error_code !== 'string') {
-      throw new DomainError('invalid_request', 'the sign-in response has neither a code nor an error').redirectingTo(this.fallbackUrl);
+      throw this.failed(
+        provider,
+        new DomainError('invalid_request', 'the sign-in response has neither a code nor an error').redirectingTo(this.fallbackUrl),
+      );
     }
     // RFC 9207 §2.4: when the provider names itself in the response, it must be the one this callback belongs to.
     if (provider.issuer && (query.iss !== undefined || provider.issuerParamRequired) && query.iss !== provider.issuer) {
-      throw new DomainError('invalid_request', 'the sign-in response names another issuer').redirectingTo(this.fallbackUrl);
+      throw this.failed(
+        provider,
+        new DomainError('invalid_request', 'the sign-in response names another issuer').redirectingTo(this.fallbackUrl),
+      );
     }
+  }
 
-    let profile: ProviderProfile;
-    try {
-      const outcome = await runStrategy(provider.strategy, req, {});
-      if (outcome.kind !== 'success') {
-        throw query.error === 'access_denied' || query.error_code !== undefined
+  /**
+   * What the provider's strategy made of the callback (Passport's err, user and info, from AuthGuard.handleRequest):
+   * the profile its `validate` returned, or the failure, audited with the provider's own error, as an error redirect
+   * to the attempt's returnTo when the attempt was restored.
+   */
+  async verifiedProfile(provider: EnabledProvider, req: Request, err: unknown, user: unknown, info: unknown): Promise<ProviderProfile> {
+    if (!err && user) return user as ProviderProfile;
+    const query = req.query as Record<string, unknown>;
+    // Without an error, the strategy refused the answer (Passport's fail), or had none to read (NotAProviderResponse).
+    const e =
+      err && !(err instanceof NotAProviderResponse)
+        ? err
+        : query.error === 'access_denied' || query.error_code !== undefined
           ? new DomainError('access_denied', 'sign-in was cancelled at the provider')
-          : new DomainError('invalid_id_token', describeFailure(outcome));
-      }
-      profile = outcome.user as ProviderProfile;
-    } catch (e) {
-      const error = this.toSignInError(e);
-      if (error.code !== 'invalid_state') {
-        // Best effort: when the database itself is what failed, the browser still gets its error redirect.
-        await this.audit
-          .record({
-            type: 'sign_in_failed',
-            provider: provider.id,
-            reason: error.code,
-            ...ctx,
-            details: { description: error.description, ...providerErrorDetails(e, query) },
-          })
-          .catch((auditError: Error) => this.logger.warn(`sign-in failure not audited: ${auditError.message}`));
-      }
-      throw error.redirectingTo(error.redirectTo ?? restoredAttempt(req)?.returnTo ?? this.fallbackUrl);
+          : new DomainError('invalid_id_token', describeFailure(err ? undefined : info));
+    const error = this.toSignInError(e);
+    if (error.code !== 'invalid_state') {
+      // Best effort: when the database itself is what failed, the browser still gets its error redirect.
+      await this.audit
+        .record({
+          type: 'sign_in_failed',
+          provider: provider.id,
+          reason: error.code,
+          ...requestContext(req),
+          details: { description: error.description, ...providerErrorDetails(e, query) },
+        })
+        .catch((auditError: Error) => this.logger.warn(`sign-in failure not audited: ${auditError.message}`));
     }
+    throw this.failed(provider, error.redirectingTo(error.redirectTo ?? restoredAttempt(req)?.returnTo ?? this.fallbackUrl));
+  }
 
+  /**
+   * Signs in with the verified profile (after SignInCallbackGuard) and returns where to send the browser:
+   * `returnTo?code=…`.
+   */
+  async finish(provider: EnabledProvider, req: Request, profile: ProviderProfile): Promise<string> {
+    const ctx = requestContext(req);
     const attempt = restoredAttempt(req)!;
+    let to: string;
     try {
       // Checked again at the end: the browser's session may have ended or changed hands since the link started.
       if (attempt.linkUserId) await this.assertLinkingBrowser(req, attempt.linkUserId, provider.id, attempt.returnTo);
       const { user, identity } = await this.accounts.signIn(profile, { linkUserId: attempt.linkUserId, ctx });
       const browserSessionId = await this.browserSessions.signedIn(req, req.res!, user, identity.id, ctx);
       const code = await this.codes.create(user.id, identity.id, attempt.appCodeChallenge, ctx, browserSessionId);
-      return withParams(attempt.returnTo, { code });
+      to = withParams(attempt.returnTo, { code });
     } catch (e) {
-      throw this.toSignInError(e).redirectingTo(attempt.returnTo);
+      throw this.failed(provider, this.toSignInError(e).redirectingTo(attempt.returnTo));
     }
+    this.metrics.signIns.inc({ provider: provider.id, outcome: 'success' });
+    return to;
+  }
+
+  /** A failed callback, counted by its code. */
+  private failed(provider: EnabledProvider, error: DomainError): DomainError {
+    this.metrics.signIns.inc({ provider: provider.id, outcome: error.code });
+    return error;
   }
 
   /**
@@ -190,7 +207,7 @@ export class SignInService {
   }
 }
 
-function describeFailure(outcome: { kind: string; info?: unknown }): string {
-  const message = (outcome as { info?: { message?: unknown } }).info?.message;
+function describeFailure(info: unknown): string {
+  const message = (info as { message?: unknown } | undefined)?.message;
   return typeof message === 'string' ? `the provider's answer was refused: ${message}` : 'the provider’s answer was refused';
 }

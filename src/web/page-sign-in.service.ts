@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import type { RequestContext } from '../audit/audit.service.js';
 import { AuthorizationCodesService } from '../auth/authorization-codes.service.js';
 import { LinkTicketsService } from '../auth/link-tickets.service.js';
+import type { LoginAttempt } from '../auth/login-state.store.js';
 import { PageSessionService } from '../auth/page-session.service.js';
 import type { EnabledProvider } from '../auth/providers/provider-registry.js';
 import { SignInService } from '../auth/sign-in.service.js';
@@ -51,8 +52,8 @@ export class PageSignInService {
     this.callbackUrl = `${config.publicUrl}/session/callback`;
   }
 
-  /** The provider's URL for a sign-in from the sign-in page. */
-  start(provider: EnabledProvider, req: Request, res: Response): Promise<string> {
+  /** The attempt of a sign-in from the sign-in page (PageLoginGuard hands it to the provider's strategy). */
+  start(provider: EnabledProvider, req: Request, res: Response): Promise<LoginAttempt> {
     return this.signIn.start(provider, req, { returnTo: this.callbackUrl, appCodeChallenge: this.newVerifier(res, false) });
   }
 

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ROLE_ADMIN } from '../accounts/roles.js';
@@ -7,11 +7,13 @@ import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
 import { UsersOnly } from '../auth/decorators/users-only.decorator.js';
 import { PageSessionService } from '../auth/page-session.service.js';
 import { requestContext } from '../common/request-context.js';
+import { EnabledProviderGuard } from '../auth/providers/enabled-provider.guard.js';
 import { ProviderRegistry } from '../auth/providers/provider-registry.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
+import { PageLoginGuard } from './page-login.guard.js';
 import { PageSignInService } from './page-sign-in.service.js';
 import { accountPage, adminPage, forbiddenPage, messageFor, PAGE_CSP, signInPage } from './pages.js';
 
@@ -56,9 +58,9 @@ export class PagesController {
   @Public()
   @RateLimit('signIn')
   @Get('session/login/:provider')
-  async login(@Param('provider') id: string, @Req() req: Request, @Res() res: Response) {
-    res.setHeader('Cache-Control', 'no-store');
-    res.redirect(302, await this.signIn.start(this.registry.get(id), req, res));
+  @UseGuards(EnabledProviderGuard, PageLoginGuard)
+  login(): void {
+    // Not reached: PageLoginGuard's strategy answers with the redirect to the provider.
   }
 
   /** Where our own pages' sign-ins and links come back: the code is spent here, never shown to a script. */

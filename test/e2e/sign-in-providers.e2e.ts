@@ -104,10 +104,27 @@ describe('a subject is a non-empty string of at most 255 characters without cont
   });
 });
 
-/** passport-facebook's own parts, as passport-oauth2 drives them: the Graph call and our verify callback. */
+/**
+ * passport-facebook's own parts, as passport-oauth2 drives them: the Graph call and the verify callback (PassportStrategy's,
+ * around our validate), which Passport calls on the request's own copy of the strategy, whose `error` it may report to.
+ */
 interface FacebookStrategyParts {
   userProfile(accessToken: string, cb: (err: unknown, profile?: unknown) => void): void;
-  _verify(req: unknown, accessToken: string, refreshToken: string, profile: unknown, done: (...args: unknown[]) => void): void;
+  _verify(
+    this: { error(e: unknown): void },
+    req: unknown,
+    accessToken: string,
+    refreshToken: string,
+    profile: unknown,
+    done: (...args: unknown[]) => void,
+  ): Promise<void>;
+}
+
+/** Calls the verify callback as Passport does, on a copy of the strategy for one request; what it reports goes to `errors`. */
+function verifyAsPassport(strategy: FacebookStrategyParts, errors: unknown[], ...args: [string, unknown, (...args: unknown[]) => void]) {
+  const [accessToken, profile, done] = args;
+  const request = Object.assign(Object.create(strategy) as FacebookStrategyParts, { error: (e: unknown) => errors.push(e) });
+  return strategy._verify.call(request, {}, accessToken, '', profile, done);
 }
 
 describe('the Facebook verify callback calls done exactly once', () => {
@@ -147,20 +164,25 @@ describe('the Facebook verify callback calls done exactly once', () => {
       calls.push(args);
       if (calls.length === 1) throw new Error('finishing the sign-in failed');
     };
-    // passport-oauth2 wraps the verify call in its own try/catch, which reports such a throw once, as an error.
-    expect(() => strategy._verify({}, accessToken, '', profile, done)).toThrow('finishing the sign-in failed');
+    // Reported once, as the strategy's error: what passport-oauth2's own try/catch around the verify call does.
+    const errors: unknown[] = [];
+    await verifyAsPassport(strategy, errors, accessToken, profile, done);
     expect(calls).toEqual([[null, expect.objectContaining({ provider: 'facebook', subject: expect.stringMatching(/^\d+$/) })]]);
+    expect(errors).toEqual([new Error('finishing the sign-in failed')]);
   });
 
   it('once, with the error, when the profile mapping throws', async () => {
     world.facebook.meAnswer = { name: 'No Id' };
     const { strategy, accessToken, profile } = await strategyAndProfile('mapping-throws');
     const calls: unknown[][] = [];
-    strategy._verify({}, accessToken, '', profile, (...args: unknown[]) => calls.push(args));
+    const errors: unknown[] = [];
+    await verifyAsPassport(strategy, errors, accessToken, profile, (...args: unknown[]) => calls.push(args));
     expect(calls).toHaveLength(1);
-    expect(calls[0]).toHaveLength(1);
     expect(calls[0][0]).toBeInstanceOf(DomainError);
     expect((calls[0][0] as DomainError).code).toBe('provider_error');
+    // PassportStrategy passes no user beside the error.
+    expect(calls[0].slice(1)).toEqual([null]);
+    expect(errors).toEqual([]);
   });
 });
 

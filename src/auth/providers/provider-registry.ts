@@ -1,21 +1,22 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { Strategy } from 'passport';
-import type { ProviderConfig, ProviderType } from '../../config/config.js';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import passport from 'passport';
+import type { ProviderType } from '../../config/config.js';
 import { InjectConfig } from '../../config/config.module.js';
 import type { ResolvedConfig } from '../../config/app-secret.js';
 import { DomainError } from '../../common/domain-error.js';
-import { LoginStateStore } from '../login-state.store.js';
-import { createFacebookStrategy } from './facebook/facebook.strategy.js';
-import { createGoogleStrategy } from './google/google.strategy.js';
-import { demoMetadata, discover } from './oidc/discovery.js';
-import { createOidcStrategy } from './oidc/oidc.strategy.js';
-import { restoringAttemptOnError } from './passport-state-stores.js';
+import { FacebookStrategy } from './facebook/facebook.strategy.js';
+import { GoogleStrategy } from './google/google.strategy.js';
+import { OIDC_STRATEGIES } from './oidc/oidc.module.js';
+import type { OidcStrategy } from './oidc/oidc.strategy.js';
+import type { ProviderStrategy } from './provider-strategy.js';
 
 export interface EnabledProvider {
   id: string;
   name: string;
   type: ProviderType;
-  strategy: Strategy;
+  /** Its Passport strategy, registered under `strategyName` (the routes run it through their AuthGuard). */
+  strategy: ProviderStrategy;
+  strategyName: string;
   /** The issuer whose `iss` must come back in the authorization response (RFC 9207), if any. */
   issuer?: string;
   /** True when the provider always sends `iss`, so its absence is refused. */
@@ -23,23 +24,38 @@ export interface EnabledProvider {
 }
 
 /**
- * Builds one Passport strategy per enabled provider, once, at start-up (generic OIDC providers after discovery).
- * Strategies are kept here, not registered with the global passport instance.
+ * The enabled providers, in configuration order, each with the strategy its kind's module built at start-up (a
+ * disabled provider has none). An unknown or disabled provider is a 404 (EnabledProviderGuard) before any strategy
+ * runs. When the instance closes its strategies leave Passport's registry (see strategyName).
  */
 @Injectable()
-export class ProviderRegistry implements OnModuleInit {
+export class ProviderRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ProviderRegistry.name);
   private readonly providers = new Map<string, EnabledProvider>();
 
   constructor(
-    @InjectConfig() private readonly config: ResolvedConfig,
-    private readonly store: LoginStateStore,
-  ) {}
+    @InjectConfig() config: ResolvedConfig,
+    @Inject(GoogleStrategy) google: GoogleStrategy | null,
+    @Inject(FacebookStrategy) facebook: FacebookStrategy | null,
+    @Inject(OIDC_STRATEGIES) oidc: OidcStrategy[],
+  ) {
+    const strategies = new Map<string, ProviderStrategy>(
+      [google, facebook, ...oidc].filter((s) => s !== null).map((s) => [s.providerId, s]),
+    );
+    for (const { id, name, type } of config.providers) {
+      const strategy = strategies.get(id);
+      if (!strategy) throw new Error(`sign-in provider "${id}" is enabled but no strategy was built for it`);
+      const { issuer, issuerParamRequired } = strategy;
+      this.providers.set(id, { id, name, type, strategy, strategyName: strategy.name!, issuer, issuerParamRequired });
+    }
+  }
 
-  async onModuleInit(): Promise<void> {
-    const built = await Promise.all(this.config.providers.map((p) => this.build(p)));
-    for (const p of built) this.providers.set(p.id, p);
-    this.logger.log(`sign-in providers: ${built.map((p) => p.id).join(', ') || 'none'}`);
+  onModuleInit(): void {
+    this.logger.log(`sign-in providers: ${[...this.providers.keys()].join(', ') || 'none'}`);
+  }
+
+  onModuleDestroy(): void {
+    for (const p of this.providers.values()) passport.unuse(p.strategyName);
   }
 
   list(): EnabledProvider[] {
@@ -51,36 +67,5 @@ export class ProviderRegistry implements OnModuleInit {
     const p = this.providers.get(id);
     if (!p) throw new DomainError('unknown_provider', `no sign-in provider "${id}" is enabled`);
     return p;
-  }
-
-  callbackUrl(id: string): string {
-    // Always from PUBLIC_URL, never from Host or X-Forwarded-Host (SECURITY.md F4).
-    return `${this.config.publicUrl}/auth/${id}/callback`;
-  }
-
-  private async build(p: ProviderConfig): Promise<EnabledProvider> {
-    const built = await this.buildStrategy(p);
-    return { ...built, strategy: restoringAttemptOnError(built.strategy, this.store, p.id) };
-  }
-
-  private async buildStrategy(p: ProviderConfig): Promise<EnabledProvider> {
-    const base = { id: p.id, name: p.name, type: p.type };
-    const callback = this.callbackUrl(p.id);
-    const timeout = this.config.providerTimeoutMs;
-    switch (p.type) {
-      case 'google':
-        return { ...base, strategy: createGoogleStrategy(p, callback, this.store, timeout), issuer: p.issuer, issuerParamRequired: false };
-      case 'facebook':
-        return { ...base, strategy: createFacebookStrategy(p, callback, this.store, timeout), issuerParamRequired: false };
-      case 'oidc': {
-        const metadata = p.demo ? demoMetadata(p.issuer) : await discover(p.id, p.issuer);
-        return {
-          ...base,
-          strategy: createOidcStrategy(p, metadata, callback, this.store, timeout),
-          issuer: p.issuer,
-          issuerParamRequired: metadata.authorization_response_iss_parameter_supported === true,
-        };
-      }
-    }
   }
 }

@@ -1,21 +1,43 @@
+import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
-import { Strategy as FacebookStrategy, type Profile } from 'passport-facebook';
+import {
+  Strategy as FacebookOAuth2Strategy,
+  type Profile,
+  type StrategyOptionsWithRequest,
+  type VerifyFunctionWithRequest,
+} from 'passport-facebook';
 import type { FacebookProviderConfig } from '../../../config/config.js';
 import type { LoginStateStore } from '../../login-state.store.js';
 import { hardenOAuth2Client, oauth2ClientOf } from '../oauth2-client.js';
-import { oauth2StateStore } from '../passport-state-stores.js';
+import { oauth2StateStore, restoringAttemptOnError } from '../passport-state-stores.js';
 import type { ProviderProfile } from '../provider-profile.js';
+import { callingDoneOnce, strategyName, type ProviderStrategy } from '../provider-strategy.js';
 import { facebookProfile } from './facebook.profile.js';
 
-type Done = (err: unknown, user?: Express.User) => void;
+/**
+ * passport-facebook registered under `options.name` (see strategyName): PassportStrategy, given no name, registers a
+ * strategy under its own.
+ */
+class NamedFacebookStrategy extends FacebookOAuth2Strategy {
+  constructor(options: StrategyOptionsWithRequest & { name: string }, verify: VerifyFunctionWithRequest) {
+    super(options, callingDoneOnce(verify));
+    this.name = options.name;
+  }
+}
 
 /**
  * Facebook through passport-facebook: a pinned Graph version (the library alone would use v3.2), `appsecret_proof`
- * on Graph calls, PKCE S256, and the email optional (people may decline that permission).
+ * on Graph calls, PKCE S256, and the email optional (people may decline that permission). Built once at start-up by
+ * FacebookModule, only when Facebook is enabled.
  */
-export function createFacebookStrategy(cfg: FacebookProviderConfig, callbackURL: string, store: LoginStateStore, timeoutMs: number) {
-  const strategy = new FacebookStrategy(
-    {
+export class FacebookStrategy extends PassportStrategy(NamedFacebookStrategy, undefined, true) implements ProviderStrategy {
+  readonly providerId: string;
+  readonly issuerParamRequired = false;
+  private readonly loginState: LoginStateStore;
+
+  constructor(cfg: FacebookProviderConfig, callbackURL: string, loginState: LoginStateStore, timeoutMs: number) {
+    super({
+      name: strategyName(cfg.id),
       clientID: cfg.clientId,
       clientSecret: cfg.clientSecret,
       callbackURL,
@@ -28,22 +50,24 @@ export function createFacebookStrategy(cfg: FacebookProviderConfig, callbackURL:
       enableProof: true,
       pkce: true,
       state: true,
-      store: oauth2StateStore(store, cfg.id) as never,
+      store: oauth2StateStore(loginState, cfg.id),
       passReqToCallback: true,
-    } as never,
-    (_req: Request, _accessToken: string, _refreshToken: string, profile: Profile, done: Done) => {
-      // Only the mapping is guarded: were `done(null, …)` inside the try, a throw from whatever Passport does next would
-      // come back here and call `done` a second time (house style: Ghostfolio's double `done()`). Such a throw goes to
-      // passport-oauth2's own try/catch around this callback, which reports it once.
-      let user: ProviderProfile;
-      try {
-        user = facebookProfile(profile._json as Record<string, unknown>);
-      } catch (e) {
-        return done(e);
-      }
-      done(null, user);
-    },
-  );
-  hardenOAuth2Client(oauth2ClientOf(strategy), timeoutMs);
-  return strategy;
+    } as never);
+    this.providerId = cfg.id;
+    this.loginState = loginState;
+    hardenOAuth2Client(oauth2ClientOf(this), timeoutMs);
+  }
+
+  override authenticate(req: Request, options?: object): void {
+    restoringAttemptOnError(this, req, this.loginState, this.providerId, () => super.authenticate(req, options));
+  }
+
+  /**
+   * Graph `/me` as our profile; a mapping failure (no usable id, a Graph error with HTTP 200) is the sign-in's error.
+   * Only the mapping is here: PassportStrategy hands the result or the error to `done`, once (see the test "Facebook's
+   * validate reaches done once").
+   */
+  validate(_req: Request, _accessToken: string, _refreshToken: string, profile: Profile): ProviderProfile {
+    return facebookProfile(profile._json as Record<string, unknown>);
+  }
 }

@@ -1,35 +1,53 @@
+import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
-import { Strategy as GoogleStrategy, type Profile } from 'passport-google-oauth20';
+import {
+  Strategy as GoogleOAuth2Strategy,
+  type GoogleCallbackParameters,
+  type Profile,
+  type StrategyOptionsWithRequest,
+  type VerifyCallback,
+} from 'passport-google-oauth20';
 import type { GoogleProviderConfig } from '../../../config/config.js';
 import type { LoginAttempt, LoginStateStore } from '../../login-state.store.js';
 import { IdTokenVerifier } from '../id-token.verifier.js';
 import { oidcProfile } from '../oidc/oidc.profile.js';
 import { hardenOAuth2Client, oauth2ClientOf } from '../oauth2-client.js';
-import { attemptOf, oauth2StateStore } from '../passport-state-stores.js';
+import { attemptOf, newAttempt, oauth2StateStore, restoringAttemptOnError } from '../passport-state-stores.js';
+import type { ProviderProfile } from '../provider-profile.js';
+import { callingDoneOnce, strategyName, type ProviderStrategy } from '../provider-strategy.js';
 
-type Done = (err: unknown, user?: Express.User) => void;
+type Verify = (req: Request, at: string, rt: string, params: GoogleCallbackParameters, profile: Profile, done: VerifyCallback) => void;
 
-/** passport-google-oauth20 with the OIDC nonce it does not send (OIDC Core §3.1.2.1). */
-class GoogleOidcStrategy extends GoogleStrategy {
-  override authorizationParams(options: { state: LoginAttempt }): object {
-    return { ...super.authorizationParams(options), nonce: options.state.nonce };
+/**
+ * passport-google-oauth20 with the OIDC nonce it does not send (OIDC Core §3.1.2.1), registered under `options.name`
+ * (see strategyName): PassportStrategy, given no name, registers a strategy under its own.
+ */
+class GoogleOidcStrategy extends GoogleOAuth2Strategy {
+  constructor(options: StrategyOptionsWithRequest & { name: string }, verify: Verify) {
+    super(options, callingDoneOnce(verify));
+    this.name = options.name;
+  }
+
+  override authorizationParams(options: { state?: LoginAttempt }): object {
+    return { ...super.authorizationParams(options), nonce: newAttempt(options).nonce };
   }
 }
 
 /**
  * Google through passport-google-oauth20, with PKCE S256 and state in our sealed cookie. Google's ID token is verified
  * against its JWKS (issuer always accounts.google.com, even when tests move the endpoints) and UserInfo must agree.
+ * Built once at start-up by GoogleModule, only when Google is enabled.
  */
-export function createGoogleStrategy(cfg: GoogleProviderConfig, callbackURL: string, store: LoginStateStore, timeoutMs: number) {
-  const verifier = new IdTokenVerifier({
-    issuers: [cfg.issuer, cfg.issuer.replace(/^https:\/\//, '')],
-    clientId: cfg.clientId,
-    jwksUrl: cfg.jwksUrl,
-    algorithms: ['RS256'],
-    timeoutMs,
-  });
-  const strategy = new GoogleOidcStrategy(
-    {
+export class GoogleStrategy extends PassportStrategy(GoogleOidcStrategy, undefined, true) implements ProviderStrategy {
+  readonly providerId: string;
+  readonly issuer: string;
+  readonly issuerParamRequired = false;
+  private readonly verifier: IdTokenVerifier;
+  private readonly loginState: LoginStateStore;
+
+  constructor(cfg: GoogleProviderConfig, callbackURL: string, loginState: LoginStateStore, timeoutMs: number) {
+    super({
+      name: strategyName(cfg.id),
       clientID: cfg.clientId,
       clientSecret: cfg.clientSecret,
       callbackURL,
@@ -39,17 +57,38 @@ export function createGoogleStrategy(cfg: GoogleProviderConfig, callbackURL: str
       scope: ['openid', 'email', 'profile'],
       pkce: true,
       state: true,
-      store: oauth2StateStore(store, cfg.id) as never,
+      store: oauth2StateStore(loginState, cfg.id) as never,
       passReqToCallback: true,
-    },
-    // Arity 6 makes passport-oauth2 pass the token response `params`, which carries the id_token.
-    (req: Request, _accessToken: string, _refreshToken: string, params: { id_token?: string }, profile: Profile, done: Done) => {
-      verifier
-        .verify(params.id_token, attemptOf(req).nonce)
-        .then((claims) => done(null, oidcProfile(cfg.id, claims, profile._json as Record<string, unknown>)))
-        .catch(done);
-    },
-  );
-  hardenOAuth2Client(oauth2ClientOf(strategy), timeoutMs);
-  return strategy;
+    });
+    this.providerId = cfg.id;
+    this.issuer = cfg.issuer;
+    this.loginState = loginState;
+    this.verifier = new IdTokenVerifier({
+      issuers: [cfg.issuer, cfg.issuer.replace(/^https:\/\//, '')],
+      clientId: cfg.clientId,
+      jwksUrl: cfg.jwksUrl,
+      algorithms: ['RS256'],
+      timeoutMs,
+    });
+    hardenOAuth2Client(oauth2ClientOf(this), timeoutMs);
+  }
+
+  override authenticate(req: Request, options?: object): void {
+    restoringAttemptOnError(this, req, this.loginState, this.providerId, () => super.authenticate(req, options));
+  }
+
+  /**
+   * The verified ID token and UserInfo as our profile. Five parameters (six with `done`) make passport-oauth2 pass the
+   * token response `params`, which carries the id_token.
+   */
+  async validate(
+    req: Request,
+    _accessToken: string,
+    _refreshToken: string,
+    params: GoogleCallbackParameters,
+    profile: Profile,
+  ): Promise<ProviderProfile> {
+    const claims = await this.verifier.verify(params.id_token, attemptOf(req).nonce);
+    return oidcProfile(this.providerId, claims, profile._json as Record<string, unknown>);
+  }
 }
