@@ -1,9 +1,10 @@
+import passport from 'passport';
 import { DataSource } from 'typeorm';
 import { Identity } from '../../src/accounts/identity.entity.js';
 import { DomainError } from '../../src/common/domain-error.js';
 import { ProviderRegistry } from '../../src/auth/providers/provider-registry.js';
 import { TestBrowser } from '../support/browser.js';
-import { browserSignIn, callApi, signInAndGetTokens } from '../support/sign-in.js';
+import { browserSignIn, callApi, completeAtProvider, exchangeCode, signInAndGetTokens } from '../support/sign-in.js';
 import { startWorld, type World } from '../support/world.js';
 
 /** What providers answer that the service must not take at face value (issue 15). */
@@ -268,4 +269,75 @@ describe('the provider’s own error is kept in the audit row of a failed sign-i
     expect(stored).not.toContain(code);
     expect(stored).not.toContain(jwt.split('.')[1]);
   });
+});
+
+describe('a callback the libraries would take for the start of a new sign-in is refused, never sent on to the provider', () => {
+  /** Signs in at the provider (its form, or Facebook's dialog) and stops before the service's callback. */
+  async function atCallback(browser: TestBrowser, provider: string): Promise<URL> {
+    const isCallback = (u: string) => new URL(u).pathname === `/auth/${provider}/callback`;
+    const login = `${url}/auth/${provider}/login?${new URLSearchParams({ returnTo })}`;
+    return (await completeAtProvider(browser, login, isCallback)).result;
+  }
+
+  // passport-oauth2 and passport-openidconnect read a request without a non-empty code or error as a new sign-in.
+  it.each([
+    ['acme', { code: '' }, 'fallback', 'invalid_id_token'],
+    ['acme', { error: '' }, 'returnTo', 'invalid_id_token'],
+    ['acme', { error_code: '200' }, 'returnTo', 'access_denied'],
+    ['google', { code: '' }, 'fallback', 'invalid_id_token'],
+    ['google', { error: '' }, 'returnTo', 'invalid_id_token'],
+    ['google', { error_code: '200' }, 'returnTo', 'access_denied'],
+    ['facebook', { code: '' }, 'fallback', 'invalid_id_token'],
+    ['facebook', { error: '' }, 'returnTo', 'invalid_id_token'],
+  ] as const)('%s, with %j and this browser’s state: an error redirect (%s, %s), nothing thrown', async (provider, params, at, error) => {
+    const rejections: unknown[] = [];
+    const onRejection = (e: unknown) => rejections.push(e);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const browser = new TestBrowser();
+      const callback = await atCallback(browser, provider);
+      const hop = await browser.request(errorResponse(callback, params));
+      expect(hop.status).toBe(302);
+      const to = new URL(hop.headers.get('location')!);
+      expect(outcome(to)).toEqual({ at: at === 'returnTo' ? returnTo : `${world.service.publicUrl}/`, error, code: null });
+      await new Promise((r) => setImmediate(r));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+});
+
+describe('each instance of the service has strategies of its own (Passport keeps one registry per process)', () => {
+  it('a second service in this process, with the same provider ids and stand-ins of its own, signs in with its own; closed, it leaves none behind', async () => {
+    const other = await startWorld();
+    let names: string[];
+    try {
+      names = other.service.app
+        .get(ProviderRegistry)
+        .list()
+        .map((p) => p.strategyName);
+      for (const provider of ['acme', 'google', 'facebook'] as const) {
+        // Interleaved. A strategy shared by both would send one instance's sign-in to the other's stand-in and callback,
+        // and the code it got back would not be one this instance can redeem.
+        for (const service of [world.service, other.service, world.service]) {
+          const browser = new TestBrowser();
+          const { result, authorizeUrl } = await browserSignIn(browser, service.url, provider, { login: `twice-${provider}` });
+          const own = service === world.service ? world : other;
+          const standIn = provider === 'acme' ? own.acme : provider === 'google' ? own.google : own.facebook;
+          expect(authorizeUrl.origin).toBe(new URL(standIn.url).origin);
+          expect(authorizeUrl.searchParams.get('redirect_uri')).toBe(`${service.publicUrl}/auth/${provider}/callback`);
+          expect((await exchangeCode(service.url, result.searchParams.get('code')!)).status).toBe(200);
+        }
+      }
+      expect(other.service.serverErrors).toEqual([]);
+    } finally {
+      await other.close();
+    }
+    const registered = (name: string) => (passport as unknown as { _strategy(name: string): unknown })._strategy(name);
+    expect(names.map(registered)).toEqual(names.map(() => undefined));
+    for (const p of world.service.app.get(ProviderRegistry).list()) expect(registered(p.strategyName)).toBe(p.strategy);
+    const { result } = await browserSignIn(new TestBrowser(), url, 'corp', { login: 'after-the-other' });
+    expect(result.searchParams.get('code')).toEqual(expect.any(String));
+  }, 60_000);
 });
