@@ -1,4 +1,9 @@
+import { FacebookStrategy } from '../../src/auth/providers/facebook/facebook.strategy.js';
+import { GoogleStrategy } from '../../src/auth/providers/google/google.strategy.js';
+import { OIDC_STRATEGIES } from '../../src/auth/providers/oidc/oidc.module.js';
+import type { OidcStrategy } from '../../src/auth/providers/oidc/oidc.strategy.js';
 import { TestBrowser } from '../support/browser.js';
+import { startService } from '../support/service.js';
 import { browserSignIn, exchangeCode, getJson, signInAndGetTokens } from '../support/sign-in.js';
 import { startWorld, type World } from '../support/world.js';
 
@@ -36,6 +41,33 @@ describe('providers', () => {
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: 'unknown_provider', error_description: expect.stringContaining('github') });
     expect(res.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('builds no strategy for a provider that is not enabled, which is that same 404 at login, callback and the pages’ login', async () => {
+    const acmeOnly = await startService({
+      OIDC_PROVIDERS: 'acme',
+      OIDC_ACME_ISSUER: world.acme.issuer,
+      OIDC_ACME_CLIENT_ID: 'acme-client',
+      OIDC_ACME_CLIENT_SECRET: 'acme-secret',
+    });
+    try {
+      expect(acmeOnly.app.get(GoogleStrategy)).toBeNull();
+      expect(acmeOnly.app.get(FacebookStrategy)).toBeNull();
+      expect(acmeOnly.app.get<OidcStrategy[]>(OIDC_STRATEGIES).map((s) => s.providerId)).toEqual(['acme']);
+      for (const [path, id] of [
+        ['/auth/google/login', 'google'],
+        ['/auth/facebook/callback?code=x&state=y', 'facebook'],
+        ['/session/login/corp', 'corp'],
+      ]) {
+        const res = await fetch(`${acmeOnly.url}${path}`, { redirect: 'manual' });
+        expect(res.status).toBe(404);
+        expect(await res.json()).toEqual({ error: 'unknown_provider', error_description: `no sign-in provider "${id}" is enabled` });
+        expect(res.headers.get('set-cookie')).toBeNull();
+      }
+      expect((await fetch(`${acmeOnly.url}/auth/acme/login`, { redirect: 'manual' })).status).toBe(302);
+    } finally {
+      await acmeOnly.close();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { LoginAttempt, LoginStateStore } from '../login-state.store.js';
 
-/** The attempt restored at the callback, for verify callbacks that need its nonce. */
+/** The attempt restored at the callback, for the strategies' validate() that needs its nonce, and for SignInService. */
 const ATTEMPT = Symbol('loginAttempt');
 
 function remember(req: Request, attempt: LoginAttempt): void {

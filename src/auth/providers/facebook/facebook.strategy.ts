@@ -64,8 +64,8 @@ export class FacebookStrategy extends PassportStrategy(NamedFacebookStrategy, un
 
   /**
    * Graph `/me` as our profile; a mapping failure (no usable id, a Graph error with HTTP 200) is the sign-in's error.
-   * Only the mapping is here: PassportStrategy hands the result or the error to `done`, once (see the test "Facebook's
-   * validate reaches done once").
+   * Only the mapping is here: PassportStrategy hands the result or the error to `done`, once (callingDoneOnce; the
+   * e2e test "the Facebook verify callback calls done exactly once").
    */
   validate(_req: Request, _accessToken: string, _refreshToken: string, profile: Profile): ProviderProfile {
     return facebookProfile(profile._json as Record<string, unknown>);
