@@ -6,7 +6,7 @@ import { AdminModule } from './admin/admin.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { Clock, SystemClock } from './common/clock.js';
-import { DomainErrorFilter } from './common/domain-error.filter.js';
+import { DomainErrorFilter } from './http/domain-error.filter.js';
 import type { ResolvedConfig } from './config/app-secret.js';
 import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source.js';

@@ -6,10 +6,10 @@ import { ErrorDto, ProviderDto } from './auth.dto.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { S256_CHALLENGE } from './authorization-codes.service.js';
-import { Public } from './decorators/public.decorator.js';
-import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { Public } from '../http/public.decorator.js';
+import { RateLimit } from '../http/rate-limit.decorator.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
-import { resolveReturnTo } from './return-url.js';
+import { resolveReturnTo } from '../http/return-url.js';
 import { SignInService } from './sign-in.service.js';
 import { LinkTicketsService } from './link-tickets.service.js';
 

@@ -6,7 +6,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { Clock } from '../common/clock.js';
 import { randomToken } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
-import { requestContext } from '../common/request-context.js';
+import { requestContext } from '../http/request-context.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -20,7 +20,7 @@ import type { ProviderProfile } from './providers/provider-profile.js';
 import { providerErrorDetails } from './providers/provider-error.js';
 import { restoredAttempt } from './providers/passport-state-stores.js';
 import { runStrategy } from './providers/strategy-runner.js';
-import { withParams } from './return-url.js';
+import { withParams } from '../http/return-url.js';
 
 /** Errors the Passport libraries raise for a provider that answered badly, by class name. */
 const PROVIDER_ERRORS = new Set([

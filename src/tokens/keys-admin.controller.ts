@@ -1,5 +1,5 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
-import { AdminApi } from '../auth/decorators/admin-api.decorator.js';
+import { AdminApi } from '../http/admin-api.decorator.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
 @AdminApi()

@@ -2,13 +2,13 @@ import { Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ROLE_ADMIN } from '../accounts/roles.js';
-import { Public } from '../auth/decorators/public.decorator.js';
-import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
-import { UsersOnly } from '../auth/decorators/users-only.decorator.js';
+import { Public } from '../http/public.decorator.js';
+import { CurrentAuth } from '../http/current-auth.decorator.js';
+import { UsersOnly } from '../http/users-only.decorator.js';
 import { PageSessionService } from '../auth/page-session.service.js';
-import { requestContext } from '../common/request-context.js';
+import { requestContext } from '../http/request-context.js';
 import { ProviderRegistry } from '../auth/providers/provider-registry.js';
-import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { RateLimit } from '../http/rate-limit.decorator.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';

@@ -1,8 +1,8 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { withParams } from '../auth/return-url.js';
-import { DomainError, type ErrorCode } from './domain-error.js';
+import { withParams } from './return-url.js';
+import { DomainError, type ErrorCode } from '../common/domain-error.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
 import { RESPONSE_ERROR, RESPONSE_OUTAGE, type ResponseOutage } from '../logging/request-observer.js';
 

@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import type { AccessTokenClaims } from '../../tokens/access-tokens.service.js';
+import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 
 export type AuthenticatedRequest = Request & { auth: AccessTokenClaims };
 
