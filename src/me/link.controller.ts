@@ -6,8 +6,8 @@ import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { CurrentAuth } from '../http/current-auth.decorator.js';
-import { LinkTicketsService } from './link-tickets.service.js';
-import { ProviderRegistry } from './providers/provider-registry.js';
+import { LinkTicketsService } from '../auth/link-tickets.service.js';
+import { ProviderRegistry } from '../auth/providers/provider-registry.js';
 import { MAX_RETURN_URL_LENGTH, resolveReturnTo } from '../http/return-url.js';
 
 export class LinkRequestDto {

@@ -5,13 +5,13 @@ import { requestContext } from '../http/request-context.js';
 import { isoTime } from '../common/time.js';
 import { ApiBearerAuth, ApiConflictResponse, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { ErrorDto } from '../auth/auth.dto.js';
-import { ClaimsDto, MeDto, SessionDto } from './accounts.dto.js';
+import { ClaimsDto, MeDto, SessionDto } from './me.dto.js';
 import { CurrentAuth } from '../http/current-auth.decorator.js';
 import { DomainError } from '../common/domain-error.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
-import { AccountsService } from './accounts.service.js';
-import { effectiveRoles } from './roles.js';
+import { AccountsService } from '../accounts/accounts.service.js';
+import { effectiveRoles } from '../accounts/roles.js';
 
 @ApiTags('me')
 @ApiBearerAuth()
