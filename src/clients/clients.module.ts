@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
-import { ClientsAdminController } from './clients-admin.controller.js';
+import { ClientsAdminController } from '../admin/clients-admin.controller.js';
 import { ClientsService } from './clients.service.js';
 
 @Module({

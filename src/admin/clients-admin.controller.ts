@@ -9,8 +9,8 @@ import { requestContext } from '../http/request-context.js';
 import { PathIdPipe } from '../http/validators.js';
 
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
-import { ClientDto, ClientWithSecretDto, CreateClientDto, RotateSecretDto, UpdateClientDto } from './clients.dto.js';
-import { ClientsService } from './clients.service.js';
+import { ClientDto, ClientWithSecretDto, CreateClientDto, RotateSecretDto, UpdateClientDto } from './clients-admin.dto.js';
+import { ClientsService } from '../clients/clients.service.js';
 
 /** client_id is a varchar(64). */
 const CLIENT_ID = new PathIdPipe(64, 'client');
