@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import type { ProviderProfile } from '../auth/providers/provider-profile.js';
+import type { ProviderProfile } from './provider-profile.js';
 import { AuditService, type RequestContext } from '../audit/audit.service.js';
 import { Clock } from '../common/clock.js';
 import { DomainError } from '../common/domain-error.js';

@@ -16,7 +16,7 @@ import type { LoginAttempt } from './login-state.store.js';
 import { LinkTicketsService } from './link-tickets.service.js';
 import { PageSessionService } from './page-session.service.js';
 import type { EnabledProvider } from './providers/provider-registry.js';
-import type { ProviderProfile } from './providers/provider-profile.js';
+import type { ProviderProfile } from '../accounts/provider-profile.js';
 import { providerErrorDetails } from './providers/provider-error.js';
 import { restoredAttempt } from './providers/passport-state-stores.js';
 import { runStrategy } from './providers/strategy-runner.js';

@@ -4,7 +4,7 @@ import type { FacebookProviderConfig } from '../../../config/config.js';
 import type { LoginStateStore } from '../../login-state.store.js';
 import { hardenOAuth2Client, oauth2ClientOf } from '../oauth2-client.js';
 import { oauth2StateStore } from '../passport-state-stores.js';
-import type { ProviderProfile } from '../provider-profile.js';
+import type { ProviderProfile } from '../../../accounts/provider-profile.js';
 import { facebookProfile } from './facebook.profile.js';
 
 type Done = (err: unknown, user?: Express.User) => void;
