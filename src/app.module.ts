@@ -14,6 +14,7 @@ import { Db } from './database/db.service.js';
 import { HealthModule } from './health/health.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { MeModule } from './me/me.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { WebModule } from './web/web.module.js';
@@ -46,6 +47,7 @@ export class AppModule {
         TokensModule,
         AccountsModule,
         AuthModule,
+        MeModule,
         AdminModule,
         WebModule,
         HealthModule,

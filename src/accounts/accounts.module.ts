@@ -3,11 +3,9 @@ import { AuditModule } from '../audit/audit.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { AccountsService } from './accounts.service.js';
 import { LastAdminRule } from './last-admin.js';
-import { MeController } from '../me/me.controller.js';
 
 @Module({
   imports: [AuditModule, TokensModule],
-  controllers: [MeController],
   providers: [AccountsService, LastAdminRule],
   exports: [AccountsService, LastAdminRule],
 })

@@ -13,14 +13,13 @@ import { LoginStateStore } from './login-state.store.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
 import { SignInService } from './sign-in.service.js';
 import { TokenController } from './token.controller.js';
-import { LinkController } from '../me/link.controller.js';
 import { LinkTicketsService } from './link-tickets.service.js';
 import { TokenEndpointService } from './token-endpoint.service.js';
 import { PageSessionService } from './page-session.service.js';
 
 @Module({
   imports: [TokensModule, AccountsModule, AuditModule, ClientsModule],
-  controllers: [AuthController, TokenController, LinkController],
+  controllers: [AuthController, TokenController],
   providers: [
     LoginStateStore,
     ProviderRegistry,
