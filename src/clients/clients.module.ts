@@ -1,12 +1,10 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
-import { ClientsAdminController } from '../admin/clients-admin.controller.js';
 import { ClientsService } from './clients.service.js';
 
 @Module({
   imports: [TokensModule, AuditModule],
-  controllers: [ClientsAdminController],
   providers: [ClientsService],
   exports: [ClientsService],
 })

@@ -4,13 +4,12 @@ import { AccessTokensService } from './access-tokens.service.js';
 import { RevocationsService } from './revocations.service.js';
 import { SessionsService } from './sessions.service.js';
 import { SigningKeysService } from './signing-keys.service.js';
-import { KeysAdminController } from '../admin/keys-admin.controller.js';
 import { WellKnownController } from './well-known.controller.js';
 import { RevocationFeedController } from './revocation-feed.controller.js';
 
 @Module({
   imports: [AuditModule],
-  controllers: [WellKnownController, KeysAdminController, RevocationFeedController],
+  controllers: [WellKnownController, RevocationFeedController],
   providers: [SigningKeysService, AccessTokensService, SessionsService, RevocationsService],
   exports: [SigningKeysService, AccessTokensService, SessionsService, RevocationsService],
 })
