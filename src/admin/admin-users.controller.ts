@@ -1,7 +1,7 @@
 import { AdminApi } from '../http/admin-api.decorator.js';
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req } from '@nestjs/common';
 import { ApiConflictResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
-import { ErrorDto } from '../auth/auth.dto.js';
+import { ErrorDto } from '../http/error.dto.js';
 import type { Request } from 'express';
 import { CurrentAuth } from '../http/current-auth.decorator.js';
 

@@ -2,7 +2,7 @@ import { AdminApi } from '../http/admin-api.decorator.js';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { ErrorDto } from '../auth/auth.dto.js';
+import { ErrorDto } from '../http/error.dto.js';
 import { CurrentAuth } from '../http/current-auth.decorator.js';
 
 import { requestContext } from '../http/request-context.js';

@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import { requestContext } from '../http/request-context.js';
 import { isoTime } from '../common/time.js';
 import { ApiBearerAuth, ApiConflictResponse, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { ErrorDto } from '../auth/auth.dto.js';
+import { ErrorDto } from '../http/error.dto.js';
 import { ClaimsDto, MeDto, SessionDto } from './me.dto.js';
 import { CurrentAuth } from '../http/current-auth.decorator.js';
 import { DomainError } from '../common/domain-error.js';
