@@ -8,7 +8,7 @@ import { deriveKey, safeEqual, seal, unseal } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
-import type { RequestContext } from '../audit/audit.service.js';
+import type { RequestContext } from '../http/request-context.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { IsNull, type EntityManager } from 'typeorm';
-import { AuditService, type RequestContext } from '../audit/audit.service.js';
+import { AuditService } from '../audit/audit.service.js';
+import type { RequestContext } from '../http/request-context.js';
 import { Clock } from '../common/clock.js';
 import { randomToken, sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { RequestContext } from '../audit/audit.service.js';
+import type { RequestContext } from '../http/request-context.js';
 import { AuthorizationCodesService } from '../auth/authorization-codes.service.js';
 import { LinkTicketsService } from '../auth/link-tickets.service.js';
 import { PageSessionService } from '../auth/page-session.service.js';
