@@ -4,7 +4,15 @@ import { STATUS_CODES } from 'node:http';
 import { withParams } from './return-url.js';
 import { DomainError, type ErrorCode } from '../common/domain-error.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
-import { RESPONSE_ERROR, RESPONSE_OUTAGE, type ResponseOutage } from '../logging/request-observer.js';
+
+/** What the filter leaves on the response for the request's log line (a 5xx's cause; `observeRequests` writes it). */
+export const RESPONSE_ERROR = Symbol('responseError');
+/** What it leaves instead for a 503 (the database or a provider unavailable): an outage, not a bug. */
+export const RESPONSE_OUTAGE = Symbol('responseOutage');
+export interface ResponseOutage {
+  code: string;
+  cause: unknown;
+}
 
 const CODE_FOR_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_request',
