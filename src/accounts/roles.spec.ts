@@ -1,4 +1,5 @@
-import { effectiveRoles, mapProviderRoles, rolesAfterSignIn } from './roles.js';
+import { mapProviderRoles, rolesAfterSignIn } from './roles.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
 
 describe('roles', () => {
   it('grants admin from ADMIN_EMAILS only for a verified email, and keeps assigned roles', () => {

@@ -1,5 +1,6 @@
 import { lowerCaseAscii } from '../common/email.js';
 import { ROLE_NAME } from '../config/config.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
 
 export const ROLE_USER = 'user';
 export const ROLE_ADMIN = 'admin';
@@ -28,11 +29,6 @@ export function rolesAfterSignIn(
 export function mapProviderRoles(values: string[], roleMap: Record<string, string[]> | undefined): string[] {
   if (roleMap) return unique(values.flatMap((v) => roleMap[v] ?? []));
   return unique(values.filter((v) => ROLE_NAME.test(v)));
-}
-
-/** What tokens carry and guards check: assigned roles plus provider-mapped ones. */
-export function effectiveRoles(user: { roles: string[]; providerRoles: string[] }): string[] {
-  return unique([...user.roles, ...user.providerRoles]);
 }
 
 export function isAdmin(user: { roles: string[]; providerRoles: string[]; disabled: boolean }): boolean {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createHmac } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { AccountsService } from '../accounts/accounts.service.js';
-import { effectiveRoles } from '../accounts/roles.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
 import { Clock } from '../common/clock.js';
 import { deriveKey, safeEqual, seal, unseal } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';

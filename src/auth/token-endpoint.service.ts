@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AccountsService } from '../accounts/accounts.service.js';
-import { effectiveRoles } from '../accounts/roles.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
 import type { User } from '../accounts/user.entity.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext } from '../http/request-context.js';

@@ -11,7 +11,7 @@ import { DomainError } from '../common/domain-error.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
 import { AccountsService } from '../accounts/accounts.service.js';
-import { effectiveRoles } from '../accounts/roles.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
 
 @ApiTags('me')
 @ApiBearerAuth()

@@ -10,7 +10,7 @@ import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { Db } from '../database/db.service.js';
 import { RefreshToken } from './refresh-token.entity.js';
-import { effectiveRoles } from '../accounts/roles.js';
+import { effectiveRoles } from './token-roles.js';
 import { RevocationsService } from './revocations.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { Session } from './session.entity.js';
