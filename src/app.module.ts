@@ -39,7 +39,8 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule.forRoot(options.logLevel ?? config.logLevel, options.logStream),
-        TypeOrmModule.forRoot(dataSourceOptions(config.database)),
+        // Each feature module registers its entities (TypeOrmModule.forFeature); the data source loads what they register.
+        TypeOrmModule.forRoot({ ...dataSourceOptions(config.database), autoLoadEntities: true }),
         RedisModule,
         MetricsModule,
         RateLimitModule,

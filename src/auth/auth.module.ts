@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountsModule } from '../accounts/accounts.module.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { ClientsModule } from '../clients/clients.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { AuthController } from './auth.controller.js';
+import { AuthorizationCode } from './authorization-code.entity.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
 import { ExpiredRowsCleanup } from './expired-rows.cleanup.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
@@ -13,12 +15,13 @@ import { LoginStateStore } from './login-state.store.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
 import { SignInService } from './sign-in.service.js';
 import { TokenController } from './token.controller.js';
+import { UsedLoginState } from './used-login-state.entity.js';
 import { LinkTicketsService } from './link-tickets.service.js';
 import { TokenEndpointService } from './token-endpoint.service.js';
 import { PageSessionService } from './page-session.service.js';
 
 @Module({
-  imports: [TokensModule, AccountsModule, AuditModule, ClientsModule],
+  imports: [TypeOrmModule.forFeature([AuthorizationCode, UsedLoginState]), TokensModule, AccountsModule, AuditModule, ClientsModule],
   controllers: [AuthController, TokenController],
   providers: [
     LoginStateStore,

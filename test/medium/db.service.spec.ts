@@ -15,9 +15,10 @@ describe('Db on SQLite', () => {
   let db: Db;
 
   beforeAll(async () => {
-    ds = await new DataSource(
-      dataSourceOptions({ type: 'sqlite', path: join(mkdtempSync(join(tmpdir(), 'sls-db-')), 'app.db') }),
-    ).initialize();
+    ds = await new DataSource({
+      ...dataSourceOptions({ type: 'sqlite', path: join(mkdtempSync(join(tmpdir(), 'sls-db-')), 'app.db') }),
+      entities: [User, AuditEvent],
+    }).initialize();
     db = new Db(ds);
   });
 
