@@ -10,7 +10,7 @@ import type { ResolvedConfig } from '../config/app-secret.js';
 import { Db } from '../database/db.service.js';
 import { isUniqueViolation } from '../database/errors.js';
 import { Identity } from './identity.entity.js';
-import { decideLinking, needsEmailOwners, type LinkingDecision } from './linking-policy.js';
+import { decideLinking, needsEmailOwners } from './linking-policy.js';
 import { LastAdminRule } from './last-admin.js';
 import { isAdmin, mapProviderRoles, rolesAfterSignIn } from './roles.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
@@ -30,7 +30,6 @@ class AccountRefused extends DomainError {
 export interface SignInResult {
   user: User;
   identity: Identity;
-  decision: LinkingDecision;
 }
 
 @Injectable()
@@ -211,7 +210,7 @@ export class AccountsService {
       },
       m,
     );
-    return { user, identity, decision };
+    return { user, identity };
   }
 
   /** The identity's local roles from its provider's roles claim; none when the provider has no roles claim. */
