@@ -54,15 +54,18 @@ function providerButton(p: EnabledProvider, href: string): string {
   return `<a class="btn btn-oidc" href="${href}">${KEY_LOGO}<span>Continue with ${name}</span></a>`;
 }
 
-export function signInPage(providers: EnabledProvider[], host: string, error?: { code: string; description?: string }): string {
+export function signInPage(providers: EnabledProvider[], host: string, errorCode?: string): string {
   const buttons = providers.map((p) => `<li>${providerButton(p, `/session/login/${encodeURIComponent(p.id)}`)}</li>`).join('\n');
-  const message = error ? messageFor(error.code) : undefined;
+  const alert =
+    errorCode === undefined
+      ? ''
+      : `<div class="alert" role="alert" id="error"><strong>${escapeHtml(messageFor(errorCode))}</strong><br><small>Error code: ${escapeHtml(errorCode)}</small></div>`;
   return layout(
     'Sign in',
     `<main class="card narrow">
 <h1>Sign in</h1>
 <p class="lead">to ${escapeHtml(host)}</p>
-${message ? `<div class="alert" role="alert" id="error"><strong>${escapeHtml(message)}</strong><br><small>Error code: ${escapeHtml(error!.code)}</small></div>` : ''}
+${alert}
 <ul class="providers">
 ${buttons || '<li>No sign-in provider is enabled.</li>'}
 </ul>
