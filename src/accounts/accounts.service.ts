@@ -12,7 +12,7 @@ import { isUniqueViolation } from '../database/errors.js';
 import { Identity } from './identity.entity.js';
 import { decideLinking, needsEmailOwners } from './linking-policy.js';
 import { LastAdminRule } from './last-admin.js';
-import { isAdmin, mapProviderRoles, rolesAfterSignIn } from './roles.js';
+import { isAdmin, mapProviderRoles, rolesAfterSignIn, sameRoles } from './roles.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import { User } from './user.entity.js';
 
@@ -252,8 +252,4 @@ export class AccountsService {
     user.roles = rolesAfterSignIn(user.roles, profile.email, profile.emailVerified, this.config.adminEmails);
     user.updatedAt = now;
   }
-}
-
-function sameRoles(a: string[], b: string[]): boolean {
-  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 }
