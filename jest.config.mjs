@@ -7,7 +7,5 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts', '<rootDir>/test/**/*.e2e.ts', '<rootDir>/examples/**/*.spec.ts'],
   testTimeout: 30000,
-  // A suite whose beforeAll failed half-way may leave a server open; the run must still end and report, not hang.
-  forceExit: true,
   reporters: ['default', '<rootDir>/test/support/security-table-reporter.cjs'],
 };
