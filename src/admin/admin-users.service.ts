@@ -15,7 +15,7 @@ import { isoTime } from '../common/time.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
 
-export function userSummary(u: User) {
+function userSummary(u: User) {
   return {
     id: u.id,
     email: u.email,

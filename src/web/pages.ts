@@ -8,8 +8,11 @@ import { escapeHtml } from '../common/html.js';
 export const PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/** What each error code the sign-in can end with means to the person who sees it. */
-export const SIGN_IN_MESSAGES: Record<string, string> = {
+/**
+ * What each error code the sign-in can end with means to the person who sees it. Read through messageFor only: a code
+ * from a URL may be `__proto__` or `toString`, which a plain look-up here would find.
+ */
+const SIGN_IN_MESSAGES: Record<string, string> = {
   access_denied: 'Sign-in was cancelled. You can try again, or choose another provider.',
   invalid_state: 'This sign-in took too long or was started in another window. Please start again.',
   provider_unavailable: 'The sign-in provider could not be reached. Please try again in a moment.',
