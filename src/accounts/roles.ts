@@ -31,6 +31,11 @@ export function mapProviderRoles(values: string[], roleMap: Record<string, strin
   return unique(values.filter((v) => ROLE_NAME.test(v)));
 }
 
+/** The same roles, in any order: whether a change of roles is one (to audit, and to end tokens when one is lost). */
+export function sameRoles(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+}
+
 export function isAdmin(user: { roles: string[]; providerRoles: string[]; disabled: boolean }): boolean {
   return !user.disabled && effectiveRoles(user).includes(ROLE_ADMIN);
 }

@@ -34,16 +34,17 @@ export class PagesController {
     @InjectConfig() private readonly config: ResolvedConfig,
   ) {}
 
-  /** The sign-in page; a signed-in visitor goes on to the account page. */
+  /**
+   * The sign-in page; a signed-in visitor goes on to the account page. An `error` shows as our own sentence for its
+   * code; an `error_description` is not read: our redirects here never carry one, so any would come from whoever
+   * wrote the link, and text of their choosing on our page ("call this number…") is content spoofing even escaped.
+   */
   @Public()
   @Get(['', 'login'])
-  async home(@Req() req: Request, @Res() res: Response, @Query('error') error: unknown, @Query('error_description') description: unknown) {
+  async home(@Req() req: Request, @Res() res: Response, @Query('error') error: unknown) {
     if (error === undefined && (await this.pages.authenticate(req, res))) return res.redirect(303, '/account');
-    const err =
-      typeof error === 'string'
-        ? { code: error.slice(0, 64), description: typeof description === 'string' ? description : undefined }
-        : undefined;
-    html(res, 200, signInPage(this.registry.list(), new URL(this.config.publicUrl).host, err));
+    const code = typeof error === 'string' ? error.slice(0, 64) : undefined;
+    html(res, 200, signInPage(this.registry.list(), new URL(this.config.publicUrl).host, code));
   }
 
   /** Browsers ask for it on every page without an icon of its own (the demo provider's). */
