@@ -7,7 +7,8 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts', '<rootDir>/test/**/*.e2e.ts', '<rootDir>/examples/**/*.spec.ts'],
   testTimeout: 30000,
-  // A suite whose beforeAll failed half-way may leave a server open; the run must still end and report, not hang.
-  forceExit: true,
+  // No forceExit: the run ends by itself once every suite has closed what it opened (servers, stand-in providers,
+  // Redis and PostgreSQL connections, Chromium, timers). "Jest did not exit" means a leak: find it with
+  // --detectOpenHandles, and close it in the code or in test/support, even when a beforeAll fails half-way.
   reporters: ['default', '<rootDir>/test/support/security-table-reporter.cjs'],
 };

@@ -6,7 +6,7 @@ import { AdminModule } from './admin/admin.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { Clock, SystemClock } from './common/clock.js';
-import { DomainErrorFilter } from './common/domain-error.filter.js';
+import { DomainErrorFilter } from './http/domain-error.filter.js';
 import type { ResolvedConfig } from './config/app-secret.js';
 import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source.js';
@@ -14,6 +14,7 @@ import { Db } from './database/db.service.js';
 import { HealthModule } from './health/health.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { MeModule } from './me/me.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { WebModule } from './web/web.module.js';
@@ -38,7 +39,8 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule.forRoot(options.logLevel ?? config.logLevel, options.logStream),
-        TypeOrmModule.forRoot(dataSourceOptions(config.database)),
+        // Each feature module registers its entities (TypeOrmModule.forFeature); the data source loads what they register.
+        TypeOrmModule.forRoot({ ...dataSourceOptions(config.database), autoLoadEntities: true }),
         RedisModule,
         MetricsModule,
         RateLimitModule,
@@ -46,6 +48,7 @@ export class AppModule {
         TokensModule,
         AccountsModule,
         AuthModule,
+        MeModule,
         AdminModule,
         WebModule,
         HealthModule,

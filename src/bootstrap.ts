@@ -7,7 +7,7 @@ import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
 import { AppModule, type AppOptions } from './app.module.js';
 import type { ResolvedConfig } from './config/app-secret.js';
-import { DEMO_IDP_PATH } from './config/config.js';
+import { DEMO_IDP_PATH, servedOverHttps } from './config/config.js';
 import { createDemoIdp } from './demo/demo-idp.js';
 import { fileURLToPath } from 'node:url';
 import { refuseHostileBodies, stringCookiesOnly } from './common/hostile-input.js';
@@ -50,7 +50,7 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
   // Only for the client IP in sessions and the audit trail: URLs always come from PUBLIC_URL (SECURITY.md F4).
   if (config.trustProxy) app.set('trust proxy', /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
   // Security headers; Referrer-Policy no-referrer everywhere keeps codes in callback URLs from leaking (F8).
-  const https = config.publicUrl.startsWith('https://');
+  const https = servedOverHttps(config);
   app.use(
     helmet({
       referrerPolicy: { policy: 'no-referrer' },

@@ -9,7 +9,7 @@ import { ConfigError, loadConfig, ROLE_NAME } from './config/config.js';
 import { Db } from './database/db.service.js';
 import { SigningKeysService } from './tokens/signing-keys.service.js';
 import { ClientsService, type ClientView } from './clients/clients.service.js';
-import { SCOPE_TOKEN } from './common/validators.js';
+import { SCOPE_TOKEN } from './http/validators.js';
 import { lowerCaseAscii } from './common/email.js';
 
 /**

@@ -1,13 +1,15 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { AccountsService } from './accounts.service.js';
+import { Identity } from './identity.entity.js';
 import { LastAdminRule } from './last-admin.js';
-import { MeController } from './me.controller.js';
+import { LinkTicket } from './link-ticket.entity.js';
+import { User } from './user.entity.js';
 
 @Module({
-  imports: [AuditModule, TokensModule],
-  controllers: [MeController],
+  imports: [TypeOrmModule.forFeature([User, Identity, LinkTicket]), AuditModule, TokensModule],
   providers: [AccountsService, LastAdminRule],
   exports: [AccountsService, LastAdminRule],
 })

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import type { ProviderProfile } from '../auth/providers/provider-profile.js';
-import { AuditService, type RequestContext } from '../audit/audit.service.js';
+import type { ProviderProfile } from './provider-profile.js';
+import { AuditService } from '../audit/audit.service.js';
+import type { RequestContext } from '../http/request-context.js';
 import { Clock } from '../common/clock.js';
 import { DomainError } from '../common/domain-error.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -10,9 +11,9 @@ import type { ResolvedConfig } from '../config/app-secret.js';
 import { Db } from '../database/db.service.js';
 import { isUniqueViolation } from '../database/errors.js';
 import { Identity } from './identity.entity.js';
-import { decideLinking, needsEmailOwners, type LinkingDecision } from './linking-policy.js';
+import { decideLinking, needsEmailOwners } from './linking-policy.js';
 import { LastAdminRule } from './last-admin.js';
-import { isAdmin, mapProviderRoles, rolesAfterSignIn } from './roles.js';
+import { isAdmin, mapProviderRoles, rolesAfterSignIn, sameRoles } from './roles.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import { User } from './user.entity.js';
 
@@ -30,7 +31,6 @@ class AccountRefused extends DomainError {
 export interface SignInResult {
   user: User;
   identity: Identity;
-  decision: LinkingDecision;
 }
 
 @Injectable()
@@ -211,7 +211,7 @@ export class AccountsService {
       },
       m,
     );
-    return { user, identity, decision };
+    return { user, identity };
   }
 
   /** The identity's local roles from its provider's roles claim; none when the provider has no roles claim. */
@@ -253,8 +253,4 @@ export class AccountsService {
     user.roles = rolesAfterSignIn(user.roles, profile.email, profile.emailVerified, this.config.adminEmails);
     user.updatedAt = now;
   }
-}
-
-function sameRoles(a: string[], b: string[]): boolean {
-  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 }

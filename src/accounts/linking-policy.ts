@@ -16,17 +16,6 @@ export interface LinkingFacts {
   verifiedEmailOwners: string[];
 }
 
-export type LinkingRule =
-  | 'existing_identity'
-  | 'link_requested'
-  | 'already_linked_to_you'
-  | 'identity_owned_by_other_user'
-  | 'auto_link_verified_email'
-  | 'new_account'
-  | 'new_account_auto_link_off'
-  | 'new_account_email_unverified'
-  | 'new_account_email_ambiguous';
-
 export type LinkingDecision =
   | { action: 'sign_in'; userId: string; rule: 'existing_identity' | 'already_linked_to_you' }
   | { action: 'link'; userId: string; rule: 'link_requested' | 'auto_link_verified_email' }

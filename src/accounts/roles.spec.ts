@@ -1,4 +1,5 @@
-import { effectiveRoles, mapProviderRoles, rolesAfterSignIn } from './roles.js';
+import { mapProviderRoles, rolesAfterSignIn, sameRoles } from './roles.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
 
 describe('roles', () => {
   it('grants admin from ADMIN_EMAILS only for a verified email, and keeps assigned roles', () => {
@@ -22,5 +23,14 @@ describe('roles', () => {
 
   it('combines assigned and provider roles without duplicates', () => {
     expect(effectiveRoles({ roles: ['user', 'admin'], providerRoles: ['admin', 'developer'] })).toEqual(['user', 'admin', 'developer']);
+  });
+
+  it('tells a change of roles from the same roles in another order', () => {
+    expect(sameRoles(['user', 'admin'], ['admin', 'user'])).toBe(true);
+    expect(sameRoles([], [])).toBe(true);
+    expect(sameRoles(['user'], ['user', 'admin'])).toBe(false);
+    expect(sameRoles(['user', 'editor'], ['user', 'admin'])).toBe(false);
+    // Not a text comparison of the joined lists.
+    expect(sameRoles(['a', 'b'], ['a\nb'])).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { lowerCaseAscii } from '../common/email.js';
 import { ROLE_NAME } from '../config/config.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
 
 export const ROLE_USER = 'user';
 export const ROLE_ADMIN = 'admin';
@@ -30,9 +31,9 @@ export function mapProviderRoles(values: string[], roleMap: Record<string, strin
   return unique(values.filter((v) => ROLE_NAME.test(v)));
 }
 
-/** What tokens carry and guards check: assigned roles plus provider-mapped ones. */
-export function effectiveRoles(user: { roles: string[]; providerRoles: string[] }): string[] {
-  return unique([...user.roles, ...user.providerRoles]);
+/** The same roles, in any order: whether a change of roles is one (to audit, and to end tokens when one is lost). */
+export function sameRoles(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 }
 
 export function isAdmin(user: { roles: string[]; providerRoles: string[]; disabled: boolean }): boolean {

@@ -1,12 +1,12 @@
-import { AdminApi } from '../auth/decorators/admin-api.decorator.js';
+import { AdminApi } from '../http/admin-api.decorator.js';
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req } from '@nestjs/common';
 import { ApiConflictResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
-import { ErrorDto } from '../auth/auth.dto.js';
+import { ErrorDto } from '../http/error.dto.js';
 import type { Request } from 'express';
-import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
+import { CurrentAuth } from '../http/current-auth.decorator.js';
 
 import { AuditService } from '../audit/audit.service.js';
-import { requestContext } from '../common/request-context.js';
+import { requestContext } from '../http/request-context.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import {
   AuditPageDto,

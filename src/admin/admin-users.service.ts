@@ -3,9 +3,11 @@ import { Brackets, type EntityManager } from 'typeorm';
 import { AccountsService } from '../accounts/accounts.service.js';
 import { Identity } from '../accounts/identity.entity.js';
 import { LastAdminRule } from '../accounts/last-admin.js';
-import { effectiveRoles, isAdmin } from '../accounts/roles.js';
+import { isAdmin, sameRoles } from '../accounts/roles.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
 import { User } from '../accounts/user.entity.js';
-import { AuditService, type RequestContext } from '../audit/audit.service.js';
+import { AuditService } from '../audit/audit.service.js';
+import type { RequestContext } from '../http/request-context.js';
 import { Clock } from '../common/clock.js';
 import { decodeCursor, encodeCursor, likePattern } from '../common/cursor.js';
 import { lowerCaseAscii } from '../common/email.js';
@@ -15,7 +17,7 @@ import { isoTime } from '../common/time.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
 
-export function userSummary(u: User) {
+function userSummary(u: User) {
   return {
     id: u.id,
     email: u.email,
@@ -163,7 +165,7 @@ export class AdminUsersService {
       await this.lastAdmin.keep(m, user, isAdmin(next));
       const now = this.clock.now();
       await m.update(User, { id }, { roles: next.roles, disabled: next.disabled, updatedAt: now });
-      if (change.roles && [...change.roles].sort().join() !== [...user.roles].sort().join()) {
+      if (change.roles && !sameRoles(change.roles, user.roles)) {
         await this.audit.record(
           { type: 'role_changed', userId: id, actorId, reason: 'assigned', ...ctx, details: { from: user.roles, to: change.roles } },
           m,

@@ -1,7 +1,10 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditEvent } from './audit-event.entity.js';
 import { AuditService } from './audit.service.js';
 
 @Module({
+  imports: [TypeOrmModule.forFeature([AuditEvent])],
   providers: [AuditService],
   exports: [AuditService],
 })

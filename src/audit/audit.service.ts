@@ -42,12 +42,6 @@ export interface AuditEntry {
   details?: JsonObject;
 }
 
-/** Who made the request: recorded with every event it causes. */
-export interface RequestContext {
-  ip: string | null;
-  userAgent: string | null;
-}
-
 @Injectable()
 export class AuditService {
   constructor(

@@ -1,12 +1,13 @@
 import { Controller, Get, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiFoundResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ErrorDto, ProviderDto } from './auth.dto.js';
-import { Public } from './decorators/public.decorator.js';
-import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import type { ProviderProfile } from '../accounts/provider-profile.js';
+import { ErrorDto } from '../http/error.dto.js';
+import { Public } from '../http/public.decorator.js';
+import { RateLimit } from '../http/rate-limit.decorator.js';
+import { ProviderDto } from './auth.dto.js';
 import { EnabledProviderGuard, SignInProvider } from './providers/enabled-provider.guard.js';
 import { VerifiedProfile } from './providers/provider-auth.guard.js';
-import type { ProviderProfile } from './providers/provider-profile.js';
 import { ProviderRegistry, type EnabledProvider } from './providers/provider-registry.js';
 import { SignInCallbackGuard, SignInLoginGuard } from './providers/sign-in.guards.js';
 import { SignInService } from './sign-in.service.js';

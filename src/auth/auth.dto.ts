@@ -25,8 +25,3 @@ export class TokenResponseDto {
 export class LogoutRequestDto {
   @ApiPropertyOptional({ description: 'ends this refresh token’s session; or send a bearer access token instead' }) refresh_token?: string;
 }
-
-export class ErrorDto {
-  @ApiProperty({ example: 'invalid_grant' }) error: string;
-  @ApiProperty() error_description: string;
-}

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountsModule } from '../accounts/accounts.module.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { ClientsModule } from '../clients/clients.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { AuthController } from './auth.controller.js';
+import { AuthorizationCode } from './authorization-code.entity.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
 import { ExpiredRowsCleanup } from './expired-rows.cleanup.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
@@ -12,14 +14,13 @@ import { RolesGuard } from './guards/roles.guard.js';
 import { ProvidersModule } from './providers/providers.module.js';
 import { SignInService } from './sign-in.service.js';
 import { TokenController } from './token.controller.js';
-import { LinkController } from './link.controller.js';
 import { LinkTicketsService } from './link-tickets.service.js';
 import { TokenEndpointService } from './token-endpoint.service.js';
 import { PageSessionService } from './page-session.service.js';
 
 @Module({
-  imports: [TokensModule, AccountsModule, AuditModule, ClientsModule, ProvidersModule],
-  controllers: [AuthController, TokenController, LinkController],
+  imports: [TypeOrmModule.forFeature([AuthorizationCode]), TokensModule, AccountsModule, AuditModule, ClientsModule, ProvidersModule],
+  controllers: [AuthController, TokenController],
   providers: [
     SignInService,
     AuthorizationCodesService,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { LessThan } from 'typeorm';
 import { SessionsService, type IssuedSession } from '../tokens/sessions.service.js';
-import type { RequestContext } from '../audit/audit.service.js';
+import type { RequestContext } from '../http/request-context.js';
 import { Clock } from '../common/clock.js';
 import { pkceChallenge, randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';

@@ -7,6 +7,7 @@ import { DomainError } from '../common/domain-error.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { Db } from '../database/db.service.js';
+import { Cookies } from '../http/cookies.js';
 import { isDatabaseUnavailable, isUniqueViolation } from '../database/errors.js';
 import { UsedLoginState } from './used-login-state.entity.js';
 
@@ -42,7 +43,7 @@ const MAX_PENDING = 4;
 @Injectable()
 export class LoginStateStore {
   private readonly key: Buffer;
-  private readonly secure: boolean;
+  private readonly cookies: Cookies;
   private readonly prefix: string;
 
   constructor(
@@ -51,9 +52,9 @@ export class LoginStateStore {
     private readonly clock: Clock,
   ) {
     this.key = deriveKey(config.appSecret, 'login-state-cookie');
-    this.secure = config.publicUrl.startsWith('https://');
+    this.cookies = new Cookies(config);
     // RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, host-only and Path=/, so no sibling subdomain can plant one.
-    this.prefix = this.secure ? `__Host-${COOKIE_PREFIX}` : COOKIE_PREFIX;
+    this.prefix = this.cookies.name(COOKIE_PREFIX);
   }
 
   /** Seals the attempt into a new cookie and returns its `state` value. */
@@ -63,13 +64,7 @@ export class LoginStateStore {
     this.dropOldAttempts(req, res, now);
     const name = this.cookieName(state);
     const sealed: SealedAttempt = { ...attempt, state, createdAt: now };
-    res.cookie(name, seal(this.key, JSON.stringify(sealed), name), {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: this.secure,
-      path: '/',
-      maxAge: Math.max(0, attempt.expiresAt - now),
-    });
+    this.cookies.set(res, name, seal(this.key, JSON.stringify(sealed), name), Math.max(0, attempt.expiresAt - now));
     return state;
   }
 
@@ -87,7 +82,7 @@ export class LoginStateStore {
     if (!attempt || !safeEqual(attempt.state, state)) {
       throw new DomainError('invalid_state', 'this sign-in was not started in this browser, or was already completed');
     }
-    res.clearCookie(name, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure });
+    this.cookies.clear(res, name);
     const { state: _state, createdAt: _createdAt, ...rest } = attempt;
     if (attempt.expiresAt <= this.clock.now()) {
       throw new DomainError('invalid_state', 'the sign-in took too long; please start again').redirectingTo(attempt.returnTo);
@@ -141,7 +136,7 @@ export class LoginStateStore {
       .sort((a, b) => (b.attempt?.createdAt ?? 0) - (a.attempt?.createdAt ?? 0));
     pending.forEach(({ name, attempt }, i) => {
       if (i >= MAX_PENDING - 1 || !attempt || attempt.expiresAt <= now) {
-        res.clearCookie(name, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure });
+        this.cookies.clear(res, name);
       }
     });
   }

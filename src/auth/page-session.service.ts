@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { createHmac } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { AccountsService } from '../accounts/accounts.service.js';
-import { effectiveRoles } from '../accounts/roles.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
 import { Clock } from '../common/clock.js';
 import { deriveKey, safeEqual, seal, unseal } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
-import type { RequestContext } from '../audit/audit.service.js';
+import { Cookies } from '../http/cookies.js';
+import type { RequestContext } from '../http/request-context.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
@@ -38,7 +39,7 @@ export class PageSessionService {
   readonly cookieName: string;
   private readonly key: Buffer;
   private readonly csrfKey: Buffer;
-  private readonly secure: boolean;
+  private readonly cookies: Cookies;
   private readonly origin: string;
 
   constructor(
@@ -48,8 +49,8 @@ export class PageSessionService {
     private readonly revocations: RevocationsService,
     private readonly clock: Clock,
   ) {
-    this.secure = config.publicUrl.startsWith('https://');
-    this.cookieName = this.secure ? '__Host-sls_session' : 'sls_session';
+    this.cookies = new Cookies(config);
+    this.cookieName = this.cookies.name('sls_session');
     this.key = deriveKey(config.appSecret, 'page-session-cookie');
     this.csrfKey = deriveKey(config.appSecret, 'page-session-csrf');
     this.origin = new URL(config.publicUrl).origin;
@@ -58,13 +59,7 @@ export class PageSessionService {
   /** Starts the pages' session after a sign-in. */
   issue(res: Response, session: { sid: string; sub: string; roles: string[] }): PageSession {
     const value: PageSession = { ...session, iat: this.revocations.issuedAtFor(session.sub) };
-    res.cookie(this.cookieName, seal(this.key, JSON.stringify(value), this.cookieName), {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: this.secure,
-      path: '/',
-      maxAge: this.config.jwt.refreshTokenTtl * 1000,
-    });
+    this.cookies.set(res, this.cookieName, seal(this.key, JSON.stringify(value), this.cookieName), this.config.jwt.refreshTokenTtl * 1000);
     return value;
   }
 
@@ -90,7 +85,7 @@ export class PageSessionService {
   }
 
   clear(res: Response): void {
-    res.clearCookie(this.cookieName, { httpOnly: true, sameSite: 'lax', secure: this.secure, path: '/' });
+    this.cookies.clear(res, this.cookieName);
   }
 
   /** The CSRF token of a session: an HMAC of its id, so it needs no storage and dies with the session. */

@@ -6,7 +6,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { Clock } from '../common/clock.js';
 import { randomToken } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
-import { requestContext } from '../common/request-context.js';
+import { requestContext } from '../http/request-context.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -16,10 +16,10 @@ import type { LoginAttempt } from './login-state.store.js';
 import { LinkTicketsService } from './link-tickets.service.js';
 import { PageSessionService } from './page-session.service.js';
 import type { EnabledProvider } from './providers/provider-registry.js';
-import type { ProviderProfile } from './providers/provider-profile.js';
+import type { ProviderProfile } from '../accounts/provider-profile.js';
 import { providerErrorDetails } from './providers/provider-error.js';
 import { NotAProviderResponse, restoredAttempt } from './providers/passport-state-stores.js';
-import { withParams } from './return-url.js';
+import { withParams } from '../http/return-url.js';
 
 /** Errors the Passport libraries raise for a provider that answered badly, by class name. */
 const PROVIDER_ERRORS = new Set([

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { AccountsService } from '../accounts/accounts.service.js';
-import { effectiveRoles } from '../accounts/roles.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
 import type { User } from '../accounts/user.entity.js';
-import { AuditService, type RequestContext } from '../audit/audit.service.js';
+import { AuditService } from '../audit/audit.service.js';
+import type { RequestContext } from '../http/request-context.js';
 import { sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import { Db } from '../database/db.service.js';

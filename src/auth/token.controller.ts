@@ -2,12 +2,13 @@ import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/com
 import type { Request, Response } from 'express';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiBody, ApiConsumes, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { DomainError } from '../common/domain-error.js';
-import { CONTROL_CHARACTERS } from '../common/validators.js';
-import { ErrorDto, LogoutRequestDto, TokenRequestDto, TokenResponseDto } from './auth.dto.js';
-import { requestContext } from '../common/request-context.js';
+import { CONTROL_CHARACTERS } from '../http/validators.js';
+import { LogoutRequestDto, TokenRequestDto, TokenResponseDto } from './auth.dto.js';
+import { ErrorDto } from '../http/error.dto.js';
+import { requestContext } from '../http/request-context.js';
 import { AccessTokensService } from '../tokens/access-tokens.service.js';
-import { Public } from './decorators/public.decorator.js';
-import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { Public } from '../http/public.decorator.js';
+import { RateLimit } from '../http/rate-limit.decorator.js';
 import { bearerToken } from './guards/jwt-auth.guard.js';
 import { TokenEndpointService, type ClientTokenResponse, type TokenResponse } from './token-endpoint.service.js';
 

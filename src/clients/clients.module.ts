@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
-import { ClientsAdminController } from './clients-admin.controller.js';
+import { ApiClient } from './api-client.entity.js';
 import { ClientsService } from './clients.service.js';
 
 @Module({
-  imports: [TokensModule, AuditModule],
-  controllers: [ClientsAdminController],
+  imports: [TypeOrmModule.forFeature([ApiClient]), TokensModule, AuditModule],
   providers: [ClientsService],
   exports: [ClientsService],
 })

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { AuditService, type AuditType, type RequestContext } from '../audit/audit.service.js';
+import { AuditService, type AuditType } from '../audit/audit.service.js';
+import type { RequestContext } from '../http/request-context.js';
 import { Clock } from '../common/clock.js';
 import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';

@@ -108,6 +108,12 @@ export interface AppConfig {
   httpIdleTimeoutMs: number;
 }
 
+/**
+ * Whether the service is reached over https (Secure and `__Host-` cookies, HSTS). PUBLIC_URL says so, never a
+ * request's scheme or X-Forwarded-Proto, which whoever sits in front could set (SECURITY.md F4).
+ */
+export const servedOverHttps = (config: Pick<AppConfig, 'publicUrl'>): boolean => config.publicUrl.startsWith('https://');
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }

@@ -2,20 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseConfig } from '../config/config.js';
-import { User } from '../accounts/user.entity.js';
-import { Identity } from '../accounts/identity.entity.js';
-import { AuthorizationCode } from '../auth/authorization-code.entity.js';
-import { UsedLoginState } from '../auth/used-login-state.entity.js';
-import { SigningKey } from '../tokens/signing-key.entity.js';
-import { Session } from '../tokens/session.entity.js';
-import { RefreshToken } from '../tokens/refresh-token.entity.js';
-import { AuditEvent } from '../audit/audit-event.entity.js';
-import { Revocation } from '../tokens/revocation.entity.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { Revocations1764200000000 } from './migrations/1764200000000-revocations.js';
 import { Accounts1764300000000 } from './migrations/1764300000000-accounts.js';
-import { LinkTicket } from '../accounts/link-ticket.entity.js';
-import { ApiClient } from '../clients/api-client.entity.js';
 import { ApiClients1764400000000 } from './migrations/1764400000000-api-clients.js';
 import { SearchIndexes1764500000000 } from './migrations/1764500000000-search-indexes.js';
 import { SubstringSearch1764600000000 } from './migrations/1764600000000-substring-search.js';
@@ -23,19 +12,6 @@ import { BrowserSessions1764650000000 } from './migrations/1764650000000-browser
 import { RefreshTokenSuccessor1764719100000 } from './migrations/1764719100000-refresh-token-successor.js';
 import { HealthHeartbeats1764719300000 } from './migrations/1764719300000-health-heartbeats.js';
 
-export const ENTITIES = [
-  User,
-  Identity,
-  AuthorizationCode,
-  UsedLoginState,
-  SigningKey,
-  Session,
-  RefreshToken,
-  AuditEvent,
-  Revocation,
-  LinkTicket,
-  ApiClient,
-];
 export const MIGRATIONS = [
   InitialSchema1764100000000,
   Revocations1764200000000,
@@ -48,9 +24,13 @@ export const MIGRATIONS = [
   HealthHeartbeats1764719300000,
 ];
 
-/** The same options serve start-up (migrations run there) and `npm run migration:run`. */
+/**
+ * The same options serve start-up (migrations run there) and `npm run migration:run`. No entities: each feature module
+ * registers its own (`TypeOrmModule.forFeature`) and the app's data source loads them (`autoLoadEntities`, AppModule),
+ * so this folder imports no feature. Migrations need none: they are written with TypeORM's schema API.
+ */
 export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {
-  const common = { entities: ENTITIES, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;
+  const common = { migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;
   if (db.type === 'postgres') {
     return { ...common, type: 'postgres', url: db.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };
   }

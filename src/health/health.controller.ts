@@ -8,7 +8,7 @@ import {
 } from '@nestjs/terminus';
 import { InjectRedis, type RedisClient } from '../redis/redis.module.js';
 import { ApiTags } from '@nestjs/swagger';
-import { Public } from '../auth/decorators/public.decorator.js';
+import { Public } from '../http/public.decorator.js';
 import { DatabaseWriteIndicator } from './database-write.indicator.js';
 
 @ApiTags('operations')

@@ -2,18 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger as Pino } from 'pino';
 import type { MetricsService } from '../metrics/metrics.service.js';
+import { RESPONSE_ERROR, RESPONSE_OUTAGE, type ResponseOutage } from '../http/domain-error.filter.js';
 import { LogThrottle } from './log-throttle.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-
-/** What the error filter leaves on the response for the request's log line (a 5xx's cause). */
-export const RESPONSE_ERROR = Symbol('responseError');
-/** What it leaves instead for a 503 (the database or a provider unavailable): an outage, not a bug. */
-export const RESPONSE_OUTAGE = Symbol('responseOutage');
-export interface ResponseOutage {
-  code: string;
-  cause: unknown;
-}
 
 /**
  * One hook per request for everything observed about it: a request id (a well-formed incoming X-Request-Id, or a new

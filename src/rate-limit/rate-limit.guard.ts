@@ -2,10 +2,10 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { DomainError } from '../common/domain-error.js';
-import { clientIp } from '../common/request-context.js';
+import { clientIp } from '../http/request-context.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
-import { RATE_LIMIT, type RateLimitClass } from './rate-limit.decorator.js';
+import { RATE_LIMIT, type RateLimitClass } from '../http/rate-limit.decorator.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RateLimiter, retryAfterSeconds } from './rate-limiter.service.js';
 

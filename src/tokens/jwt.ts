@@ -1,12 +1,11 @@
 import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import type { JwtAlg } from '../config/config.js';
 
-/**
+/*
  * Compact JWS with node:crypto, synchronously: the guard verifies on every request, and jose's async verify costs
- * several times the throughput of the endpoint it protects. Only the three algorithms we issue exist here, so an
- * `alg` outside them (`none`, HS256 …) can never select a verification path (RFC 8725 §3.1).
+ * several times the throughput of the endpoint it protects. Only the three algorithms we issue (`JwtAlg`) have a
+ * branch below, so an `alg` outside them (`none`, HS256 …) can never select a verification path (RFC 8725 §3.1).
  */
-export const SUPPORTED_ALGS: readonly JwtAlg[] = ['RS256', 'ES256', 'EdDSA'];
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { IsNull, type EntityManager } from 'typeorm';
-import { AuditService, type RequestContext } from '../audit/audit.service.js';
+import { AuditService } from '../audit/audit.service.js';
+import type { RequestContext } from '../http/request-context.js';
 import { Clock } from '../common/clock.js';
 import { randomToken, sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
@@ -9,7 +10,7 @@ import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { Db } from '../database/db.service.js';
 import { RefreshToken } from './refresh-token.entity.js';
-import { effectiveRoles } from '../accounts/roles.js';
+import { effectiveRoles } from './token-roles.js';
 import { RevocationsService } from './revocations.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { Session } from './session.entity.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { RequestContext } from '../audit/audit.service.js';
+import type { RequestContext } from '../http/request-context.js';
 import { AuthorizationCodesService } from '../auth/authorization-codes.service.js';
 import { LinkTicketsService } from '../auth/link-tickets.service.js';
 import type { LoginAttempt } from '../auth/login-state.store.js';
@@ -11,6 +11,7 @@ import { deriveKey, pkceChallenge, randomToken, seal, unseal } from '../common/c
 import { DomainError } from '../common/domain-error.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
+import { Cookies } from '../http/cookies.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
 
@@ -32,7 +33,7 @@ interface PendingSignIn {
 @Injectable()
 export class PageSignInService {
   private readonly key: Buffer;
-  private readonly secure: boolean;
+  private readonly cookies: Cookies;
   private readonly verifierCookie: string;
   private readonly callbackUrl: string;
 
@@ -45,10 +46,10 @@ export class PageSignInService {
     @InjectConfig() private readonly config: ResolvedConfig,
   ) {
     this.key = deriveKey(config.appSecret, 'page-pkce-cookie');
-    this.secure = config.publicUrl.startsWith('https://');
+    this.cookies = new Cookies(config);
     // RFC 6265bis §4.1.3.2: __Host- (Secure, host-only, Path=/) on https, so a sibling domain cannot plant its own
     // verifier and finish a sign-in of its choosing in this browser (SECURITY.md L2).
-    this.verifierCookie = this.secure ? `__Host-${VERIFIER_COOKIE}` : VERIFIER_COOKIE;
+    this.verifierCookie = this.cookies.name(VERIFIER_COOKIE);
     this.callbackUrl = `${config.publicUrl}/session/callback`;
   }
 
@@ -94,19 +95,18 @@ export class PageSignInService {
 
   private newVerifier(res: Response, link: boolean): string {
     const pending: PendingSignIn = { verifier: randomToken(32), link };
-    res.cookie(this.verifierCookie, seal(this.key, JSON.stringify(pending), this.verifierCookie), {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: this.secure,
-      path: '/',
-      maxAge: this.config.loginStateTtl * 1000,
-    });
+    this.cookies.set(
+      res,
+      this.verifierCookie,
+      seal(this.key, JSON.stringify(pending), this.verifierCookie),
+      this.config.loginStateTtl * 1000,
+    );
     return pkceChallenge(pending.verifier);
   }
 
   private takeVerifier(req: Request, res: Response): PendingSignIn | undefined {
     const raw = (req.cookies as Record<string, unknown> | undefined)?.[this.verifierCookie];
-    res.clearCookie(this.verifierCookie, { httpOnly: true, sameSite: 'lax', secure: this.secure, path: '/' });
+    this.cookies.clear(res, this.verifierCookie);
     const opened = typeof raw === 'string' ? unseal(this.key, raw, this.verifierCookie) : undefined;
     return opened === undefined ? undefined : (JSON.parse(opened) as PendingSignIn);
   }

@@ -2,14 +2,14 @@ import { Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } fr
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ROLE_ADMIN } from '../accounts/roles.js';
-import { Public } from '../auth/decorators/public.decorator.js';
-import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
-import { UsersOnly } from '../auth/decorators/users-only.decorator.js';
+import { Public } from '../http/public.decorator.js';
+import { CurrentAuth } from '../http/current-auth.decorator.js';
+import { UsersOnly } from '../http/users-only.decorator.js';
 import { PageSessionService } from '../auth/page-session.service.js';
-import { requestContext } from '../common/request-context.js';
+import { requestContext } from '../http/request-context.js';
 import { EnabledProviderGuard } from '../auth/providers/enabled-provider.guard.js';
 import { ProviderRegistry } from '../auth/providers/provider-registry.js';
-import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { RateLimit } from '../http/rate-limit.decorator.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
@@ -36,16 +36,17 @@ export class PagesController {
     @InjectConfig() private readonly config: ResolvedConfig,
   ) {}
 
-  /** The sign-in page; a signed-in visitor goes on to the account page. */
+  /**
+   * The sign-in page; a signed-in visitor goes on to the account page. An `error` shows as our own sentence for its
+   * code; an `error_description` is not read: our redirects here never carry one, so any would come from whoever
+   * wrote the link, and text of their choosing on our page ("call this number…") is content spoofing even escaped.
+   */
   @Public()
   @Get(['', 'login'])
-  async home(@Req() req: Request, @Res() res: Response, @Query('error') error: unknown, @Query('error_description') description: unknown) {
+  async home(@Req() req: Request, @Res() res: Response, @Query('error') error: unknown) {
     if (error === undefined && (await this.pages.authenticate(req, res))) return res.redirect(303, '/account');
-    const err =
-      typeof error === 'string'
-        ? { code: error.slice(0, 64), description: typeof description === 'string' ? description : undefined }
-        : undefined;
-    html(res, 200, signInPage(this.registry.list(), new URL(this.config.publicUrl).host, err));
+    const code = typeof error === 'string' ? error.slice(0, 64) : undefined;
+    html(res, 200, signInPage(this.registry.list(), new URL(this.config.publicUrl).host, code));
   }
 
   /** Browsers ask for it on every page without an icon of its own (the demo provider's). */

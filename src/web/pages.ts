@@ -8,8 +8,11 @@ import { escapeHtml } from '../common/html.js';
 export const PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/** What each error code the sign-in can end with means to the person who sees it. */
-export const SIGN_IN_MESSAGES: Record<string, string> = {
+/**
+ * What each error code the sign-in can end with means to the person who sees it. Read through messageFor only: a code
+ * from a URL may be `__proto__` or `toString`, which a plain look-up here would find.
+ */
+const SIGN_IN_MESSAGES: Record<string, string> = {
   access_denied: 'Sign-in was cancelled. You can try again, or choose another provider.',
   invalid_state: 'This sign-in took too long or was started in another window. Please start again.',
   provider_unavailable: 'The sign-in provider could not be reached. Please try again in a moment.',
@@ -54,15 +57,18 @@ function providerButton(p: EnabledProvider, href: string): string {
   return `<a class="btn btn-oidc" href="${href}">${KEY_LOGO}<span>Continue with ${name}</span></a>`;
 }
 
-export function signInPage(providers: EnabledProvider[], host: string, error?: { code: string; description?: string }): string {
+export function signInPage(providers: EnabledProvider[], host: string, errorCode?: string): string {
   const buttons = providers.map((p) => `<li>${providerButton(p, `/session/login/${encodeURIComponent(p.id)}`)}</li>`).join('\n');
-  const message = error ? messageFor(error.code) : undefined;
+  const alert =
+    errorCode === undefined
+      ? ''
+      : `<div class="alert" role="alert" id="error"><strong>${escapeHtml(messageFor(errorCode))}</strong><br><small>Error code: ${escapeHtml(errorCode)}</small></div>`;
   return layout(
     'Sign in',
     `<main class="card narrow">
 <h1>Sign in</h1>
 <p class="lead">to ${escapeHtml(host)}</p>
-${message ? `<div class="alert" role="alert" id="error"><strong>${escapeHtml(message)}</strong><br><small>Error code: ${escapeHtml(error!.code)}</small></div>` : ''}
+${alert}
 <ul class="providers">
 ${buttons || '<li>No sign-in provider is enabled.</li>'}
 </ul>

@@ -67,6 +67,14 @@ describe('built-in demo identity provider', () => {
     expect(service.serverErrors).toEqual([]);
   });
 
+  it("shows our sentence for the code, never a link's own error_description (content spoofing)", async () => {
+    const q = new URLSearchParams({ error: 'access_denied', error_description: 'Your account is locked: call +1 555 0100' });
+    const page = await (await fetch(`${service.url}/?${q}`)).text();
+    expect(page).toContain('Sign-in was cancelled.');
+    expect(page).toContain('Error code: access_denied');
+    expect(page).not.toContain('555 0100');
+  });
+
   it('is off in production', async () => {
     const { loadConfig } = await import('../../src/config/config.js');
     const config = loadConfig({ NODE_ENV: 'production', APP_SECRET: 'x'.repeat(40) });

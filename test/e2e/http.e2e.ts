@@ -144,17 +144,19 @@ describe('HTTP surface', () => {
 
   it('closes connections that go quiet (slow loris)', async () => {
     const quiet = await startService({ HTTP_IDLE_TIMEOUT_MS: '300' });
+    const socket = connect(Number(new URL(quiet.url).port), '127.0.0.1');
     try {
-      const { port } = new URL(quiet.url);
-      const socket = connect(Number(port), '127.0.0.1');
       await new Promise((r) => socket.once('connect', r));
       socket.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+      let timer: NodeJS.Timeout | undefined;
       const closed = await Promise.race([
         new Promise((r) => socket.once('close', () => r('closed'))),
-        new Promise((r) => setTimeout(() => r('open'), 5000)),
-      ]);
+        new Promise((r) => (timer = setTimeout(() => r('open'), 5000))),
+      ]).finally(() => clearTimeout(timer));
       expect(closed).toBe('closed');
     } finally {
+      // Even when the server failed to close it: an open socket or timer would keep Jest from exiting.
+      socket.destroy();
       await quiet.close();
     }
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Identity } from '../../src/accounts/identity.entity.js';
 import { User } from '../../src/accounts/user.entity.js';
-import type { ProviderProfile } from '../../src/auth/providers/provider-profile.js';
+import type { ProviderProfile } from '../../src/accounts/provider-profile.js';
 import { Clock } from '../../src/common/clock.js';
 import { Db } from '../../src/database/db.service.js';
 import { SessionsService } from '../../src/tokens/sessions.service.js';

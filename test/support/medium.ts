@@ -4,6 +4,8 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Identity } from '../../src/accounts/identity.entity.js';
+import { User } from '../../src/accounts/user.entity.js';
 import { AuditEvent } from '../../src/audit/audit-event.entity.js';
 import { Clock } from '../../src/common/clock.js';
 import { DomainError } from '../../src/common/domain-error.js';
@@ -88,7 +90,9 @@ export async function startMedium(features: (Type | DynamicModule)[], opts: { en
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule.forRoot('silent'),
-        TypeOrmModule.forRoot(dataSourceOptions(config.database)),
+        TypeOrmModule.forRoot({ ...dataSourceOptions(config.database), autoLoadEntities: true }),
+        // What the factories write and auditOf reads, whichever feature is under test (a sessions spec has no accounts).
+        TypeOrmModule.forFeature([User, Identity, AuditEvent]),
         MetricsModule,
         MediumRootModule.forRoot(clock),
         ...features,

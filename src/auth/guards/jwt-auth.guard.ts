@@ -1,13 +1,15 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { DomainError } from '../../common/domain-error.js';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { AccessTokensService, type AccessTokenClaims } from '../../tokens/access-tokens.service.js';
 import { PageSessionService } from '../page-session.service.js';
 import { RevocationsService } from '../../tokens/revocations.service.js';
-import type { AuthenticatedRequest } from '../decorators/current-auth.decorator.js';
-import { IS_PUBLIC } from '../decorators/public.decorator.js';
-import { USERS_ONLY } from '../decorators/users-only.decorator.js';
+import { IS_PUBLIC } from '../../http/public.decorator.js';
+import { USERS_ONLY } from '../../http/users-only.decorator.js';
+
+/** A request this guard let through: `auth` holds the caller's verified claims (read with @CurrentAuth()). */
+export type AuthenticatedRequest = Request & { auth: AccessTokenClaims };
 
 /** RFC 6750 §2.1 Authorization header only; tokens in query strings or bodies are not read (RFC 9700 §4.3.2). */
 export function bearerToken(header: unknown): string | undefined {

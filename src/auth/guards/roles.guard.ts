@@ -1,8 +1,8 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { DomainError } from '../../common/domain-error.js';
-import type { AuthenticatedRequest } from '../decorators/current-auth.decorator.js';
-import { ROLES } from '../decorators/roles.decorator.js';
+import type { AuthenticatedRequest } from './jwt-auth.guard.js';
+import { ROLES } from '../../http/roles.decorator.js';
 
 /** Runs after JwtAuthGuard: a route with @Roles() needs one of them in the verified token. */
 @Injectable()

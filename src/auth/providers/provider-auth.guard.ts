@@ -5,7 +5,7 @@ import { DomainError } from '../../common/domain-error.js';
 import type { LoginAttempt } from '../login-state.store.js';
 import { enabledProvider } from './enabled-provider.guard.js';
 import type { EnabledProvider } from './provider-registry.js';
-import type { ProviderProfile } from './provider-profile.js';
+import type { ProviderProfile } from '../../accounts/provider-profile.js';
 
 /**
  * Runs the Passport strategy of the provider EnabledProviderGuard resolved, through @nestjs/passport's AuthGuard, with

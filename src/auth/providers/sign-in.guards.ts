@@ -6,12 +6,12 @@ import { InjectConfig } from '../../config/config.module.js';
 import { S256_CHALLENGE } from '../authorization-codes.service.js';
 import { LinkTicketsService } from '../link-tickets.service.js';
 import type { LoginAttempt } from '../login-state.store.js';
-import { resolveReturnTo } from '../return-url.js';
+import { resolveReturnTo } from '../../http/return-url.js';
 import { SignInService } from '../sign-in.service.js';
 import { enabledProvider } from './enabled-provider.guard.js';
 import { ProviderAuthGuard, ProviderLoginGuard } from './provider-auth.guard.js';
 import type { EnabledProvider } from './provider-registry.js';
-import type { ProviderProfile } from './provider-profile.js';
+import type { ProviderProfile } from '../../accounts/provider-profile.js';
 
 /**
  * GET /auth/:provider/login: the attempt from the query (returnTo, the app's PKCE challenge, a link URL's ticket),

@@ -1,5 +1,5 @@
 import { DomainError } from '../../../common/domain-error.js';
-import { emailOf, providerProfile, str, type ProviderProfile } from '../provider-profile.js';
+import { emailOf, providerProfile, str, type ProviderProfile } from '../../../accounts/provider-profile.js';
 
 /**
  * Graph `/me` as a profile. The email is absent when the person declined the permission, and never counts as

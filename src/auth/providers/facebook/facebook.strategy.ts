@@ -10,7 +10,7 @@ import type { FacebookProviderConfig } from '../../../config/config.js';
 import type { LoginStateStore } from '../../login-state.store.js';
 import { hardenOAuth2Client, oauth2ClientOf } from '../oauth2-client.js';
 import { oauth2StateStore, restoringAttemptOnError } from '../passport-state-stores.js';
-import type { ProviderProfile } from '../provider-profile.js';
+import type { ProviderProfile } from '../../../accounts/provider-profile.js';
 import { callingDoneOnce, strategyName, type ProviderStrategy } from '../provider-strategy.js';
 import { facebookProfile } from './facebook.profile.js';
 

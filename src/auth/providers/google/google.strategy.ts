@@ -13,7 +13,7 @@ import { IdTokenVerifier } from '../id-token.verifier.js';
 import { oidcProfile } from '../oidc/oidc.profile.js';
 import { hardenOAuth2Client, oauth2ClientOf } from '../oauth2-client.js';
 import { attemptOf, newAttempt, oauth2StateStore, restoringAttemptOnError } from '../passport-state-stores.js';
-import type { ProviderProfile } from '../provider-profile.js';
+import type { ProviderProfile } from '../../../accounts/provider-profile.js';
 import { callingDoneOnce, strategyName, type ProviderStrategy } from '../provider-strategy.js';
 
 type Verify = (req: Request, at: string, rt: string, params: GoogleCallbackParameters, profile: Profile, done: VerifyCallback) => void;

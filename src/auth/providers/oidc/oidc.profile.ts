@@ -1,5 +1,5 @@
 import { DomainError } from '../../../common/domain-error.js';
-import { emailOf, isVerified, providerProfile, rolesFrom, str, type ProviderProfile } from '../provider-profile.js';
+import { emailOf, isVerified, providerProfile, rolesFrom, str, type ProviderProfile } from '../../../accounts/provider-profile.js';
 
 /**
  * One profile from a verified ID token and, when fetched, UserInfo. UserInfo must describe the same subject (OIDC

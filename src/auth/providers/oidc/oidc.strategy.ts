@@ -7,7 +7,7 @@ import type { LoginAttempt, LoginStateStore } from '../../login-state.store.js';
 import { IdTokenVerifier } from '../id-token.verifier.js';
 import { hardenOAuth2Client, oauth2ClientOf, useClientSecretBasic } from '../oauth2-client.js';
 import { attemptOf, newAttempt, oidcStateStore, restoringAttemptOnError } from '../passport-state-stores.js';
-import type { ProviderProfile } from '../provider-profile.js';
+import type { ProviderProfile } from '../../../accounts/provider-profile.js';
 import { callingDoneOnce, strategyName, type ProviderStrategy } from '../provider-strategy.js';
 import { tokenAuthMethod, type OidcMetadata } from './discovery.js';
 import { oidcProfile } from './oidc.profile.js';

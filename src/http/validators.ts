@@ -2,7 +2,7 @@ import { applyDecorators, type PipeTransform } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsOptional, IsString, Matches, NotContains } from 'class-validator';
 import { ROLE_NAME } from '../config/config.js';
-import { DomainError } from './domain-error.js';
+import { DomainError } from '../common/domain-error.js';
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/;

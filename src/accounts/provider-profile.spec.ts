@@ -1,4 +1,4 @@
-import { DomainError } from '../../common/domain-error.js';
+import { DomainError } from '../common/domain-error.js';
 import { emailOf, providerProfile, type ProviderProfile } from './provider-profile.js';
 
 const fields = { provider: 'p', email: null, emailVerified: false, name: null, picture: null, claims: {} };

@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
-import { AdminApi } from '../auth/decorators/admin-api.decorator.js';
-import { SigningKeysService } from './signing-keys.service.js';
+import { AdminApi } from '../http/admin-api.decorator.js';
+import { SigningKeysService } from '../tokens/signing-keys.service.js';
 
 @AdminApi()
 @Controller('admin/keys')

@@ -1,6 +1,5 @@
 import type { Request } from 'express';
 import { isIP } from 'node:net';
-import type { RequestContext } from '../audit/audit.service.js';
 
 /** sessions.ip and audit_events.ip are varchar(64): an IPv6 address with an IPv4 tail is 45 characters. */
 const MAX_IP_LENGTH = 64;
@@ -14,6 +13,12 @@ const MAX_IP_LENGTH = 64;
 export function clientIp(req: Request): string | null {
   const ip = req.ip;
   return ip && ip.length <= MAX_IP_LENGTH && isIP(ip) !== 0 ? ip : null;
+}
+
+/** Who made the request: recorded with every event it causes (audit) and with the sessions it starts. */
+export interface RequestContext {
+  ip: string | null;
+  userAgent: string | null;
 }
 
 /** The caller as recorded in sessions and audit events. */

@@ -1,10 +1,18 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { withParams } from '../auth/return-url.js';
-import { DomainError, type ErrorCode } from './domain-error.js';
+import { withParams } from './return-url.js';
+import { DomainError, type ErrorCode } from '../common/domain-error.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
-import { RESPONSE_ERROR, RESPONSE_OUTAGE, type ResponseOutage } from '../logging/request-observer.js';
+
+/** What the filter leaves on the response for the request's log line (a 5xx's cause; `observeRequests` writes it). */
+export const RESPONSE_ERROR = Symbol('responseError');
+/** What it leaves instead for a 503 (the database or a provider unavailable): an outage, not a bug. */
+export const RESPONSE_OUTAGE = Symbol('responseOutage');
+export interface ResponseOutage {
+  code: string;
+  cause: unknown;
+}
 
 const CODE_FOR_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_request',

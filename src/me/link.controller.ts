@@ -1,14 +1,14 @@
-import { UsersOnly } from './decorators/users-only.decorator.js';
+import { UsersOnly } from '../http/users-only.decorator.js';
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
-import { CurrentAuth } from './decorators/current-auth.decorator.js';
-import { LinkTicketsService } from './link-tickets.service.js';
-import { ProviderRegistry } from './providers/provider-registry.js';
-import { MAX_RETURN_URL_LENGTH, resolveReturnTo } from './return-url.js';
+import { CurrentAuth } from '../http/current-auth.decorator.js';
+import { LinkTicketsService } from '../auth/link-tickets.service.js';
+import { ProviderRegistry } from '../auth/providers/provider-registry.js';
+import { MAX_RETURN_URL_LENGTH, resolveReturnTo } from '../http/return-url.js';
 
 export class LinkRequestDto {
   @ApiPropertyOptional({

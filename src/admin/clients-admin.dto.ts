@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { applyDecorators } from '@nestjs/common';
 import { IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { NoControlCharacters, RoleList, ScopeList } from '../common/validators.js';
+import { NoControlCharacters, RoleList, ScopeList } from '../http/validators.js';
 
 /** An optional client name, 1–200 characters without control characters (required where `required`). */
 const ClientName = (required: boolean) =>

@@ -1,9 +1,9 @@
 import { DataSource } from 'typeorm';
-import { AuditEvent } from '../audit/audit-event.entity.js';
-import { User } from '../accounts/user.entity.js';
-import { dataSourceOptions } from './data-source.js';
-import { Db, numberedParameters } from './db.service.js';
-import { isUniqueViolation } from './errors.js';
+import { AuditEvent } from '../../src/audit/audit-event.entity.js';
+import { User } from '../../src/accounts/user.entity.js';
+import { dataSourceOptions } from '../../src/database/data-source.js';
+import { Db, numberedParameters } from '../../src/database/db.service.js';
+import { isUniqueViolation } from '../../src/database/errors.js';
 import type { Database } from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,9 +15,10 @@ describe('Db on SQLite', () => {
   let db: Db;
 
   beforeAll(async () => {
-    ds = await new DataSource(
-      dataSourceOptions({ type: 'sqlite', path: join(mkdtempSync(join(tmpdir(), 'sls-db-')), 'app.db') }),
-    ).initialize();
+    ds = await new DataSource({
+      ...dataSourceOptions({ type: 'sqlite', path: join(mkdtempSync(join(tmpdir(), 'sls-db-')), 'app.db') }),
+      entities: [User, AuditEvent],
+    }).initialize();
     db = new Db(ds);
   });
 

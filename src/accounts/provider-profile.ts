@@ -1,7 +1,7 @@
-import { DomainError } from '../../common/domain-error.js';
-import { lowerCaseAscii } from '../../common/email.js';
-import { CONTROL_CHARACTERS } from '../../common/validators.js';
-import type { JsonObject } from '../../database/columns.js';
+import { DomainError } from '../common/domain-error.js';
+import { lowerCaseAscii } from '../common/email.js';
+import { CONTROL_CHARACTERS } from '../http/validators.js';
+import type { JsonObject } from '../database/columns.js';
 
 /** What every strategy's verify step turns its provider's answer into; nothing provider-specific goes past this. */
 export interface ProviderProfile {

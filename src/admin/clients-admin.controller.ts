@@ -1,16 +1,16 @@
-import { AdminApi } from '../auth/decorators/admin-api.decorator.js';
+import { AdminApi } from '../http/admin-api.decorator.js';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { ErrorDto } from '../auth/auth.dto.js';
-import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
+import { ErrorDto } from '../http/error.dto.js';
+import { CurrentAuth } from '../http/current-auth.decorator.js';
 
-import { requestContext } from '../common/request-context.js';
-import { PathIdPipe } from '../common/validators.js';
+import { requestContext } from '../http/request-context.js';
+import { PathIdPipe } from '../http/validators.js';
 
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
-import { ClientDto, ClientWithSecretDto, CreateClientDto, RotateSecretDto, UpdateClientDto } from './clients.dto.js';
-import { ClientsService } from './clients.service.js';
+import { ClientDto, ClientWithSecretDto, CreateClientDto, RotateSecretDto, UpdateClientDto } from './clients-admin.dto.js';
+import { ClientsService } from '../clients/clients.service.js';
 
 /** client_id is a varchar(64). */
 const CLIENT_ID = new PathIdPipe(64, 'client');

@@ -1,17 +1,17 @@
-import { UsersOnly } from '../auth/decorators/users-only.decorator.js';
+import { UsersOnly } from '../http/users-only.decorator.js';
 import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import { requestContext } from '../common/request-context.js';
+import { requestContext } from '../http/request-context.js';
 import { isoTime } from '../common/time.js';
 import { ApiBearerAuth, ApiConflictResponse, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { ErrorDto } from '../auth/auth.dto.js';
-import { ClaimsDto, MeDto, SessionDto } from './accounts.dto.js';
-import { CurrentAuth } from '../auth/decorators/current-auth.decorator.js';
+import { ErrorDto } from '../http/error.dto.js';
+import { ClaimsDto, MeDto, SessionDto } from './me.dto.js';
+import { CurrentAuth } from '../http/current-auth.decorator.js';
 import { DomainError } from '../common/domain-error.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
-import { AccountsService } from './accounts.service.js';
-import { effectiveRoles } from './roles.js';
+import { AccountsService } from '../accounts/accounts.service.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
 
 @ApiTags('me')
 @ApiBearerAuth()

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { RateLimit } from '../../rate-limit/rate-limit.decorator.js';
-import { ErrorDto } from '../auth.dto.js';
+import { RateLimit } from './rate-limit.decorator.js';
+import { ErrorDto } from './error.dto.js';
 import { Roles } from './roles.decorator.js';
 
 /** Admins only: a bearer token with the `admin` role (401 without a token, 403 without the role), admin rate limit. */
