@@ -11,6 +11,7 @@ import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
 import { LoginStateStore } from './login-state.store.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
+import { SignInRepository } from './sign-in.repository.js';
 import { SignInService } from './sign-in.service.js';
 import { TokenController } from './token.controller.js';
 import { LinkController } from './link.controller.js';
@@ -30,6 +31,7 @@ import { PageSessionService } from './page-session.service.js';
     LinkTicketsService,
     PageSessionService,
     ExpiredRowsCleanup,
+    SignInRepository,
     // Order matters: authenticate first, then check roles. Deny by default; @Public() opts out.
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
