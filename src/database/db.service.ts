@@ -109,14 +109,15 @@ export class Database {
    * transaction it joins that one (one commit, one rollback), so a service method can make itself atomic whether or
    * not its caller already is.
    */
-  async transaction<T>(work: () => Promise<T>): Promise<T> {
+  transaction<T>(work: () => Promise<T>): Promise<T> {
     const unit = this.current();
     if (unit?.afterCommit) return work();
     const afterCommit: (() => void)[] = [];
     // Inside a unit outside a transaction (a repository's `run`), that unit already holds the SQLite queue.
-    const result = await this.runTransaction(afterCommit, work, unit !== undefined);
-    for (const hook of afterCommit) hook();
-    return result;
+    return this.runTransaction(afterCommit, work, unit !== undefined).then((result) => {
+      for (const hook of afterCommit) hook();
+      return result;
+    });
   }
 
   /**
@@ -136,14 +137,17 @@ export class Database {
     // is the whole transaction (TypeORM's own adds savepoint bookkeeping and events we do not use). IMMEDIATE takes
     // the write lock up front, so two processes on one file wait for each other instead of failing to upgrade.
     const transaction = async () => {
+      const unit: Unit = { manager: this.dataSource.manager, afterCommit, open: true };
       this.statement(sqlite, 'BEGIN IMMEDIATE').run();
       try {
-        const result = await this.within({ manager: this.dataSource.manager, afterCommit, open: true }, work);
+        const result = await this.units.run(unit, work);
         this.statement(sqlite, 'COMMIT').run();
         return result;
       } catch (e) {
         if (sqlite.inTransaction) this.statement(sqlite, 'ROLLBACK').run();
         throw e;
+      } finally {
+        unit.open = false;
       }
     };
     return queued ? transaction() : this.serialise(transaction);

@@ -11,7 +11,7 @@ import { effectiveRoles } from '../accounts/roles.js';
 import { RevocationsService } from './revocations.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { Session } from './session.entity.js';
-import { SessionsRepository, type RefreshTokenState } from './sessions.repository.js';
+import { SessionsRepository, type TokenOwner } from './sessions.repository.js';
 
 export interface IssuedSession {
   session: Pick<Session, 'id' | 'userId'>;
@@ -87,10 +87,10 @@ export class SessionsService {
   }
 
   /**
-   * Spends a refresh token and returns its successor, in one transaction on either database. The spend is one
-   * conditional UPDATE (… WHERE used_at IS NULL): of any number of concurrent uses, exactly one changes the row
-   * (SECURITY.md R3). A token that was already spent is reuse: the whole session is revoked, since either the app or
-   * an attacker holds a stolen copy.
+   * Spends a refresh token and returns its successor, in one transaction. The spend is one conditional UPDATE (…
+   * WHERE used_at IS NULL): of any number of concurrent uses, exactly one changes the row (SECURITY.md R3). A token
+   * that was already spent is reuse: the whole session is revoked, since either the app or an attacker holds a stolen
+   * copy.
    *
    * Except once (issue 19): a token spent less than REFRESH_REUSE_GRACE seconds ago whose successor is still unused
    * is taken for a retry whose answer was lost (an instance killed after the commit, a network stall). It answers with
@@ -99,26 +99,24 @@ export class SessionsService {
    * single: a second retry, a concurrent one that lost, or the retired successor presented later finds a spent
    * successor and is reuse, as in Okta's and Auth0's rotation, where only the previous token gets the leeway. The
    * retirement is itself a conditional UPDATE, so concurrent retries (or a retry and a use of the successor) cannot
-   * both win. On SQLite the transaction holds the write lock (BEGIN IMMEDIATE) throughout; on PostgreSQL the two
-   * conditional UPDATEs carry the race.
+   * both win, on any instance. The grace is looked at only when the spend did not happen.
+   *
+   * One implementation for both databases, plus a shortcut on PostgreSQL for the common case: an unused token of an
+   * active session is rotated by one statement (SessionsRepository.rotateInOneStatement) instead of BEGIN, four
+   * statements and COMMIT; anything else (a retry, reuse, an ended session) takes the transaction below. Measured on
+   * 2026-12-01, `node bench/refresh-ab.mjs <dist with rotatesInOneStatement false> dist postgres 3` (HTTP, 10
+   * connections each rotating its own chain, runs interleaved): 127 refreshes/s and 3.8 ms of CPU each without the
+   * shortcut, 174/s and 2.8 ms with it. On SQLite the transaction is in-process and costs about 0.15 ms.
    */
   async rotate(refreshToken: string, ctx: RequestContext): Promise<RotatedSession> {
     const hash = sha256(refreshToken);
     const now = this.clock.now();
-    const result = await this.database.transaction(async () => {
-      const state = await this.repository.refreshTokenState(hash);
-      // Unknown, or its session ended or its user disabled: nothing to spend (a spent one is looked at below).
-      if (!state || state.user.disabled || !this.isActive(state.session, now)) return undefined;
-      const next = randomToken(32);
-      const nextHash = sha256(next);
-      if (state.usedAt === null && (await this.repository.spend(hash, nextHash, now))) return this.addSuccessor(state, next, nextHash, now);
-      // Spent before, or by a concurrent use that won: the retry of a lost answer, within the grace, or reuse.
-      const grace = this.config.jwt.refreshReuseGrace * 1000;
-      if (grace <= 0 || !(await this.repository.retireSuccessor(hash, now - grace, now))) return undefined;
-      const retried = await this.addSuccessor(state, next, nextHash, now);
-      await this.recordRetry(retried, ctx);
-      return retried;
-    });
+    const next = randomToken(32);
+    const nextHash = sha256(next);
+    const owner = this.repository.rotatesInOneStatement
+      ? await this.repository.rotateInOneStatement(hash, nextHash, now, now - this.config.jwt.refreshIdleTtl * 1000)
+      : undefined;
+    const result = owner ? this.rotated(owner, next) : await this.rotateInTransaction(hash, next, nextHash, now, ctx);
     if (result) return result;
     const token = await this.repository.findRefreshToken(hash);
     // Unknown, or never spent (its session is no longer active): nothing to revoke.
@@ -136,15 +134,41 @@ export class SessionsService {
     throw spent();
   }
 
+  /**
+   * The rotation, or the retry within the grace; undefined for reuse, an unknown token or an ended session. On SQLite
+   * the transaction holds the write lock (BEGIN IMMEDIATE) throughout; on PostgreSQL the conditional UPDATEs carry
+   * the races.
+   */
+  private rotateInTransaction(
+    hash: string,
+    next: string,
+    nextHash: string,
+    now: number,
+    ctx: RequestContext,
+  ): Promise<RotatedSession | undefined> {
+    return this.database.transaction(async () => {
+      const state = await this.repository.refreshTokenState(hash);
+      // Unknown, or its session ended or its user disabled: nothing to spend (a spent one is reuse, see rotate).
+      if (!state || state.user.disabled || !this.isActive(state.session, now)) return undefined;
+      if (state.usedAt === null && (await this.repository.spend(hash, nextHash, now))) return this.addSuccessor(state, next, nextHash, now);
+      // Spent before, or by a concurrent use that won: the retry of a lost answer within the grace, or reuse.
+      const grace = this.config.jwt.refreshReuseGrace * 1000;
+      if (grace <= 0 || !(await this.repository.retireSuccessor(hash, now - grace, now))) return undefined;
+      const retried = await this.addSuccessor(state, next, nextHash, now);
+      await this.recordRetry(retried, ctx);
+      return retried;
+    });
+  }
+
   /** The session's last use moved to now and its new refresh token stored. */
-  private async addSuccessor(state: RefreshTokenState, next: string, nextHash: string, now: number): Promise<RotatedSession> {
-    await this.repository.touch(state.session.id, now);
-    await this.repository.addRefreshToken(nextHash, state.session.id, now);
-    return {
-      session: { id: state.session.id, userId: state.session.userId },
-      refreshToken: next,
-      roles: effectiveRoles(state.user),
-    };
+  private async addSuccessor(owner: TokenOwner, next: string, nextHash: string, now: number): Promise<RotatedSession> {
+    await this.repository.touch(owner.session.id, now);
+    await this.repository.addRefreshToken(nextHash, owner.session.id, now);
+    return this.rotated(owner, next);
+  }
+
+  private rotated(owner: TokenOwner, next: string): RotatedSession {
+    return { session: { id: owner.session.id, userId: owner.session.userId }, refreshToken: next, roles: effectiveRoles(owner.user) };
   }
 
   /** In the retry's transaction: an answer is never sent for a retry the audit trail does not show. */
