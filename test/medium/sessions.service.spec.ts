@@ -19,8 +19,8 @@ import {
 
 /**
  * SessionsService on a real database, with a clock the test moves: refresh-token rotation and reuse detection
- * (SQLite runs it as a transaction, PostgreSQL as one statement: both must keep the same rules), the idle and
- * absolute lifetimes, and ending sessions.
+ * (one transaction on both databases, and PostgreSQL's one-statement shortcut for an unused token: both must keep the
+ * same rules), the idle and absolute lifetimes, and ending sessions.
  */
 const describeOnDb = await describeOnTestDatabase();
 
