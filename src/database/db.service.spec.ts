@@ -65,6 +65,27 @@ describe('Database on SQLite', () => {
     expect(ran).toEqual(['committed']);
   });
 
+  it('joins the current unit instead of queueing behind it: a transaction inside a transaction, and inside a run', async () => {
+    const inner = await db.transaction(() =>
+      db.transaction(async () => {
+        await db.insertRow(AuditEvent, event('nested'));
+        return db.run((manager) => manager.countBy(AuditEvent, { type: 'nested' }));
+      }),
+    );
+    expect(inner).toBe(1);
+    // A transaction opened inside a run (which already holds the queue) runs in it: BEGIN IMMEDIATE on the same turn.
+    await expect(
+      db.run(() =>
+        db.transaction(async () => {
+          await db.insertRow(AuditEvent, event('inside run'));
+          throw new Error('undo');
+        }),
+      ),
+    ).rejects.toThrow('undo');
+    const rows: { type: string }[] = await ds.query(`SELECT type FROM audit_events WHERE type IN ('nested', 'inside run')`);
+    expect(rows.map((r) => r.type)).toEqual(['nested']);
+  });
+
   it('runs concurrent transactions one after another, none nested in another', async () => {
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
