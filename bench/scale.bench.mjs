@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccountsService } from '../dist/accounts/accounts.service.js';
 import { AdminUsersService } from '../dist/admin/admin-users.service.js';
-import { Db } from '../dist/database/db.service.js';
 import { SessionsService } from '../dist/tokens/sessions.service.js';
 import { SMOKE, inProcessApp, load, median, rssMiB, startServiceProcess } from './lib.mjs';
 import { seedUsers, userId } from './seed-users.mjs';
@@ -45,7 +44,7 @@ async function measure(n) {
   const searchNone = await timed(5, () => admin.list('nobody-matches-this', 20));
   const searchFew = await timed(20, (k) => admin.list(`user-${pick(k)}@`, 20));
   const searchMany = await timed(20, () => admin.list('scale.test', 20));
-  const issued = await app.get(Db).transaction((m) => app.get(SessionsService).create(m, userId(0), null, ctx));
+  const issued = await app.get(SessionsService).create(userId(0), null, ctx);
   await app.close();
   const size = ['', '-wal'].reduce((s, ext) => s + (statSync(`${path}${ext}`, { throwIfNoEntry: false })?.size ?? 0), 0);
 

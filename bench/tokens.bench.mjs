@@ -1,7 +1,7 @@
 // Benchmarks of the tokens issue: the guard's cost, refresh rotations per second, sign/verify per algorithm.
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeJws, signJwt, verifySignature } from '../dist/tokens/jwt.js';
-import { Db } from '../dist/database/db.service.js';
+import { Database } from '../dist/database/db.service.js';
 import { SessionsService } from '../dist/tokens/sessions.service.js';
 import { User } from '../dist/accounts/user.entity.js';
 import { SMOKE, inProcessApp, fmt, load, median, startServiceProcess, tempDb } from './lib.mjs';
@@ -9,7 +9,7 @@ import { SMOKE, inProcessApp, fmt, load, median, startServiceProcess, tempDb } f
 /** Seeds `n` users with one session each, in-process, and returns an access token and n refresh tokens. */
 export async function seed(databaseUrl, n) {
   const app = await inProcessApp(databaseUrl);
-  const db = app.get(Db);
+  const database = app.get(Database);
   const sessions = app.get(SessionsService);
   const refreshTokens = [];
   let sessionId;
@@ -17,8 +17,8 @@ export async function seed(databaseUrl, n) {
   for (let i = 0; i < n; i++) {
     userId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
     const now = Date.now();
-    await db.run((m) =>
-      m.insert(User, {
+    await database.run((manager) =>
+      manager.insert(User, {
         id: userId,
         email: null,
         emailVerified: false,
@@ -31,7 +31,7 @@ export async function seed(databaseUrl, n) {
         updatedAt: now,
       }),
     );
-    const issued = await db.transaction((m) => sessions.create(m, userId, null, { ip: '127.0.0.1', userAgent: 'bench' }));
+    const issued = await sessions.create(userId, null, { ip: '127.0.0.1', userAgent: 'bench' });
     refreshTokens.push(issued.refreshToken);
     sessionId = issued.session.id;
   }

@@ -10,7 +10,7 @@ import { DomainErrorFilter } from './http/domain-error.filter.js';
 import type { ResolvedConfig } from './config/app-secret.js';
 import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source.js';
-import { Db } from './database/db.service.js';
+import { Database } from './database/db.service.js';
 import { HealthModule } from './health/health.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
@@ -56,9 +56,9 @@ export class AppModule {
       providers: [
         { provide: Clock, useValue: options.clock ?? new SystemClock() },
         { provide: APP_FILTER, useClass: DomainErrorFilter },
-        Db,
+        Database,
       ],
-      exports: [Clock, Db],
+      exports: [Clock, Database],
     };
   }
 }

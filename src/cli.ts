@@ -2,11 +2,11 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import { AdminUsersService } from './admin/admin-users.service.js';
-import { User } from './accounts/user.entity.js';
+import type { User } from './accounts/user.entity.js';
+import { UsersRepository } from './accounts/users.repository.js';
 import { AppModule } from './app.module.js';
 import { resolveAppSecret } from './config/app-secret.js';
 import { ConfigError, loadConfig, ROLE_NAME } from './config/config.js';
-import { Db } from './database/db.service.js';
 import { SigningKeysService } from './tokens/signing-keys.service.js';
 import { ClientsService, type ClientView } from './clients/clients.service.js';
 import { SCOPE_TOKEN } from './http/validators.js';
@@ -38,13 +38,7 @@ class UsageError extends Error {}
 /** By id or email; emails are stored folded in ASCII only, so a look-alike address never finds another account. */
 async function findUser(app: INestApplicationContext, who: string | undefined): Promise<User> {
   if (!who) throw new UsageError('name a user by email or id');
-  const users = await app.get(Db).run((m) =>
-    m
-      .createQueryBuilder(User, 'u')
-      .where('u.id = :who OR u.email = :email', { who, email: lowerCaseAscii(who) })
-      .take(2)
-      .getMany(),
-  );
+  const users = await app.get(UsersRepository).findByIdOrEmail(who);
   if (users.length === 0) throw new UsageError(`no user ${who}`);
   if (users.length > 1) throw new UsageError(`several accounts have the email ${who}; name one by id (users:list ${who})`);
   return users[0];

@@ -7,10 +7,11 @@ import { Identity } from './identity.entity.js';
 import { LastAdminRule } from './last-admin.js';
 import { LinkTicket } from './link-ticket.entity.js';
 import { User } from './user.entity.js';
+import { UsersRepository } from './users.repository.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([User, Identity, LinkTicket]), AuditModule, TokensModule],
-  providers: [AccountsService, LastAdminRule],
-  exports: [AccountsService, LastAdminRule],
+  providers: [AccountsService, LastAdminRule, UsersRepository],
+  exports: [AccountsService, LastAdminRule, UsersRepository],
 })
 export class AccountsModule {}

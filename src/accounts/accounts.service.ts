@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
 import type { ProviderProfile } from './provider-profile.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext } from '../http/request-context.js';
@@ -8,14 +7,15 @@ import { Clock } from '../common/clock.js';
 import { DomainError } from '../common/domain-error.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
-import { Db } from '../database/db.service.js';
+import { Database } from '../database/db.service.js';
 import { isUniqueViolation } from '../database/errors.js';
-import { Identity } from './identity.entity.js';
-import { decideLinking, needsEmailOwners } from './linking-policy.js';
+import type { Identity } from './identity.entity.js';
+import { decideLinking, needsEmailOwners, type LinkingDecision } from './linking-policy.js';
 import { LastAdminRule } from './last-admin.js';
 import { isAdmin, mapProviderRoles, rolesAfterSignIn, sameRoles } from './roles.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
-import { User } from './user.entity.js';
+import type { User } from './user.entity.js';
+import { UsersRepository } from './users.repository.js';
 
 /** A refused sign-in that concerns a known account, so the audit row can name it. */
 class AccountRefused extends DomainError {
@@ -33,10 +33,20 @@ export interface SignInResult {
   identity: Identity;
 }
 
+interface SignInOptions {
+  linkUserId?: string;
+  ctx: RequestContext;
+}
+
+/** A decision that signs in to an account that exists (signs in to it, or links a new identity to it). */
+type ToAccount = Extract<LinkingDecision, { userId: string }>;
+type NewAccount = Extract<LinkingDecision, { action: 'create_account' }>;
+
 @Injectable()
 export class AccountsService {
   constructor(
-    private readonly db: Db,
+    private readonly database: Database,
+    private readonly users: UsersRepository,
     private readonly audit: AuditService,
     private readonly revocations: RevocationsService,
     @InjectConfig() private readonly config: ResolvedConfig,
@@ -49,10 +59,10 @@ export class AccountsService {
    * profile. Two first sign-ins of one identity at once race on the (provider, subject) unique key; the loser
    * retries and finds the winner's identity.
    */
-  async signIn(profile: ProviderProfile, opts: { linkUserId?: string; ctx: RequestContext }): Promise<SignInResult> {
+  async signIn(profile: ProviderProfile, opts: SignInOptions): Promise<SignInResult> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.db.transaction((m) => this.signInOnce(m, profile, opts));
+        return await this.database.transaction(() => this.signInOnce(profile, opts));
       } catch (e) {
         if (attempt === 0 && isUniqueViolation(e)) continue;
         if (e instanceof DomainError) {
@@ -71,7 +81,7 @@ export class AccountsService {
   }
 
   findUser(id: string): Promise<User | null> {
-    return this.db.run(async (m) => (await this.db.findRow(m, User, { id })) ?? null);
+    return this.users.findUser(id);
   }
 
   /**
@@ -81,93 +91,120 @@ export class AccountsService {
    * turns, so they cannot both see "two identities left" and remove both.
    */
   async unlink(userId: string, identityId: string, ctx: RequestContext, actorId: string | null = userId): Promise<void> {
-    await this.db.transaction(async (m) => {
-      await this.lastAdmin.lock(m);
-      const locked = await m.update(User, { id: userId }, { updatedAt: this.clock.now() });
-      if (locked.affected !== 1) throw new DomainError('not_found', 'no such user');
-      const identity = await m.findOneBy(Identity, { id: identityId, userId });
+    await this.database.transaction(async () => {
+      await this.lastAdmin.lock();
+      if (!(await this.users.updateUser(userId, { updatedAt: this.clock.now() }))) throw new DomainError('not_found', 'no such user');
+      const identity = await this.users.findIdentityOf(userId, identityId);
       if (!identity) throw new DomainError('not_found', 'no such identity for this user');
-      if ((await m.countBy(Identity, { userId })) <= 1) {
+      if ((await this.users.countIdentities(userId)) <= 1) {
         throw new DomainError('last_identity', 'this is the only way to sign in to this account; link another provider first');
       }
-      await m.delete(Identity, { id: identityId });
-      await this.audit.record(
-        {
-          type: 'identity_unlinked',
-          userId,
-          actorId,
-          provider: identity.provider,
-          ...ctx,
-          details: { identityId, subject: identity.subject },
-        },
-        m,
-      );
-      const user = await m.findOneByOrFail(User, { id: userId });
+      await this.users.deleteIdentity(identityId);
+      await this.audit.record({
+        type: 'identity_unlinked',
+        userId,
+        actorId,
+        provider: identity.provider,
+        ...ctx,
+        details: { identityId, subject: identity.subject },
+      });
+      const user = (await this.users.findUser(userId))!;
       const before = { ...user };
-      await this.syncProviderRoles(m, user, ctx, actorId);
-      await this.lastAdmin.keep(m, before, isAdmin(user));
+      await this.syncProviderRoles(user, ctx, actorId);
+      await this.lastAdmin.keep(before, isAdmin(user));
     });
   }
 
   identitiesOf(userId: string): Promise<Identity[]> {
-    return this.db.run((m) => m.find(Identity, { where: { userId }, order: { linkedAt: 'ASC' } }));
+    return this.users.identitiesOf(userId);
   }
 
-  private async signInOnce(
-    m: EntityManager,
-    profile: ProviderProfile,
-    opts: { linkUserId?: string; ctx: RequestContext },
-  ): Promise<SignInResult> {
+  /**
+   * One attempt at a sign-in, in one transaction: decide where the identity goes, then create or refresh the
+   * account, then create or refresh the identity, then re-sync provider roles if this identity's changed, and audit.
+   */
+  private async signInOnce(profile: ProviderProfile, opts: SignInOptions): Promise<SignInResult> {
     const now = this.clock.now();
-    const existing = await this.db.findRow(m, Identity, { provider: profile.provider, subject: profile.subject });
+    const existing = await this.users.findIdentity(profile.provider, profile.subject);
+    const decision = await this.decide(profile, existing, opts.linkUserId);
+    const user =
+      decision.action === 'create_account'
+        ? await this.createAccount(profile, decision, now, opts.ctx)
+        : await this.refreshAccount(profile, decision, now);
+    const identity = await this.saveIdentity(user, profile, existing, decision, now, opts.ctx);
+    // The user's provider roles are the union over their identities: unchanged when this identity's are.
+    if (!existing || !sameRoles(existing.mappedRoles, identity.mappedRoles)) await this.syncProviderRoles(user, opts.ctx);
+    await this.audit.record({
+      type: 'sign_in',
+      userId: user.id,
+      provider: profile.provider,
+      reason: decision.rule,
+      ...opts.ctx,
+      details: { identityId: identity.id },
+    });
+    return { user, identity };
+  }
+
+  /** The linking policy's decision for this identity (a refusal is thrown); the email is looked up only if it matters. */
+  private async decide(
+    profile: ProviderProfile,
+    existing: Identity | null,
+    linkUserId: string | undefined,
+  ): Promise<ToAccount | NewAccount> {
     const facts = {
       existingIdentityUserId: existing?.userId ?? null,
-      linkingUserId: opts.linkUserId ?? null,
+      linkingUserId: linkUserId ?? null,
       email: profile.email,
       emailVerified: profile.emailVerified,
       autoLinkVerifiedEmail: this.config.autoLinkVerifiedEmail,
     };
-    const verifiedEmailOwners = needsEmailOwners(facts)
-      ? (await m.find(User, { select: { id: true }, where: { email: profile.email!, emailVerified: true }, take: 2 })).map((u) => u.id)
-      : [];
+    const verifiedEmailOwners = needsEmailOwners(facts) ? await this.users.verifiedEmailOwners(profile.email!) : [];
     const decision = decideLinking({ ...facts, verifiedEmailOwners });
     if (decision.action === 'refuse') {
       throw new DomainError(decision.code, 'this account at the provider is already linked to another user');
     }
+    return decision;
+  }
 
-    let user: User;
-    if (decision.action === 'create_account') {
-      user = {
-        id: randomUUID(),
-        email: profile.email,
-        emailVerified: profile.emailVerified,
-        name: profile.name,
-        picture: profile.picture,
-        roles: rolesAfterSignIn([], profile.email, profile.emailVerified, this.config.adminEmails),
-        providerRoles: [],
-        disabled: false,
-        createdAt: now,
-        updatedAt: now,
-      };
-      await m.insert(User, user);
-      await this.audit.record(
-        { type: 'account_created', userId: user.id, provider: profile.provider, reason: decision.rule, ...opts.ctx },
-        m,
-      );
-    } else {
-      const found = await this.db.findRow(m, User, { id: decision.userId });
-      if (!found) throw new DomainError('invalid_state', 'the account for this sign-in no longer exists');
-      user = found;
-      if (user.disabled) throw new AccountRefused(user.id, 'account_disabled', 'this account is disabled');
-      this.refreshUser(user, profile, now);
-      await this.db.updateRows(
-        m,
-        User,
-        { id: user.id },
-        { email: user.email, emailVerified: user.emailVerified, name: user.name, picture: user.picture, roles: user.roles, updatedAt: now },
-      );
-    }
+  /** A new account from the provider's profile (ADMIN_EMAILS applied), audited with the rule that created it. */
+  private async createAccount(profile: ProviderProfile, decision: NewAccount, now: number, ctx: RequestContext): Promise<User> {
+    const user: User = {
+      id: randomUUID(),
+      email: profile.email,
+      emailVerified: profile.emailVerified,
+      name: profile.name,
+      picture: profile.picture,
+      roles: rolesAfterSignIn([], profile.email, profile.emailVerified, this.config.adminEmails),
+      providerRoles: [],
+      disabled: false,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.users.insertUser(user);
+    await this.audit.record({ type: 'account_created', userId: user.id, provider: profile.provider, reason: decision.rule, ...ctx });
+    return user;
+  }
 
+  /** The account the decision names, refused when disabled, its profile refreshed from this sign-in. */
+  private async refreshAccount(profile: ProviderProfile, decision: ToAccount, now: number): Promise<User> {
+    const user = await this.users.findUser(decision.userId);
+    if (!user) throw new DomainError('invalid_state', 'the account for this sign-in no longer exists');
+    if (user.disabled) throw new AccountRefused(user.id, 'account_disabled', 'this account is disabled');
+    this.refreshUser(user, profile, now);
+    const { email, emailVerified, name, picture, roles, updatedAt } = user;
+    await this.users.updateUser(user.id, { email, emailVerified, name, picture, roles, updatedAt });
+    return user;
+  }
+
+  /** The identity as of this sign-in: the known one refreshed, or a new one (a link is audited as such). */
+  private async saveIdentity(
+    user: User,
+    profile: ProviderProfile,
+    existing: Identity | null,
+    decision: LinkingDecision,
+    now: number,
+    ctx: RequestContext,
+  ): Promise<Identity> {
     const fields = {
       email: profile.email,
       emailVerified: profile.emailVerified,
@@ -177,41 +214,23 @@ export class AccountsService {
       lastSignInAt: now,
       mappedRoles: this.mappedRoles(profile),
     };
-    let identity: Identity;
     if (existing) {
-      identity = { ...existing, ...fields };
-      await this.db.updateRows(m, Identity, { id: existing.id }, fields);
-    } else {
-      identity = { id: randomUUID(), userId: user.id, provider: profile.provider, subject: profile.subject, linkedAt: now, ...fields };
-      await this.db.insertRow(m, Identity, identity);
-      if (decision.action === 'link') {
-        await this.audit.record(
-          {
-            type: 'identity_linked',
-            userId: user.id,
-            provider: profile.provider,
-            reason: decision.rule,
-            ...opts.ctx,
-            details: { identityId: identity.id },
-          },
-          m,
-        );
-      }
+      await this.users.updateIdentity(existing.id, fields);
+      return { ...existing, ...fields };
     }
-    // The user's provider roles are the union over their identities: unchanged when this identity's are.
-    if (!existing || !sameRoles(existing.mappedRoles, fields.mappedRoles)) await this.syncProviderRoles(m, user, opts.ctx);
-    await this.audit.record(
-      {
-        type: 'sign_in',
+    const identity = { id: randomUUID(), userId: user.id, provider: profile.provider, subject: profile.subject, linkedAt: now, ...fields };
+    await this.users.insertIdentity(identity);
+    if (decision.action === 'link') {
+      await this.audit.record({
+        type: 'identity_linked',
         userId: user.id,
         provider: profile.provider,
         reason: decision.rule,
-        ...opts.ctx,
+        ...ctx,
         details: { identityId: identity.id },
-      },
-      m,
-    );
-    return { user, identity };
+      });
+    }
+    return identity;
   }
 
   /** The identity's local roles from its provider's roles claim; none when the provider has no roles claim. */
@@ -225,18 +244,23 @@ export class AccountsService {
    * Recomputes the user's provider roles as the union over their identities (so a sign-in through one provider
    * never drops what another grants). A role lost this way ends the user's older access tokens.
    */
-  async syncProviderRoles(m: EntityManager, user: User, ctx: RequestContext, actorId: string | null = null): Promise<void> {
-    const identities = await m.find(Identity, { select: { mappedRoles: true }, where: { userId: user.id } });
-    const next = [...new Set(identities.flatMap((i) => i.mappedRoles))].sort();
-    const before = [...user.providerRoles].sort();
-    if (sameRoles(next, before)) return;
-    user.providerRoles = next;
-    await m.update(User, { id: user.id }, { providerRoles: next });
-    await this.audit.record(
-      { type: 'role_changed', userId: user.id, actorId, reason: 'provider_roles_synced', ...ctx, details: { from: before, to: next } },
-      m,
-    );
-    if (before.some((r) => !next.includes(r))) await this.revocations.revokeUserTokens(user.id, m);
+  syncProviderRoles(user: User, ctx: RequestContext, actorId: string | null = null): Promise<void> {
+    return this.database.transaction(async () => {
+      const next = [...new Set((await this.users.mappedRolesOf(user.id)).flat())].sort();
+      const before = [...user.providerRoles].sort();
+      if (sameRoles(next, before)) return;
+      user.providerRoles = next;
+      await this.users.updateUser(user.id, { providerRoles: next });
+      await this.audit.record({
+        type: 'role_changed',
+        userId: user.id,
+        actorId,
+        reason: 'provider_roles_synced',
+        ...ctx,
+        details: { from: before, to: next },
+      });
+      if (before.some((r) => !next.includes(r))) await this.revocations.revokeUserTokens(user.id);
+    });
   }
 
   /**

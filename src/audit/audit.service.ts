@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import type { JsonObject } from '../database/columns.js';
-import { Db } from '../database/db.service.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { isoTime } from '../common/time.js';
-import { AuditEvent } from './audit-event.entity.js';
+import { AuditRepository } from './audit.repository.js';
 
 export type AuditType =
   | 'sign_in'
@@ -45,12 +43,12 @@ export interface AuditEntry {
 @Injectable()
 export class AuditService {
   constructor(
-    private readonly db: Db,
+    private readonly repository: AuditRepository,
     private readonly clock: Clock,
   ) {}
 
-  /** Pass the transaction's manager when the event must commit (or roll back) with the change it records. */
-  async record(entry: AuditEntry, manager?: EntityManager): Promise<void> {
+  /** Inside a transaction, the event commits (or rolls back) with the change it records. */
+  async record(entry: AuditEntry): Promise<void> {
     const row = {
       at: this.clock.now(),
       type: entry.type,
@@ -62,23 +60,13 @@ export class AuditService {
       userAgent: entry.userAgent?.slice(0, 512) ?? null,
       details: entry.details ?? null,
     };
-    if (manager) await this.db.insertRow(manager, AuditEvent, row);
-    else await this.db.run((m) => this.db.insertRow(m, AuditEvent, row));
+    await this.repository.insert(row);
   }
 
   /** Newest first, keyset-paginated on the event id. */
   async list(filter: { userId?: string; type?: string }, limit = 50, cursor?: string) {
     const before = decodeCursor(cursor, { id: 'integer-string' });
-    const rows = await this.db.run((m) => {
-      const qb = m.createQueryBuilder(AuditEvent, 'e');
-      if (filter.userId) qb.andWhere('e.user_id = :userId', { userId: filter.userId });
-      if (filter.type) qb.andWhere('e.type = :type', { type: filter.type });
-      if (before) qb.andWhere('e.id < :before', { before: Number(before.id) });
-      return qb
-        .orderBy('e.id', 'DESC')
-        .take(limit + 1)
-        .getMany();
-    });
+    const rows = await this.repository.list({ ...filter, beforeId: before ? Number(before.id) : undefined }, limit + 1);
     const page = rows.slice(0, limit);
     return {
       items: page.map((e) => ({ ...e, id: String(e.id), at: isoTime(e.at) })),

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { LessThan } from 'typeorm';
 import { SessionsService, type IssuedSession } from '../tokens/sessions.service.js';
 import type { RequestContext } from '../http/request-context.js';
 import { Clock } from '../common/clock.js';
@@ -7,8 +6,9 @@ import { pkceChallenge, randomToken, safeEqual, sha256 } from '../common/crypto.
 import { DomainError } from '../common/domain-error.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
-import { Db } from '../database/db.service.js';
-import { AuthorizationCode } from './authorization-code.entity.js';
+import { Database } from '../database/db.service.js';
+import type { AuthorizationCode } from './authorization-code.entity.js';
+import { SignInRepository } from './sign-in.repository.js';
 
 /** RFC 7636 §4.1: 43–128 characters of the unreserved set. */
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
@@ -31,7 +31,8 @@ function pkceRefusal(challenge: string | null, verifier: string | undefined): st
 @Injectable()
 export class AuthorizationCodesService {
   constructor(
-    private readonly db: Db,
+    private readonly database: Database,
+    private readonly repository: SignInRepository,
     private readonly sessions: SessionsService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
@@ -45,7 +46,7 @@ export class AuthorizationCodesService {
     browserSessionId: string | null = null,
   ): Promise<string> {
     const code = randomToken(32);
-    const row = {
+    const row: AuthorizationCode = {
       codeHash: sha256(code),
       userId,
       identityId,
@@ -57,7 +58,7 @@ export class AuthorizationCodesService {
       userAgent: ctx.userAgent?.slice(0, 512) ?? null,
       ip: ctx.ip,
     };
-    await this.db.run((m) => this.db.insertRow(m, AuthorizationCode, row));
+    await this.repository.insertCode(row);
     return code;
   }
 
@@ -72,22 +73,15 @@ export class AuthorizationCodesService {
    */
   async consume(code: string, codeVerifier: string | undefined): Promise<{ row: AuthorizationCode } | { reused: AuthorizationCode }> {
     const hash = sha256(code);
-    const found = await this.db.run((m) => this.db.findRow(m, AuthorizationCode, { codeHash: hash }));
+    const found = await this.repository.findCode(hash);
     if (!found) throw badCode();
     const now = this.clock.now();
     const refusal = pkceRefusal(found.codeChallenge, codeVerifier);
     // A spent or expired code is refused like an unknown one, whatever was wrong with the verifier.
     if (refusal) throw found.consumedAt === null && found.expiresAt > now ? new DomainError('invalid_grant', refusal) : badCode();
-    const spent = await this.db.run((m) =>
-      this.db.sql(
-        m,
-        'UPDATE authorization_codes SET consumed_at = :now WHERE code_hash = :hash AND consumed_at IS NULL AND expires_at > :now',
-        { now, hash },
-      ),
-    );
-    if (spent.affected === 1) return { row: { ...found, consumedAt: now } };
+    if (await this.repository.spendCode(hash, now)) return { row: { ...found, consumedAt: now } };
     // Spent before, or by a concurrent exchange that won: read it again for the session that exchange started.
-    const row = await this.db.run((m) => this.db.findRow(m, AuthorizationCode, { codeHash: hash }));
+    const row = await this.repository.findCode(hash);
     if (row?.consumedAt != null) return { reused: row };
     throw badCode();
   }
@@ -97,9 +91,9 @@ export class AuthorizationCodesService {
    * transaction. The session belongs to `browser`, the one that signed in.
    */
   startSession(row: AuthorizationCode, browser: RequestContext): Promise<IssuedSession> {
-    return this.db.transaction(async (m) => {
-      const issued = await this.sessions.create(m, row.userId, row.identityId, browser, row.browserSessionId);
-      await this.db.updateRows(m, AuthorizationCode, { codeHash: row.codeHash }, { sessionId: issued.session.id });
+    return this.database.transaction(async () => {
+      const issued = await this.sessions.create(row.userId, row.identityId, browser, row.browserSessionId);
+      await this.repository.setCodeSession(row.codeHash, issued.session.id);
       return issued;
     });
   }
@@ -107,6 +101,6 @@ export class AuthorizationCodesService {
   async purgeExpired(): Promise<void> {
     // Keep spent codes a while past expiry so a late replay is still recognised as reuse.
     const before = this.clock.now() - 3600_000;
-    await this.db.run((m) => m.delete(AuthorizationCode, { expiresAt: LessThan(before) }));
+    await this.repository.deleteCodesExpiredBefore(before);
   }
 }

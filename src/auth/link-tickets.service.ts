@@ -1,12 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { IsNull, LessThan, MoreThan } from 'typeorm';
-import { LinkTicket } from '../accounts/link-ticket.entity.js';
 import { Clock } from '../common/clock.js';
 import { randomToken, sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
-import { Db } from '../database/db.service.js';
+import { SignInRepository } from './sign-in.repository.js';
 
 const invalidTicket = () => new DomainError('invalid_request', 'this link URL is invalid, expired or already used');
 
@@ -20,7 +18,7 @@ const TICKET_TTL_MS = 5 * 60_000;
 @Injectable()
 export class LinkTicketsService {
   constructor(
-    private readonly db: Db,
+    private readonly repository: SignInRepository,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {}
@@ -28,7 +26,7 @@ export class LinkTicketsService {
   async create(userId: string, provider: string, returnTo: string): Promise<string> {
     const ticket = randomToken(32);
     const row = { ticketHash: sha256(ticket), userId, provider, returnTo, expiresAt: this.clock.now() + TICKET_TTL_MS, usedAt: null };
-    await this.db.run((m) => m.insert(LinkTicket, row));
+    await this.repository.insertLinkTicket(row);
     return `${this.config.publicUrl}/auth/${encodeURIComponent(provider)}/login?${new URLSearchParams({ link_ticket: ticket })}`;
   }
 
@@ -39,9 +37,7 @@ export class LinkTicketsService {
   async find(ticket: unknown, provider: string): Promise<{ ticket: string; userId: string; returnTo: string }> {
     if (typeof ticket !== 'string' || ticket.length > 128) throw invalidTicket();
     const now = this.clock.now();
-    const row = await this.db.run((m) =>
-      m.findOneBy(LinkTicket, { ticketHash: sha256(ticket), provider, usedAt: IsNull(), expiresAt: MoreThan(now) }),
-    );
+    const row = await this.repository.findUsableLinkTicket(sha256(ticket), provider, now);
     if (!row) throw invalidTicket();
     return { ticket, userId: row.userId, returnTo: row.returnTo };
   }
@@ -49,14 +45,11 @@ export class LinkTicketsService {
   /** Spends the ticket: one conditional UPDATE, so of two uses one wins. */
   async spend(ticket: string, provider: string): Promise<void> {
     const now = this.clock.now();
-    const spent = await this.db.run((m) =>
-      m.update(LinkTicket, { ticketHash: sha256(ticket), provider, usedAt: IsNull(), expiresAt: MoreThan(now) }, { usedAt: now }),
-    );
-    if (spent.affected !== 1) throw invalidTicket();
+    if (!(await this.repository.spendLinkTicket(sha256(ticket), provider, now))) throw invalidTicket();
   }
 
   async purgeExpired(): Promise<void> {
     const now = this.clock.now();
-    await this.db.run((m) => m.delete(LinkTicket, { expiresAt: LessThan(now) }));
+    await this.repository.deleteLinkTicketsExpiredBefore(now);
   }
 }

@@ -1,15 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { LessThan } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import { deriveKey, randomToken, safeEqual, seal, sha256, unseal } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
-import { Db } from '../database/db.service.js';
 import { Cookies } from '../http/cookies.js';
 import { isDatabaseUnavailable, isUniqueViolation } from '../database/errors.js';
-import { UsedLoginState } from './used-login-state.entity.js';
+import { SignInRepository } from './sign-in.repository.js';
 
 /** One sign-in attempt, from the login redirect to the callback. Lives only in a sealed cookie in the browser. */
 export interface LoginAttempt {
@@ -47,7 +45,7 @@ export class LoginStateStore {
   private readonly prefix: string;
 
   constructor(
-    private readonly db: Db,
+    private readonly repository: SignInRepository,
     @InjectConfig() config: ResolvedConfig,
     private readonly clock: Clock,
   ) {
@@ -91,7 +89,7 @@ export class LoginStateStore {
       throw new DomainError('invalid_state', 'the sign-in response came back to another provider').redirectingTo(attempt.returnTo);
     }
     try {
-      await this.db.run((m) => this.db.insertRow(m, UsedLoginState, { stateHash: sha256(state), expiresAt: attempt.expiresAt }));
+      await this.repository.insertUsedLoginState({ stateHash: sha256(state), expiresAt: attempt.expiresAt });
     } catch (e) {
       if (isUniqueViolation(e)) {
         throw new DomainError('invalid_state', 'this sign-in response was already used').redirectingTo(attempt.returnTo);
@@ -111,7 +109,7 @@ export class LoginStateStore {
   /** Rows are only needed until their attempt would have expired anyway. */
   async purgeExpired(): Promise<void> {
     const now = this.clock.now();
-    await this.db.run((m) => m.delete(UsedLoginState, { expiresAt: LessThan(now) }));
+    await this.repository.deleteUsedLoginStatesExpiredBefore(now);
   }
 
   private cookieName(state: string): string {

@@ -6,11 +6,8 @@ import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext } from '../http/request-context.js';
 import { sha256 } from '../common/crypto.js';
 import { DomainError } from '../common/domain-error.js';
-import { Db } from '../database/db.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { AccessTokensService } from '../tokens/access-tokens.service.js';
-import { RefreshToken } from '../tokens/refresh-token.entity.js';
-import { Session } from '../tokens/session.entity.js';
 import { SessionsService, type IssuedSession } from '../tokens/sessions.service.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
 import { ClientsService } from '../clients/clients.service.js';
@@ -37,7 +34,6 @@ export interface ClientTokenResponse {
 @Injectable()
 export class TokenEndpointService {
   constructor(
-    private readonly db: Db,
     private readonly codes: AuthorizationCodesService,
     private readonly sessions: SessionsService,
     private readonly accessTokens: AccessTokensService,
@@ -111,10 +107,7 @@ export class TokenEndpointService {
    * Unknown tokens end nothing and say nothing (RFC 7009 §2.2).
    */
   async logoutByRefreshToken(refreshToken: string, ctx: RequestContext): Promise<void> {
-    const session = await this.db.run(async (m) => {
-      const row = await m.findOneBy(RefreshToken, { tokenHash: sha256(refreshToken) });
-      return row && m.findOneBy(Session, { id: row.sessionId });
-    });
+    const session = await this.sessions.sessionOfRefreshToken(refreshToken);
     if (session) await this.sessions.logout(session.id, { actorId: session.userId, ctx });
   }
 

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import { AuditService, type AuditType } from '../audit/audit.service.js';
 import type { RequestContext } from '../http/request-context.js';
 import { Clock } from '../common/clock.js';
@@ -8,9 +7,10 @@ import { DomainError } from '../common/domain-error.js';
 import { isoTime } from '../common/time.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
-import { Db } from '../database/db.service.js';
+import { Database } from '../database/db.service.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
-import { ApiClient } from './api-client.entity.js';
+import type { ApiClient } from './api-client.entity.js';
+import { ClientsRepository } from './clients.repository.js';
 
 /** What admins see of a client (RFC 7591 §3.2.1 names); the secret appears only in the answer that created it. */
 export interface ClientView {
@@ -46,7 +46,8 @@ const NO_SECRET = sha256('no such client');
 @Injectable()
 export class ClientsService {
   constructor(
-    private readonly db: Db,
+    private readonly database: Database,
+    private readonly repository: ClientsRepository,
     private readonly audit: AuditService,
     private readonly revocations: RevocationsService,
     private readonly clock: Clock,
@@ -69,9 +70,9 @@ export class ClientsService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.db.transaction(async (m) => {
-      await m.insert(ApiClient, client);
-      await this.record(m, 'client_created', client.clientId, actorId, ctx, {
+    await this.database.transaction(async () => {
+      await this.repository.insert(client);
+      await this.record('client_created', client.clientId, actorId, ctx, {
         name: client.name,
         roles: client.roles,
         scopes: client.scopes,
@@ -81,18 +82,17 @@ export class ClientsService {
   }
 
   async list(): Promise<ClientView[]> {
-    const rows = await this.db.run((m) => m.find(ApiClient, { order: { createdAt: 'ASC', clientId: 'ASC' } }));
-    return rows.map((c) => this.view(c));
+    return (await this.repository.list()).map((c) => this.view(c));
   }
 
   async get(clientId: string): Promise<ClientView> {
-    return this.view(await this.db.run((m) => this.find(m, clientId)));
+    return this.view(await this.find(clientId));
   }
 
   /** Disabling, deleting or taking a role away ends the client's access tokens (revocation feed, every instance). */
   async update(clientId: string, change: ClientChange, actorId: string, ctx: RequestContext): Promise<ClientView> {
-    return this.db.transaction(async (m) => {
-      const before = await this.find(m, clientId, true);
+    return this.database.transaction(async () => {
+      const before = await this.find(clientId, true);
       const after: ApiClient = {
         ...before,
         name: change.name ?? before.name,
@@ -101,16 +101,13 @@ export class ClientsService {
         disabled: change.disabled ?? before.disabled,
         updatedAt: this.clock.now(),
       };
-      await m.update(
-        ApiClient,
-        { clientId },
-        { name: after.name, roles: after.roles, scopes: after.scopes, disabled: after.disabled, updatedAt: after.updatedAt },
-      );
+      const { name, roles, scopes, disabled, updatedAt } = after;
+      await this.repository.update(clientId, { name, roles, scopes, disabled, updatedAt });
       const lostRole = before.roles.some((r) => !after.roles.includes(r));
       const lostScope = before.scopes.some((s) => !after.scopes.includes(s));
-      if (lostRole || lostScope || (after.disabled && !before.disabled)) await this.revocations.revokeUserTokens(clientId, m);
+      if (lostRole || lostScope || (after.disabled && !before.disabled)) await this.revocations.revokeUserTokens(clientId);
       const type: AuditType = after.disabled === before.disabled ? 'client_updated' : after.disabled ? 'client_disabled' : 'client_enabled';
-      await this.record(m, type, clientId, actorId, ctx, {
+      await this.record(type, clientId, actorId, ctx, {
         from: { name: before.name, roles: before.roles, scopes: before.scopes },
         to: { name: after.name, roles: after.roles, scopes: after.scopes },
       });
@@ -125,8 +122,8 @@ export class ClientsService {
   async rotateSecret(clientId: string, gracePeriod: number | undefined, actorId: string, ctx: RequestContext) {
     const secret = randomToken();
     const grace = gracePeriod ?? this.config.clientSecretGracePeriod;
-    return this.db.transaction(async (m) => {
-      const client = await this.find(m, clientId, true);
+    return this.database.transaction(async () => {
+      const client = await this.find(clientId, true);
       const now = this.clock.now();
       const rotated: ApiClient = {
         ...client,
@@ -137,18 +134,18 @@ export class ClientsService {
         updatedAt: now,
       };
       const { secretHash, previousSecretHash, previousSecretExpiresAt, secretRotatedAt, updatedAt } = rotated;
-      await m.update(ApiClient, { clientId }, { secretHash, previousSecretHash, previousSecretExpiresAt, secretRotatedAt, updatedAt });
-      await this.record(m, 'client_secret_rotated', clientId, actorId, ctx, { gracePeriod: grace });
+      await this.repository.update(clientId, { secretHash, previousSecretHash, previousSecretExpiresAt, secretRotatedAt, updatedAt });
+      await this.record('client_secret_rotated', clientId, actorId, ctx, { gracePeriod: grace });
       return { ...this.view(rotated), client_secret: secret } satisfies ClientWithSecret;
     });
   }
 
   async remove(clientId: string, actorId: string, ctx: RequestContext): Promise<void> {
-    await this.db.transaction(async (m) => {
-      const client = await this.find(m, clientId, true);
-      await m.delete(ApiClient, { clientId });
-      await this.revocations.revokeUserTokens(clientId, m);
-      await this.record(m, 'client_deleted', clientId, actorId, ctx, { name: client.name });
+    await this.database.transaction(async () => {
+      const client = await this.find(clientId, true);
+      await this.repository.delete(clientId);
+      await this.revocations.revokeUserTokens(clientId);
+      await this.record('client_deleted', clientId, actorId, ctx, { name: client.name });
     });
   }
 
@@ -159,7 +156,7 @@ export class ClientsService {
    * audited.
    */
   async authenticate(clientId: string, secret: string, ctx: RequestContext): Promise<ApiClient | undefined> {
-    const client = await this.db.run((m) => m.findOneBy(ApiClient, { clientId }));
+    const client = await this.repository.find(clientId);
     const presented = sha256(secret);
     const current = safeEqual(presented, client?.secretHash ?? NO_SECRET);
     const stillValid = (client?.previousSecretExpiresAt ?? 0) > this.clock.now();
@@ -170,16 +167,14 @@ export class ClientsService {
     return undefined;
   }
 
-  private async find(m: EntityManager, clientId: string, lock = false): Promise<ApiClient> {
-    const q = m.createQueryBuilder(ApiClient, 'c').where('c.client_id = :clientId', { clientId });
-    if (lock && this.db.postgres) q.setLock('pessimistic_write');
-    const client = await q.getOne();
+  private async find(clientId: string, forUpdate = false): Promise<ApiClient> {
+    const client = await this.repository.find(clientId, { forUpdate });
     if (!client) throw new DomainError('not_found', `no client ${clientId.slice(0, 64)}`);
     return client;
   }
 
-  private record(m: EntityManager, type: AuditType, clientId: string, actorId: string, ctx: RequestContext, details: object) {
-    return this.audit.record({ type, actorId, ...ctx, details: { clientId, ...details } }, m);
+  private record(type: AuditType, clientId: string, actorId: string, ctx: RequestContext, details: object) {
+    return this.audit.record({ type, actorId, ...ctx, details: { clientId, ...details } });
   }
 
   private view(c: ApiClient): ClientView {

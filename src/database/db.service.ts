@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database as SqliteConnection, Statement } from 'better-sqlite3';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { QueryFailedError, type DataSource, type EntityManager, type EntityTarget, type ValueTransformer } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 
@@ -28,19 +29,45 @@ export function numberedParameters(text: string, params: Record<string, unknown>
 /** One queue per SQLite file in this process (several app instances in one process share the file's lock). */
 const queues = new Map<string, Promise<unknown>>();
 
+/** The unit of work an async call chain runs in: a transaction, or one repository call outside any. */
+interface Unit {
+  manager: EntityManager;
+  /** Work to run once the transaction commits; absent for a unit outside a transaction. */
+  afterCommit?: (() => void)[];
+  /**
+   * Cleared when the unit ends. Work started inside it that runs on afterwards (a promise nobody awaited, a timer)
+   * still sees the unit in its async context; once closed, such work queues as a unit of its own instead of using a
+   * connection that is no longer its unit's.
+   */
+  open: boolean;
+}
+
 /**
- * Every unit of database work goes through here. On PostgreSQL it is a plain pass-through (a pool, real
- * transactions). On SQLite, TypeORM's better-sqlite3 driver has ONE connection for the whole app, so a statement
- * from one request would run inside another request's open transaction and vanish with its rollback, and a second
- * transaction would silently nest as a savepoint. Units are therefore run one at a time; better-sqlite3 is
- * synchronous, so this costs little: SQLite has a single writer anyway.
+ * Every unit of database work goes through here; repositories use it, services only open transactions with it.
+ *
+ * The current unit travels in an AsyncLocalStorage, not as a parameter: whatever runs inside `transaction(...)`, in
+ * any service or repository, joins that transaction. Nothing can forget to pass it, so nothing can write beside it
+ * on PostgreSQL (a write that a rollback would not take back) or wait behind it on SQLite (a hang: the queue below
+ * would hold the second unit until the first ends, and the first waits for the second).
+ *
+ * On PostgreSQL a unit is a plain pass-through (a pool, real transactions). On SQLite, TypeORM's better-sqlite3
+ * driver has ONE connection for the whole app, so a statement from one request would run inside another request's
+ * open transaction and vanish with its rollback, and a second transaction would silently nest as a savepoint. Units
+ * are therefore run one at a time; better-sqlite3 is synchronous, so this costs little: SQLite has a single writer
+ * anyway.
+ *
+ * Our own, in a few lines, rather than `@nestjs-cls/transactional` with its TypeORM adapter: that package is
+ * CommonJS and does not load under Jest's ESM mode next to the ESM-only NestJS 12 ("Must use import to load ES
+ * Module: @nestjs/common/index.js", tried with 3.3.0 and adapter 1.4.1); its adapter runs TypeORM's own
+ * transaction (a deferred BEGIN, savepoints when nested), where SQLite needs the queue and BEGIN IMMEDIATE below;
+ * its fallback outside a transaction is the bare manager, which on SQLite must queue too; and it has no
+ * after-commit hooks, which the revocation lists need.
  */
 @Injectable()
-export class Db {
+export class Database {
   private readonly queueKey?: string;
   private readonly statements = new Map<string, Statement>();
-  /** Work to do once the transaction that owns this manager has committed (dropped if it rolls back). */
-  private readonly commitHooks = new Map<EntityManager, (() => void)[]>();
+  private readonly units = new AsyncLocalStorage<Unit>();
 
   constructor(@InjectDataSource() readonly dataSource: DataSource) {
     const o = dataSource.options;
@@ -53,91 +80,128 @@ export class Db {
   }
 
   /** better-sqlite3's connection: the one TypeORM uses too, so statements join its open transaction. */
-  private get sqlite(): Database | undefined {
+  private get sqlite(): SqliteConnection | undefined {
     return this.queueKey === undefined
       ? undefined
-      : (this.dataSource.driver as unknown as { databaseConnection: Database }).databaseConnection;
+      : (this.dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
   }
 
-  /** A unit of work outside a transaction (one statement, or reads). Do not call from inside `transaction`. */
-  run<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.serialise(() => work(this.dataSource.manager));
+  /** The unit this async call chain is in, if it is still running. */
+  private current(): Unit | undefined {
+    const unit = this.units.getStore();
+    return unit?.open ? unit : undefined;
   }
 
   /**
-   * Runs `hook` when the transaction of `m` commits, or at once when `m` is not in a transaction: for in-memory state
-   * (revocations) that must never get ahead of what the database keeps.
+   * For repositories: runs `work` with the manager of the current unit (joining its transaction), or else as a unit
+   * of its own (queued on SQLite). Several statements that must see one state belong in one `run` or a transaction.
    */
-  afterCommit(m: EntityManager, hook: () => void): void {
-    const hooks = this.commitHooks.get(m);
-    if (hooks) hooks.push(hook);
+  run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const unit = this.current();
+    if (unit) return work(unit.manager);
+    // PostgreSQL: the pool's manager, nothing to hold (each statement takes a pooled connection).
+    if (this.queueKey === undefined) return work(this.dataSource.manager);
+    return this.serialise(() => this.within({ manager: this.dataSource.manager, open: true }, work));
+  }
+
+  /**
+   * A transaction around `work`: every repository call inside it, however deep, is part of it. Called inside another
+   * transaction it joins that one (one commit, one rollback), so a service method can make itself atomic whether or
+   * not its caller already is.
+   */
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    const unit = this.current();
+    if (unit?.afterCommit) return work();
+    const afterCommit: (() => void)[] = [];
+    // Inside a unit outside a transaction (a repository's `run`), that unit already holds the SQLite queue.
+    return this.runTransaction(afterCommit, work, unit !== undefined).then((result) => {
+      for (const hook of afterCommit) hook();
+      return result;
+    });
+  }
+
+  /**
+   * Runs `hook` once the current transaction commits, or at once outside a transaction: for in-memory state
+   * (revocations) that must never get ahead of what the database keeps. A rollback drops it.
+   */
+  afterCommit(hook: () => void): void {
+    const unit = this.current();
+    if (unit?.afterCommit) unit.afterCommit.push(hook);
     else hook();
   }
 
-  /** A transaction. Inside it, use only the manager it hands you. */
-  async transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    const hooks: (() => void)[] = [];
-    const tracked = async (m: EntityManager) => {
-      this.commitHooks.set(m, hooks);
-      try {
-        return await work(m);
-      } finally {
-        this.commitHooks.delete(m);
-      }
-    };
-    const result = await this.runTransaction(tracked);
-    for (const hook of hooks) hook();
-    return result;
-  }
-
-  private runTransaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+  private runTransaction<T>(afterCommit: (() => void)[], work: () => Promise<T>, queued: boolean): Promise<T> {
     const sqlite = this.sqlite;
-    if (!sqlite) return this.dataSource.transaction(work);
+    if (!sqlite) return this.dataSource.transaction((manager) => this.within({ manager, afterCommit, open: true }, work));
     // On SQLite the queue already gives this unit the connection to itself, so a plain BEGIN IMMEDIATE … COMMIT on it
     // is the whole transaction (TypeORM's own adds savepoint bookkeeping and events we do not use). IMMEDIATE takes
     // the write lock up front, so two processes on one file wait for each other instead of failing to upgrade.
-    return this.serialise(async () => {
+    const transaction = async () => {
+      const unit: Unit = { manager: this.dataSource.manager, afterCommit, open: true };
       this.statement(sqlite, 'BEGIN IMMEDIATE').run();
       try {
-        const result = await work(this.dataSource.manager);
+        const result = await this.units.run(unit, work);
         this.statement(sqlite, 'COMMIT').run();
         return result;
       } catch (e) {
         if (sqlite.inTransaction) this.statement(sqlite, 'ROLLBACK').run();
         throw e;
+      } finally {
+        unit.open = false;
       }
-    });
+    };
+    return queued ? transaction() : this.serialise(transaction);
+  }
+
+  /** Runs `work` as `unit`, and closes the unit when it ends. */
+  private async within<T>(unit: Unit, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await this.units.run(unit, work, unit.manager);
+    } finally {
+      unit.open = false;
+    }
   }
 
   /**
    * Plain SQL with `:name` parameters, for the few hot paths where TypeORM's own cost shows (refresh rotation spent
-   * two thirds of its CPU in query building and result mapping). Same text on SQLite and PostgreSQL; call inside
-   * `run` or `transaction`. On SQLite it runs as a cached prepared statement on the shared connection, which is safe
+   * two thirds of its CPU in query building and result mapping). Same text on SQLite and PostgreSQL; joins the
+   * current unit like `run`. On SQLite it runs as a cached prepared statement on the shared connection, which is safe
    * because units of work never overlap there.
    */
-  async sql<T = Record<string, unknown>>(m: EntityManager, text: string, params: Record<string, unknown>): Promise<SqlResult<T>> {
+  async sql<T = Record<string, unknown>>(text: string, params: Record<string, unknown>): Promise<SqlResult<T>> {
     const sqlite = this.sqlite;
-    if (sqlite) {
-      // better-sqlite3 binds `:name` itself. (TypeORM's escapeQueryWithParameters would inline numbers into the text,
-      // so every statement carrying a time would be a new one to prepare and cache.)
-      const bound: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(params)) bound[k] = typeof v === 'boolean' ? Number(v) : v;
-      try {
-        const stmt = this.statement(sqlite, text);
-        if (stmt.reader) return { rows: stmt.all(bound) as T[], affected: 0 };
-        return { rows: [], affected: stmt.run(bound).changes };
-      } catch (e) {
-        // As TypeORM reports it (and as the PostgreSQL path below does), so isUniqueViolation & co. see one shape.
-        throw new QueryFailedError(text, Object.values(bound), e as Error);
+    if (!sqlite) return this.postgresStatement<T>(this.current()?.manager ?? this.dataSource.manager, text, params);
+    if (this.current()) return this.sqliteStatement<T>(sqlite, text, params);
+    return this.serialise(async () => this.sqliteStatement<T>(sqlite, text, params));
+  }
+
+  private sqliteStatement<T>(sqlite: SqliteConnection, text: string, params: Record<string, unknown>): SqlResult<T> {
+    // better-sqlite3 binds `:name` itself. (TypeORM's escapeQueryWithParameters would inline numbers into the text,
+    // so every statement carrying a time would be a new one to prepare and cache.)
+    const bound: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(params)) bound[k] = typeof v === 'boolean' ? Number(v) : v;
+    try {
+      const stmt = this.statement(sqlite, text);
+      if (stmt.reader) {
+        // A SELECT, or a change with RETURNING: its rows are the rows it changed.
+        const rows = stmt.all(bound) as T[];
+        return { rows, affected: rows.length };
       }
+      return { rows: [], affected: stmt.run(bound).changes };
+    } catch (e) {
+      // As TypeORM reports it (and as the PostgreSQL path below does), so isUniqueViolation & co. see one shape.
+      throw new QueryFailedError(text, Object.values(bound), e as Error);
     }
+  }
+
+  private async postgresStatement<T>(manager: EntityManager, text: string, params: Record<string, unknown>): Promise<SqlResult<T>> {
     const [query, values] = numberedParameters(text, params);
-    const runner = m.queryRunner ?? this.dataSource.createQueryRunner();
+    const runner = manager.queryRunner ?? this.dataSource.createQueryRunner();
     try {
       const result = await runner.query(query, values, true);
       return { rows: (result.records ?? []) as T[], affected: result.affected ?? 0 };
     } finally {
-      if (!m.queryRunner) await runner.release();
+      if (!manager.queryRunner) await runner.release();
     }
   }
 
@@ -146,39 +210,38 @@ export class Db {
    * entity's TypeORM metadata, so the entity stays the one description of a table, while the statement is a fixed
    * text run by `sql` (TypeORM's query builder cost a fifth of a sign-in's CPU). Conditions are equalities.
    */
-  async insertRow<T>(m: EntityManager, entity: EntityTarget<T>, row: Partial<T>): Promise<void> {
+  async insertRow<T>(entity: EntityTarget<T>, row: Partial<T>): Promise<void> {
     const meta = this.dataSource.getMetadata(entity);
     const cols = meta.columns.filter((c) => (row as Record<string, unknown>)[c.propertyName] !== undefined);
     const params = Object.fromEntries(cols.map((c) => [c.propertyName, toColumn(c, (row as Record<string, unknown>)[c.propertyName])]));
     await this.sql(
-      m,
       `INSERT INTO ${meta.tableName} (${cols.map((c) => `"${c.databaseName}"`).join(', ')}) VALUES (${cols.map((c) => `:${c.propertyName}`).join(', ')})`,
       params,
     );
   }
 
-  async findRow<T>(m: EntityManager, entity: EntityTarget<T>, where: Partial<T>): Promise<T | undefined> {
+  async findRow<T>(entity: EntityTarget<T>, where: Partial<T>): Promise<T | undefined> {
     const meta = this.dataSource.getMetadata(entity);
     const { clause, params } = conditions(meta.columns, where as Record<string, unknown>);
-    const { rows } = await this.sql(m, `SELECT * FROM ${meta.tableName} WHERE ${clause}`, params);
+    const { rows } = await this.sql(`SELECT * FROM ${meta.tableName} WHERE ${clause}`, params);
     if (!rows[0]) return undefined;
     const row = rows[0];
     return Object.fromEntries(meta.columns.map((c) => [c.propertyName, fromColumn(c, row[c.databaseName])])) as T;
   }
 
   /** Returns how many rows changed. */
-  async updateRows<T>(m: EntityManager, entity: EntityTarget<T>, where: Partial<T>, set: Partial<T>): Promise<number> {
+  async updateRows<T>(entity: EntityTarget<T>, where: Partial<T>, set: Partial<T>): Promise<number> {
     const meta = this.dataSource.getMetadata(entity);
     const { clause, params } = conditions(meta.columns, where as Record<string, unknown>);
     const cols = meta.columns.filter((c) => (set as Record<string, unknown>)[c.propertyName] !== undefined);
     if (!cols.length) throw new Error('nothing to update');
     for (const c of cols) params[`s_${c.propertyName}`] = toColumn(c, (set as Record<string, unknown>)[c.propertyName]);
     const assignments = cols.map((c) => `"${c.databaseName}" = :s_${c.propertyName}`).join(', ');
-    return (await this.sql(m, `UPDATE ${meta.tableName} SET ${assignments} WHERE ${clause}`, params)).affected;
+    return (await this.sql(`UPDATE ${meta.tableName} SET ${assignments} WHERE ${clause}`, params)).affected;
   }
 
   /** A cached prepared statement on the shared SQLite connection. */
-  private statement(sqlite: Database, text: string): Statement {
+  private statement(sqlite: SqliteConnection, text: string): Statement {
     let stmt = this.statements.get(text);
     if (!stmt) {
       if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.clear();

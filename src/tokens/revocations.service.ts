@@ -1,10 +1,10 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { In, LessThan, MoreThan, type EntityManager } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
-import { Db } from '../database/db.service.js';
-import { Revocation, type RevocationKind } from './revocation.entity.js';
+import { Database } from '../database/db.service.js';
+import type { Revocation, RevocationKind } from './revocation.entity.js';
+import { RevocationsRepository } from './revocations.repository.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { LogThrottle } from '../logging/log-throttle.js';
 
@@ -33,7 +33,8 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
   private polling?: Promise<void>;
 
   constructor(
-    private readonly db: Db,
+    private readonly database: Database,
+    private readonly repository: RevocationsRepository,
     private readonly keys: SigningKeysService,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
@@ -41,12 +42,8 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
 
   async onModuleInit(): Promise<void> {
     const now = this.clock.now();
-    const rows = await this.db.run((m) => m.find(Revocation, { where: { expiresAt: MoreThan(now) }, order: { id: 'ASC' } }));
-    for (const row of rows) this.apply(row, false);
-    const last = await this.db.run((m) =>
-      m.createQueryBuilder(Revocation, 'r').select('MAX(r.id)', 'max').getRawOne<{ max: string | number | null }>(),
-    );
-    this.lastId = Number(last?.max ?? 0);
+    for (const row of await this.repository.unexpired(now)) this.apply(row, false);
+    this.lastId = await this.repository.lastId();
   }
 
   onApplicationBootstrap(): void {
@@ -82,18 +79,18 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
     return Math.max(Math.floor(this.clock.now() / 1000), notBefore === undefined ? 0 : Math.floor(notBefore / 1000) + 1);
   }
 
-  /** Pass the manager of the transaction that ends the session, so both commit together. */
-  async revokeSession(sessionId: string, m?: EntityManager): Promise<void> {
-    await this.publish('session', sessionId, null, m);
+  /** Inside the transaction that ends the session, if any: both commit together. */
+  async revokeSession(sessionId: string): Promise<void> {
+    await this.publish('session', sessionId, null);
   }
 
   /** Every access token of the user (or API client) issued until now stops working (disable, role change, delete). */
-  async revokeUserTokens(userId: string, m?: EntityManager): Promise<void> {
+  async revokeUserTokens(userId: string): Promise<void> {
     // Tokens issued after an earlier revocation in this same second carry iat = that second + 1 (see
     // AccessTokensService.issue), so a second revocation within the second must reach past it.
     const previous = this.users.get(userId)?.notBefore;
     const notBefore = Math.max(this.clock.now(), previous === undefined ? 0 : (Math.floor(previous / 1000) + 1) * 1000);
-    await this.publish('user', userId, notBefore, m);
+    await this.publish('user', userId, notBefore);
   }
 
   /**
@@ -101,9 +98,7 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
    * to re-read), for apps that verify our tokens themselves: GET /auth/revocations.
    */
   async current(): Promise<{ sessions: Revocation[]; subjects: Revocation[] }> {
-    const rows = await this.db.run((m) =>
-      m.find(Revocation, { where: { expiresAt: MoreThan(this.clock.now()), kind: In(['session', 'user']) }, order: { id: 'ASC' } }),
-    );
+    const rows = await this.repository.unexpired(this.clock.now(), ['session', 'user']);
     return { sessions: rows.filter((r) => r.kind === 'session'), subjects: rows.filter((r) => r.kind === 'user') };
   }
 
@@ -113,26 +108,18 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
     return this.polling;
   }
 
-  private async publish(kind: RevocationKind, subject: string, notBefore: number | null, m?: EntityManager): Promise<void> {
+  private async publish(kind: RevocationKind, subject: string, notBefore: number | null): Promise<void> {
     const at = this.clock.now();
     const row = { kind, subject, notBefore, at, expiresAt: at + this.config.jwt.accessTokenTtl * 1000 + MARGIN_MS };
+    await this.repository.insert(row);
     // This instance applies it at once, but only once it is committed: a rolled-back revocation must not linger here.
-    if (m) {
-      await m.insert(Revocation, row);
-      this.db.afterCommit(m, () => this.apply(row as Revocation, false));
-    } else {
-      await this.db.run((tx) => tx.insert(Revocation, row));
-      this.apply(row as Revocation, false);
-    }
+    this.database.afterCommit(() => this.apply(row, false));
   }
 
   private async readFeed(): Promise<void> {
     try {
       const now = this.clock.now();
-      const holeIds = [...this.holes.keys()];
-      const after = { id: MoreThan(String(this.lastId)) };
-      const where = holeIds.length ? [after, { id: In(holeIds.map(String)) }] : after;
-      const rows = await this.db.run((m) => m.find(Revocation, { where, order: { id: 'ASC' } }));
+      const rows = await this.repository.after(this.lastId, [...this.holes.keys()]);
       for (const row of rows) {
         const id = Number(row.id);
         this.holes.delete(id);
@@ -170,6 +157,6 @@ export class RevocationsService implements OnModuleInit, OnApplicationBootstrap,
   /** Feed rows are only needed while the tokens they concern can still be alive. */
   async purgeExpired(): Promise<void> {
     const now = this.clock.now();
-    await this.db.run((m) => m.delete(Revocation, { expiresAt: LessThan(now) }));
+    await this.repository.deleteExpired(now);
   }
 }

@@ -1,16 +1,16 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { IsNull, LessThan } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import { deriveKey, seal, unseal } from '../common/crypto.js';
 import type { JwtAlg } from '../config/config.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import type { JsonObject } from '../database/columns.js';
-import { Db } from '../database/db.service.js';
-import { Revocation } from './revocation.entity.js';
-import { SigningKey } from './signing-key.entity.js';
+import { Database } from '../database/db.service.js';
+import { RevocationsRepository } from './revocations.repository.js';
+import type { SigningKey } from './signing-key.entity.js';
+import { SigningKeysRepository } from './signing-keys.repository.js';
 
 export interface ActiveKey {
   kid: string;
@@ -55,7 +55,9 @@ export class SigningKeysService implements OnModuleInit, OnApplicationBootstrap,
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly db: Db,
+    private readonly database: Database,
+    private readonly repository: SigningKeysRepository,
+    private readonly revocationFeed: RevocationsRepository,
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly clock: Clock,
   ) {
@@ -98,7 +100,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationBootstrap,
   /** Reads the keys from the database: the current signing key for JWT_ALG and every key still published. */
   async reload(): Promise<void> {
     const now = this.clock.now();
-    const rows = await this.db.run((m) => m.find(SigningKey, { order: { createdAt: 'DESC' } }));
+    const rows = await this.repository.all();
     const verification = new Map<string, VerificationKey>();
     let active: ActiveKey | undefined;
     for (const row of rows) {
@@ -135,17 +137,15 @@ export class SigningKeysService implements OnModuleInit, OnApplicationBootstrap,
    */
   async rotate(): Promise<boolean> {
     const now = this.clock.now();
-    const created = await this.db.transaction(async (m) => {
+    const created = await this.database.transaction(async () => {
       const current = this.active?.kid;
       const retire = { retiredAt: now, expiresAt: now + (this.config.jwt.accessTokenTtl + RETIRED_KEY_MARGIN_S) * 1000 };
-      if (current) {
-        const res = await m.update(SigningKey, { kid: current, retiredAt: IsNull() }, retire);
-        if (res.affected !== 1) return false;
-      }
+      if (current && (await this.repository.retire(current, retire)) !== 1) return false;
       // Keys of another algorithm (JWT_ALG changed) are retired too.
-      await m.update(SigningKey, { retiredAt: IsNull() }, retire);
-      await m.insert(SigningKey, await this.newKey(now));
-      await m.insert(Revocation, { kind: 'keys', subject: null, notBefore: null, at: now, expiresAt: now + DAY_MS });
+      await this.repository.retire(undefined, retire);
+      await this.repository.insert(await this.newKey(now));
+      // Other instances reload their keys when they read this from the revocation feed.
+      await this.revocationFeed.insert({ kind: 'keys', subject: null, notBefore: null, at: now, expiresAt: now + DAY_MS });
       return true;
     });
     await this.reload();
@@ -173,6 +173,6 @@ export class SigningKeysService implements OnModuleInit, OnApplicationBootstrap,
 
   private async purgeExpired(): Promise<void> {
     const now = this.clock.now();
-    await this.db.run((m) => m.delete(SigningKey, { expiresAt: LessThan(now) }));
+    await this.repository.deleteExpired(now);
   }
 }

@@ -38,9 +38,10 @@ const CORP = {
 describeOnDb(`AccountsService on ${TEST_DB}`, () => {
   let medium: Medium;
   let accounts: AccountsService;
-  const userRow = (id: string) => medium.db.run((m) => m.findOneBy(User, { id }));
-  const identitiesOf = (userId: string) => medium.db.run((m) => m.find(Identity, { where: { userId }, order: { linkedAt: 'ASC' } }));
-  const countUsers = () => medium.db.run((m) => m.count(User));
+  const userRow = (id: string) => medium.database.run((manager) => manager.findOneBy(User, { id }));
+  const identitiesOf = (userId: string) =>
+    medium.database.run((manager) => manager.find(Identity, { where: { userId }, order: { linkedAt: 'ASC' } }));
+  const countUsers = () => medium.database.run((manager) => manager.count(User));
 
   beforeAll(async () => {
     medium = await startMedium([AccountsModule], { env: { ...CORP, ADMIN_EMAILS: 'root@corp.test' } });
@@ -115,7 +116,7 @@ describeOnDb(`AccountsService on ${TEST_DB}`, () => {
     it('refuses a disabled account (account_disabled): nothing of the profile is written, the refusal is audited', async () => {
       const old = profile({ name: 'Before' });
       const { user } = await accounts.signIn(old, { ctx });
-      await medium.db.run((m) => m.update(User, { id: user.id }, { disabled: true }));
+      await medium.database.run((manager) => manager.update(User, { id: user.id }, { disabled: true }));
       const before = await userRow(user.id);
       medium.clock.advance(1000);
       expect((await refusal(accounts.signIn({ ...old, name: 'After' }, { ctx }))).code).toBe('account_disabled');
@@ -166,12 +167,12 @@ describeOnDb(`AccountsService on ${TEST_DB}`, () => {
 
     it('refuses a link for an account deleted meanwhile (invalid_state), creating nothing', async () => {
       const gone = await insertUser(medium);
-      await medium.db.run((m) => m.delete(User, { id: gone.id }));
+      await medium.database.run((manager) => manager.delete(User, { id: gone.id }));
       const users = await countUsers();
       const stray = profile();
       expect((await refusal(accounts.signIn(stray, { linkUserId: gone.id, ctx }))).code).toBe('invalid_state');
       expect(await countUsers()).toBe(users);
-      expect(await medium.db.run((m) => m.countBy(Identity, { subject: stray.subject }))).toBe(0);
+      expect(await medium.database.run((manager) => manager.countBy(Identity, { subject: stray.subject }))).toBe(0);
     });
   });
 
@@ -214,7 +215,7 @@ describeOnDb(`AccountsService on ${TEST_DB}`, () => {
     it('keeps the roles another identity grants, and never touches the roles assigned here', async () => {
       const first = profile({ provider: 'corp', providerRoles: ['devs'] });
       const { user } = await accounts.signIn(first, { ctx });
-      await medium.db.run((m) => m.update(User, { id: user.id }, { roles: ['user', 'auditor'] }));
+      await medium.database.run((manager) => manager.update(User, { id: user.id }, { roles: ['user', 'auditor'] }));
       await accounts.signIn(profile({ provider: 'corp', providerRoles: ['ops'] }), { linkUserId: user.id, ctx });
       expect((await userRow(user.id))!.providerRoles).toEqual(['admin', 'developer', 'operator']);
       await accounts.signIn({ ...first, providerRoles: [] }, { ctx });

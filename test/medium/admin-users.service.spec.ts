@@ -30,7 +30,7 @@ describeOnDb(`AdminUsersService on ${TEST_DB}`, () => {
   let admin: AdminUsersService;
   /** The acting admin; an admin other than the users changed, so no test here meets the last-admin rule. */
   let actor: User;
-  const userRow = (id: string) => medium.db.run((m) => m.findOneBy(User, { id }));
+  const userRow = (id: string) => medium.database.run((manager) => manager.findOneBy(User, { id }));
   const sessionToken = async (user: User) => {
     const { sessionId, refreshToken } = await startSession(medium, user);
     return { sessionId, refreshToken, access: await issueAccessToken(medium, { userId: user.id, sessionId, roles: user.roles }) };
@@ -75,7 +75,7 @@ describeOnDb(`AdminUsersService on ${TEST_DB}`, () => {
       const laptop = await sessionToken(user);
       const disabled = await admin.update(user.id, { disabled: true }, actor.id, ctx);
       expect(disabled).toMatchObject({ disabled: true, sessions: [] });
-      const rows = await medium.db.run((m) => m.find(Session, { where: { userId: user.id } }));
+      const rows = await medium.database.run((manager) => manager.find(Session, { where: { userId: user.id } }));
       expect(rows.map((s) => s.revokedReason)).toEqual(['user_disabled', 'user_disabled']);
       expect([accepted(medium, phone.access), accepted(medium, laptop.access)]).toEqual([false, false]);
 
@@ -131,8 +131,8 @@ describeOnDb(`AdminUsersService on ${TEST_DB}`, () => {
       const { access } = await sessionToken(user);
       await admin.remove(user.id, actor.id, ctx);
       expect(await userRow(user.id)).toBeNull();
-      expect(await medium.db.run((m) => m.countBy(Identity, { userId: user.id }))).toBe(0);
-      expect(await medium.db.run((m) => m.countBy(Session, { userId: user.id }))).toBe(0);
+      expect(await medium.database.run((manager) => manager.countBy(Identity, { userId: user.id }))).toBe(0);
+      expect(await medium.database.run((manager) => manager.countBy(Session, { userId: user.id }))).toBe(0);
       expect(accepted(medium, access)).toBe(false);
       expect((await auditOf(medium, user.id)).at(-1)).toMatchObject({
         type: 'user_deleted',
@@ -173,7 +173,7 @@ describeOnDb(`AdminUsersService on ${TEST_DB}`, () => {
       expect((await refusal(admin.merge(target.id, target.id, actor.id, ctx))).code).toBe('invalid_request');
       expect((await refusal(admin.merge(target.id, 'no-such-user', actor.id, ctx))).code).toBe('not_found');
       expect((await refusal(admin.merge('no-such-user', target.id, actor.id, ctx))).code).toBe('not_found');
-      expect(await medium.db.run((m) => m.findBy(Identity, { userId: target.id }))).toEqual([identity]);
+      expect(await medium.database.run((manager) => manager.findBy(Identity, { userId: target.id }))).toEqual([identity]);
     });
   });
 
@@ -214,7 +214,7 @@ describeOnDb(`AdminUsersService on ${TEST_DB}`, () => {
 describeOnDb(`AdminUsersService: the last admin, each test on a database of its own (${TEST_DB})`, () => {
   let medium: Medium;
   let admin: AdminUsersService;
-  const rolesOf = async (id: string) => (await medium.db.run((m) => m.findOneByOrFail(User, { id }))).roles;
+  const rolesOf = async (id: string) => (await medium.database.run((manager) => manager.findOneByOrFail(User, { id }))).roles;
 
   beforeEach(async () => {
     medium = await startMedium([AdminModule]);

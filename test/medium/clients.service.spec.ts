@@ -23,7 +23,7 @@ describeOnDb(`ClientsService on ${TEST_DB}`, () => {
     issueAccessToken(medium, { clientId: c.client_id, roles: c.roles, scopes: c.scopes });
   /** The audit rows about one client, oldest first. */
   const auditOf = async (clientId: string) => {
-    const rows = await medium.db.run((m) => m.find(AuditEvent, { order: { id: 'ASC' } }));
+    const rows = await medium.database.run((manager) => manager.find(AuditEvent, { order: { id: 'ASC' } }));
     return rows.filter((e) => e.details?.clientId === clientId).map((e) => ({ type: e.type, actorId: e.actorId, details: e.details }));
   };
 
@@ -39,7 +39,7 @@ describeOnDb(`ClientsService on ${TEST_DB}`, () => {
   it('shows the secret once, at creation, and keeps only its SHA-256', async () => {
     const created = await clients.create({ name: 'Reports', roles: ['reports', 'reports'], scopes: ['reports:read'] }, ADMIN_ID, ctx);
     expect(created).toMatchObject({ name: 'Reports', roles: ['reports'], scopes: ['reports:read'], disabled: false });
-    const row = await medium.db.run((m) => m.findOneByOrFail(ApiClient, { clientId: created.client_id }));
+    const row = await medium.database.run((manager) => manager.findOneByOrFail(ApiClient, { clientId: created.client_id }));
     expect(row.secretHash).toBe(sha256(created.client_secret));
     expect(JSON.stringify(row)).not.toContain(created.client_secret);
     const { client_secret: _shown, ...view } = created;

@@ -2,24 +2,24 @@ import { DataSource } from 'typeorm';
 import { AuditEvent } from '../../src/audit/audit-event.entity.js';
 import { User } from '../../src/accounts/user.entity.js';
 import { dataSourceOptions } from '../../src/database/data-source.js';
-import { Db, numberedParameters } from '../../src/database/db.service.js';
+import { Database, numberedParameters } from '../../src/database/db.service.js';
 import { isUniqueViolation } from '../../src/database/errors.js';
-import type { Database } from 'better-sqlite3';
+import type { Database as SqliteConnection } from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The SQLite driver shares one connection: without Db's queue, a write would be lost with another's rollback. */
-describe('Db on SQLite', () => {
+/** The SQLite driver shares one connection: without Database's queue, a write would be lost with another's rollback. */
+describe('Database on SQLite', () => {
   let ds: DataSource;
-  let db: Db;
+  let db: Database;
 
   beforeAll(async () => {
     ds = await new DataSource({
       ...dataSourceOptions({ type: 'sqlite', path: join(mkdtempSync(join(tmpdir(), 'sls-db-')), 'app.db') }),
       entities: [User, AuditEvent],
     }).initialize();
-    db = new Db(ds);
+    db = new Database(ds);
   });
 
   afterAll(async () => {
@@ -39,12 +39,12 @@ describe('Db on SQLite', () => {
   });
 
   it('keeps a write made while another unit’s transaction rolls back', async () => {
-    const failing = db.transaction(async (m) => {
-      await m.insert(AuditEvent, event('rolled_back'));
+    const failing = db.transaction(async () => {
+      await db.run((manager) => manager.insert(AuditEvent, event('rolled_back')));
       await new Promise((r) => setTimeout(r, 20));
       throw new Error('boom');
     });
-    const meanwhile = db.run((m) => m.insert(AuditEvent, event('kept')));
+    const meanwhile = db.run((manager) => manager.insert(AuditEvent, event('kept')));
     await expect(failing).rejects.toThrow('boom');
     await meanwhile;
     const types = (await ds.query('SELECT type FROM audit_events')).map((r: { type: string }) => r.type);
@@ -53,24 +53,45 @@ describe('Db on SQLite', () => {
 
   it('runs after-commit work only when the transaction commits', async () => {
     const ran: string[] = [];
-    await db.transaction(async (m) => {
-      db.afterCommit(m, () => ran.push('committed'));
+    await db.transaction(async () => {
+      db.afterCommit(() => ran.push('committed'));
       expect(ran).toEqual([]);
     });
     await expect(
-      db.transaction(async (m) => {
-        db.afterCommit(m, () => ran.push('rolled back'));
+      db.transaction(async () => {
+        db.afterCommit(() => ran.push('rolled back'));
         throw new Error('no');
       }),
     ).rejects.toThrow('no');
     expect(ran).toEqual(['committed']);
   });
 
+  it('joins the current unit instead of queueing behind it: a transaction inside a transaction, and inside a run', async () => {
+    const inner = await db.transaction(() =>
+      db.transaction(async () => {
+        await db.insertRow(AuditEvent, event('nested'));
+        return db.run((manager) => manager.countBy(AuditEvent, { type: 'nested' }));
+      }),
+    );
+    expect(inner).toBe(1);
+    // A transaction opened inside a run (which already holds the queue) runs in it: BEGIN IMMEDIATE on the same turn.
+    await expect(
+      db.run(() =>
+        db.transaction(async () => {
+          await db.insertRow(AuditEvent, event('inside run'));
+          throw new Error('undo');
+        }),
+      ),
+    ).rejects.toThrow('undo');
+    const rows: { type: string }[] = await ds.query(`SELECT type FROM audit_events WHERE type IN ('nested', 'inside run')`);
+    expect(rows.map((r) => r.type)).toEqual(['nested']);
+  });
+
   it('runs concurrent transactions one after another, none nested in another', async () => {
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
-        db.transaction(async (m) => {
-          await m.insert(AuditEvent, event(`t${i}`));
+        db.transaction(async () => {
+          await db.run((manager) => manager.insert(AuditEvent, event(`t${i}`)));
           await new Promise((r) => setTimeout(r, 1));
           if (i % 2) throw new Error('odd');
         }),
@@ -82,23 +103,19 @@ describe('Db on SQLite', () => {
   });
 
   it('binds numbers as parameters, so a statement is prepared once whatever times it carries', async () => {
-    const conn = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    const conn = (ds.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
     const prepare = conn.prepare.bind(conn);
     let prepared = 0;
-    conn.prepare = ((text: string) => (prepared++, prepare(text))) as Database['prepare'];
+    conn.prepare = ((text: string) => (prepared++, prepare(text))) as SqliteConnection['prepare'];
     try {
       for (let i = 0; i < 20; i++) {
-        await db.run((m) =>
-          db.sql(m, 'INSERT INTO audit_events (at, type, details) VALUES (:at, :type, NULL)', { at: 1_700_000_000_000 + i, type: 'sql' }),
-        );
+        await db.sql('INSERT INTO audit_events (at, type, details) VALUES (:at, :type, NULL)', { at: 1_700_000_000_000 + i, type: 'sql' });
       }
     } finally {
       conn.prepare = prepare;
     }
     expect(prepared).toBe(1);
-    const rows = await db.run((m) =>
-      db.sql<{ at: number }>(m, 'SELECT at FROM audit_events WHERE type = :type ORDER BY at', { type: 'sql' }),
-    );
+    const rows = await db.sql<{ at: number }>('SELECT at FROM audit_events WHERE type = :type ORDER BY at', { type: 'sql' });
     expect(rows.rows.map((r) => Number(r.at))).toEqual(Array.from({ length: 20 }, (_, i) => 1_700_000_000_000 + i));
   });
 
@@ -115,20 +132,18 @@ describe('Db on SQLite', () => {
       createdAt: 1_700_000_000_123,
       updatedAt: 1_700_000_000_456,
     };
-    await db.run((m) => db.insertRow(m, User, user));
-    expect(await db.run((m) => m.findOneBy(User, { id: user.id }))).toEqual(user);
-    expect(await db.run((m) => db.findRow(m, User, { id: user.id }))).toEqual(user);
+    await db.insertRow(User, user);
+    expect(await db.run((manager) => manager.findOneBy(User, { id: user.id }))).toEqual(user);
+    expect(await db.findRow(User, { id: user.id })).toEqual(user);
 
-    const changed = await db.run((m) =>
-      db.updateRows(m, User, { id: user.id, email: null }, { email: 'ada@x.test', disabled: true, roles: ['user'] }),
-    );
+    const changed = await db.updateRows(User, { id: user.id, email: null }, { email: 'ada@x.test', disabled: true, roles: ['user'] });
     expect(changed).toBe(1);
-    const typeorm = await db.run((m) => m.findOneBy(User, { id: user.id }));
+    const typeorm = await db.run((manager) => manager.findOneBy(User, { id: user.id }));
     expect(typeorm).toEqual({ ...user, email: 'ada@x.test', disabled: true, roles: ['user'] });
-    expect(await db.run((m) => db.findRow(m, User, { id: user.id }))).toEqual(typeorm);
-    expect(await db.run((m) => db.findRow(m, User, { id: user.id, email: null }))).toBeUndefined();
-    await expect(db.run((m) => db.updateRows(m, User, {}, { disabled: false }))).rejects.toThrow('without conditions');
-    const duplicate = await db.run((m) => db.insertRow(m, User, user)).catch((e: unknown) => e);
+    expect(await db.findRow(User, { id: user.id })).toEqual(typeorm);
+    expect(await db.findRow(User, { id: user.id, email: null })).toBeUndefined();
+    await expect(db.updateRows(User, {}, { disabled: false })).rejects.toThrow('without conditions');
+    const duplicate = await db.insertRow(User, user).catch((e: unknown) => e);
     expect(isUniqueViolation(duplicate)).toBe(true);
   });
 });

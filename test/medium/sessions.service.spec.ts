@@ -19,8 +19,8 @@ import {
 
 /**
  * SessionsService on a real database, with a clock the test moves: refresh-token rotation and reuse detection
- * (SQLite runs it as a transaction, PostgreSQL as one statement: both must keep the same rules), the idle and
- * absolute lifetimes, and ending sessions.
+ * (one transaction on both databases, and PostgreSQL's one-statement shortcut for an unused token: both must keep the
+ * same rules), the idle and absolute lifetimes, and ending sessions.
  */
 const describeOnDb = await describeOnTestDatabase();
 
@@ -32,8 +32,8 @@ const ctx = { ip: '198.51.100.4', userAgent: 'medium-spec' };
 describeOnDb(`SessionsService on ${TEST_DB}`, () => {
   let medium: Medium;
   let sessions: SessionsService;
-  const sessionRow = (id: string) => medium.db.run((m) => m.findOneByOrFail(Session, { id }));
-  const tokensOf = (sessionId: string) => medium.db.run((m) => m.find(RefreshToken, { where: { sessionId } }));
+  const sessionRow = (id: string) => medium.database.run((manager) => manager.findOneByOrFail(Session, { id }));
+  const tokensOf = (sessionId: string) => medium.database.run((manager) => manager.find(RefreshToken, { where: { sessionId } }));
   const reuses = async () => (await medium.get(MetricsService).refreshReuse.get()).values[0]?.value ?? 0;
 
   beforeAll(async () => {
@@ -56,7 +56,7 @@ describeOnDb(`SessionsService on ${TEST_DB}`, () => {
       expect(first.session).toEqual({ id: sessionId, userId: user.id });
       expect(first.refreshToken).not.toBe(refreshToken);
       expect(first.roles).toEqual(['user', 'developer']);
-      await medium.db.run((m) => m.update(User, { id: user.id }, { roles: ['user', 'auditor'] }));
+      await medium.database.run((manager) => manager.update(User, { id: user.id }, { roles: ['user', 'auditor'] }));
       const second = await sessions.rotate(first.refreshToken, ctx);
       expect(second.roles).toEqual(['user', 'auditor', 'developer']);
       expect((await tokensOf(sessionId)).map((t) => t.usedAt === null).sort()).toEqual([false, false, true]);
@@ -114,11 +114,11 @@ describeOnDb(`SessionsService on ${TEST_DB}`, () => {
     it('refuses while the user is disabled without spending the token, so both implementations agree', async () => {
       const user = await insertUser(medium);
       const { sessionId, refreshToken } = await startSession(medium, user);
-      await medium.db.run((m) => m.update(User, { id: user.id }, { disabled: true }));
+      await medium.database.run((manager) => manager.update(User, { id: user.id }, { disabled: true }));
       expect((await refusal(sessions.rotate(refreshToken, ctx))).code).toBe('invalid_grant');
       expect((await tokensOf(sessionId)).map((t) => t.usedAt)).toEqual([null]);
       expect((await sessionRow(sessionId)).revokedAt).toBeNull();
-      await medium.db.run((m) => m.update(User, { id: user.id }, { disabled: false }));
+      await medium.database.run((manager) => manager.update(User, { id: user.id }, { disabled: false }));
       await expect(sessions.rotate(refreshToken, ctx)).resolves.toMatchObject({ session: { id: sessionId } });
     });
   });

@@ -4,12 +4,12 @@ import { Identity } from '../../src/accounts/identity.entity.js';
 import { User } from '../../src/accounts/user.entity.js';
 import type { ProviderProfile } from '../../src/accounts/provider-profile.js';
 import { Clock } from '../../src/common/clock.js';
-import { Db } from '../../src/database/db.service.js';
+import { Database } from '../../src/database/db.service.js';
 import { SessionsService } from '../../src/tokens/sessions.service.js';
 
 /**
  * Test data: small builders that fill in every field with a harmless default, so a test states only what it is
- * about (`userRow({ roles: ['user', 'admin'] })`), and inserts that write them through the service's own Db (on
+ * about (`userRow({ roles: ['user', 'admin'] })`), and inserts that write them through the service's own Database (on
  * SQLite its queue keeps them from interleaving with the service's work). Any Nest context will do: a running app
  * (e2e) or a medium spec's testing module.
  */
@@ -72,7 +72,7 @@ export function profile(over: Partial<ProviderProfile> = {}): ProviderProfile {
 
 export async function insertUser(ctx: Context, over: Partial<User> = {}): Promise<User> {
   const user = userRow(over, nowIn(ctx));
-  await ctx.get(Db).run((m) => m.insert(User, user));
+  await ctx.get(Database).run((manager) => manager.insert(User, user));
   return user;
 }
 
@@ -80,13 +80,13 @@ export async function insertUser(ctx: Context, over: Partial<User> = {}): Promis
 export async function insertUsers(ctx: Context, n: number, over: (i: number) => Partial<User>): Promise<User[]> {
   const now = nowIn(ctx);
   const users = Array.from({ length: n }, (_, i) => userRow(over(i), now));
-  await ctx.get(Db).run((m) => m.createQueryBuilder().insert().into(User).values(users).updateEntity(false).execute());
+  await ctx.get(Database).run((manager) => manager.createQueryBuilder().insert().into(User).values(users).updateEntity(false).execute());
   return users;
 }
 
 export async function insertIdentity(ctx: Context, user: Pick<User, 'id'>, over: Partial<Identity> = {}): Promise<Identity> {
   const identity = identityRow(user.id, over, nowIn(ctx));
-  await ctx.get(Db).run((m) => m.insert(Identity, identity));
+  await ctx.get(Database).run((manager) => manager.insert(Identity, identity));
   return identity;
 }
 
@@ -97,10 +97,8 @@ export async function startSession(
   opts: { identityId?: string | null; browserSessionId?: string | null } = {},
 ): Promise<{ sessionId: string; refreshToken: string }> {
   const issued = await ctx
-    .get(Db)
-    .transaction((m) =>
-      ctx.get(SessionsService).create(m, user.id, opts.identityId ?? null, { ip: null, userAgent: null }, opts.browserSessionId ?? null),
-    );
+    .get(SessionsService)
+    .create(user.id, opts.identityId ?? null, { ip: null, userAgent: null }, opts.browserSessionId ?? null);
   return { sessionId: issued.session.id, refreshToken: issued.refreshToken };
 }
 

@@ -13,7 +13,7 @@ import type { ResolvedConfig } from '../../src/config/app-secret.js';
 import { loadConfig } from '../../src/config/config.js';
 import { ConfigModule } from '../../src/config/config.module.js';
 import { dataSourceOptions } from '../../src/database/data-source.js';
-import { Db } from '../../src/database/db.service.js';
+import { Database } from '../../src/database/db.service.js';
 import { LoggingModule } from '../../src/logging/logging.module.js';
 import { MetricsModule } from '../../src/metrics/metrics.module.js';
 import { AccessTokensService, type TokenSubject } from '../../src/tokens/access-tokens.service.js';
@@ -25,7 +25,7 @@ import { createTestDatabase, postgresAvailable } from './postgres.js';
  * The middle test tier (house style, habit 7): a feature's services built by Nest from their real module, on a real
  * database, without HTTP. Only the app's root wiring is replaced: this file gives the feature modules what
  * AppModule.forRoot gives them (configuration, the TypeORM data source with its migrations, logging, metrics, and
- * the global Clock and Db), with a clock the test moves. Keep it in step with src/app.module.ts.
+ * the global Clock and Database), with a clock the test moves. Keep it in step with src/app.module.ts.
  */
 
 /** Which database the medium specs run on: SQLite, or PostgreSQL under TEST_DB=postgres (`npm run test:postgres`). */
@@ -46,7 +46,7 @@ const MEDIUM_APP_SECRET = 'medium-spec-app-secret-0123456789abcdefghijklmnop';
 @Module({})
 class MediumRootModule {
   static forRoot(clock: Clock): DynamicModule {
-    return { module: MediumRootModule, providers: [{ provide: Clock, useValue: clock }, Db], exports: [Clock, Db] };
+    return { module: MediumRootModule, providers: [{ provide: Clock, useValue: clock }, Database], exports: [Clock, Database] };
   }
 }
 
@@ -54,7 +54,7 @@ export interface Medium {
   module: TestingModule;
   config: ResolvedConfig;
   clock: ManualClock;
-  db: Db;
+  database: Database;
   /** A provider of the module under test or of what it imports (so a Medium is a context for the factories too). */
   get: TestingModule['get'];
   /** Closes the module (lifecycle hooks, the data source) and removes the database. */
@@ -110,7 +110,7 @@ export async function startMedium(features: (Type | DynamicModule)[], opts: { en
     module: built,
     config,
     clock,
-    db: built.get(Db),
+    database: built.get(Database),
     get: built.get.bind(built),
     close: async () => {
       await built.close();
@@ -135,7 +135,7 @@ export function accepted(medium: Medium, token: string): boolean {
 
 /** The audit rows that name this user (as `userId`), oldest first, in the fields a test compares. */
 export async function auditOf(medium: Medium, userId: string) {
-  const rows = await medium.db.run((m) => m.find(AuditEvent, { where: { userId }, order: { id: 'ASC' } }));
+  const rows = await medium.database.run((manager) => manager.find(AuditEvent, { where: { userId }, order: { id: 'ASC' } }));
   return rows.map((e) => ({ type: e.type, reason: e.reason, actorId: e.actorId, provider: e.provider, details: e.details }));
 }
 
