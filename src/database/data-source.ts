@@ -22,6 +22,7 @@ import { SubstringSearch1764600000000 } from './migrations/1764600000000-substri
 import { BrowserSessions1764650000000 } from './migrations/1764650000000-browser-sessions.js';
 import { RefreshTokenSuccessor1764719100000 } from './migrations/1764719100000-refresh-token-successor.js';
 import { HealthHeartbeats1764719300000 } from './migrations/1764719300000-health-heartbeats.js';
+import { OpenIdProvider1764800000000 } from './migrations/1764800000000-openid-provider.js';
 
 export const ENTITIES = [
   User,
@@ -46,6 +47,7 @@ export const MIGRATIONS = [
   BrowserSessions1764650000000,
   RefreshTokenSuccessor1764719100000,
   HealthHeartbeats1764719300000,
+  OpenIdProvider1764800000000,
 ];
 
 /** The same options serve start-up (migrations run there) and `npm run migration:run`. */
