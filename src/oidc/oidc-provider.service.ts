@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type Koa from 'koa';
 import Provider, {
   errors,
   interactionPolicy,
@@ -36,6 +37,14 @@ export const SCOPE_CLAIMS: Record<string, string[]> = {
   email: ['email', 'email_verified'],
   roles: ['roles'],
 };
+/** Marks an authorization request made again after its browser session was mirrored (see mirrorBrowserSession). */
+const MIRRORED = 'sls_mirrored';
+/**
+ * oidc-provider's own pages (error, form_post) get this instead of the service's default: its form_post posts to the
+ * client's redirect URI, which `form-action 'self'` would block; its inline script is allowed by hash, which it adds
+ * itself (helpers/script_src_sha.js).
+ */
+const OP_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 /** The access token's scopes: what the client may read at UserInfo (offline_access only governs refresh tokens). */
 const TOKEN_SCOPES = ['openid', 'profile', 'email', 'roles'];
 
@@ -100,6 +109,7 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     if (Buffer.isBuffer(raw)) req.body = raw;
     // As a mounted app sees it: the path below the mount (oidc-provider finds its mount from originalUrl).
     req.url = req.originalUrl.slice(OP_MOUNT.length) || '/';
+    res.setHeader('Content-Security-Policy', OP_CSP);
     await handle(req, res);
   }
 
@@ -249,7 +259,6 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
       },
       renderError: (ctx, out) => {
         ctx.type = 'html';
-        ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'self'; base-uri 'none'; frame-ancestors 'none'");
         ctx.body = errorPage(String(out.error), typeof out.error_description === 'string' ? out.error_description : undefined);
       },
     };
@@ -269,8 +278,44 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     // client can then match the logout token it gets later (Back-Channel Logout 1.0 §2.4) and a front-end can tell
     // sessions apart. oidc-provider decides this per client through includeSid (helpers/process_response_types.js).
     provider.Client.prototype.includeSid = () => true;
+    provider.use(async (ctx, next) => {
+      if (ctx.method === 'GET' && ctx.path === provider.pathFor('authorization') && (await this.mirrorBrowserSession(provider, ctx)))
+        return;
+      await next();
+    });
     provider.on('server_error', (_ctx, err: Error) => this.logger.error(err.stack ?? err.message));
     return provider;
+  }
+
+  /**
+   * A browser signed in here whose oidc-provider session does not mirror that yet (signed in at our pages, or the
+   * mirror is another user's or an ended session's) gets the mirror before the authorization request is processed:
+   * written, bound, its cookie set, and the same request made again (once: MIRRORED marks it, so a browser that
+   * refuses the cookie falls through to the login check instead of looping). Without this, `prompt=none` would answer
+   * login_required to a person who is signed in (OIDC Core §3.1.2.1) only because no client signed them in yet.
+   */
+  private async mirrorBrowserSession(provider: Provider, ctx: Koa.Context): Promise<boolean> {
+    if (ctx.query[MIRRORED] !== undefined) return false;
+    const browser = await this.bridge.browser(ctx.req as Request, ctx.res as Response);
+    if (!browser) return false;
+    const current = await provider.Session.get(ctx);
+    if (current.accountId === browser.sub && (await this.bridge.mirrors(current.uid, browser))) return false;
+    if (current.accountId) await current.destroy();
+    const session = new provider.Session();
+    session.loginAccount({ accountId: browser.sub, loginTs: browser.authTime });
+    await session.save(this.config.jwt.refreshTokenTtl);
+    await this.bridge.bind(session.uid, browser);
+    ctx.cookies.set(provider.cookieName('session'), session.jti, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: ctx.secure,
+      maxAge: this.config.jwt.refreshTokenTtl * 1000,
+    });
+    const again = new URL(ctx.url, this.publicUrl);
+    again.searchParams.set(MIRRORED, '1');
+    ctx.status = 303;
+    ctx.redirect(`${OP_MOUNT}${again.pathname}${again.search}`);
+    return true;
   }
 
   /** The browser_session check: true when this request must sign in (or answer login_required). */

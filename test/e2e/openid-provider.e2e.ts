@@ -255,6 +255,35 @@ describe('authorization code flow with openid-client 6', () => {
     expect(back.searchParams.get('iss')).toBe(world.service.publicUrl);
   });
 
+  it('prompt=none signs in silently a browser signed in only at our own pages, auth_time that sign-in', async () => {
+    const browser = new TestBrowser();
+    const before = Math.floor(Date.now() / 1000);
+    const { result } = await completeAtProvider(browser, `${url}/session/login/corp`, (u) => u.includes('/session/callback'), {
+      login: 'alice',
+    });
+    await browser.request(result.href);
+    const silent = await signInThroughUs(rp, browser, undefined, { prompt: 'none' });
+    expect(silent.sawSignInPage).toBe(false);
+    const authTime = silent.tokens.claims()!.auth_time!;
+    expect(authTime).toBeGreaterThanOrEqual(before - 1);
+    // oidcc-prompt-none-logged-in: the next silent sign-in has the same auth_time and sub.
+    const again = await signInThroughUs(rp, browser, undefined, { prompt: 'none' });
+    expect([again.tokens.claims()!.auth_time, again.tokens.claims()!.sub]).toEqual([authTime, silent.tokens.claims()!.sub]);
+  });
+
+  it('answers with response_mode=form_post: an auto-submitting form to the redirect URI that our CSP lets through', async () => {
+    const browser = new TestBrowser();
+    await signInThroughUs(rp, browser, 'alice');
+    const attempt = await authorizationRequest(rp, { response_mode: 'form_post' });
+    const { last } = await browser.follow(attempt.url.href, backAtClient);
+    expect(last.status).toBe(200);
+    expect(last.body).toContain(`action="${REDIRECT}"`);
+    expect(last.body).toContain(`name="state" value="${attempt.state}"`);
+    const csp = last.headers.get('content-security-policy') ?? '';
+    expect(csp).not.toContain('form-action');
+    expect(csp).toMatch(/script-src 'self' 'sha256-/);
+  });
+
   it('signing out at the service ends SSO: the next prompt=none is login_required', async () => {
     const browser = new TestBrowser();
     await signInThroughUs(rp, browser, 'alice');
