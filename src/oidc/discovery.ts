@@ -12,6 +12,7 @@ export function openIdProviderMetadata(config: ResolvedConfig): Record<string, u
     authorization_endpoint: `${op}/auth`,
     token_endpoint: `${op}/token`,
     userinfo_endpoint: `${op}/userinfo`,
+    end_session_endpoint: `${op}/session/end`,
     scopes_supported: [...OIDC_SCOPES],
     response_types_supported: ['code'],
     response_modes_supported: ['form_post', 'fragment', 'query'],

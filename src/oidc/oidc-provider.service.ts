@@ -19,6 +19,7 @@ import { escapeHtml } from '../common/html.js';
 import { requestContext } from '../common/request-context.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
+import { PageSessionService } from '../auth/page-session.service.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import { SigningKeysService, type ActiveKey } from '../tokens/signing-keys.service.js';
 import { OidcRepository, type OAuthClientRow } from './oidc.repository.js';
@@ -72,6 +73,7 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     private readonly revocations: RevocationsService,
     private readonly bridge: OidcSessionsService,
     private readonly repo: OidcRepository,
+    private readonly pages: PageSessionService,
     @InjectConfig() private readonly config: ResolvedConfig,
   ) {
     this.cookieKey = deriveKey(config.appSecret, 'openid-provider-cookies').toString('base64url');
@@ -182,7 +184,20 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
         // RP-initiated logout must end our browser session (docs/openid-provider.md, what remains).
         revocation: { enabled: false },
         introspection: { enabled: false },
-        rpInitiatedLogout: { enabled: false },
+        // RP-initiated logout 1.0: ends the person's session at the service (endSession below); no confirmation page
+        // when the client proves whose session it is with its ID token (shared/docs/http-api.md).
+        rpInitiatedLogout: {
+          enabled: true,
+          logoutSource: (ctx, form) => {
+            const hint = ctx.oidc.entities.IdTokenHint as { payload: { sub?: string } } | undefined;
+            const proven =
+              hint?.payload.sub !== undefined && hint.payload.sub === ctx.oidc.session?.accountId && ctx.oidc.client !== undefined;
+            ctx.body = proven ? autoLogoutPage(form) : confirmLogoutPage(form, this.publicUrl.host, ctx.oidc.client?.clientName);
+          },
+          postLogoutSuccessSource: (ctx) => {
+            ctx.body = signedOutPage();
+          },
+        },
         resourceIndicators: {
           enabled: true,
           // Every access token is for our APIs (JWT_AUDIENCE), even without a `resource` parameter.
@@ -282,6 +297,11 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
       if (ctx.method === 'GET' && ctx.path === provider.pathFor('authorization') && (await this.mirrorBrowserSession(provider, ctx)))
         return;
       await next();
+      // After oidc-provider ended its mirror and the grants in it, before the answer goes: our browser session too.
+      const { oidc } = ctx as unknown as Partial<KoaContextWithOIDC>;
+      if (oidc?.route === 'end_session_confirm' && ctx.status === 303 && oidc.params?.logout && oidc.session) {
+        await this.endSession(oidc.session, ctx.req, ctx.res);
+      }
     });
     provider.on('server_error', (_ctx, err: Error) => this.logger.error(err.stack ?? err.message));
     return provider;
@@ -316,6 +336,22 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     ctx.status = 303;
     ctx.redirect(`${OP_MOUNT}${again.pathname}${again.search}`);
     return true;
+  }
+
+  /**
+   * RP-initiated logout confirmed: the browser session the mirror was bound to ends (audited as the person's own
+   * logout), its cookie goes, and with it SSO in this browser. oidc-provider has revoked the grants of the mirror, which
+   * ended their sessions of ours (revokeByGrantId). The request is oidc-provider's own form, proven by its xsrf field
+   * (shared/xsrf.js), not one of our pages: the binding, not our CSRF-guarded cookie check, names the session.
+   */
+  private async endSession(
+    session: { uid: string; accountId?: string },
+    incoming: IncomingMessage,
+    outgoing: ServerResponse,
+  ): Promise<void> {
+    if (!session.accountId) return;
+    const ended = await this.bridge.endBrowserSession(session.uid, session.accountId, requestContext(incoming as Request));
+    if (ended) this.pages.clear(outgoing as Response);
   }
 
   /** The browser_session check: true when this request must sign in (or answer login_required). */
@@ -436,6 +472,36 @@ function clientMetadata(row: OAuthClientRow | undefined, alg: string): ClientMet
     require_auth_time: true,
     first_party: Boolean(row.first_party),
   } as ClientMetadata;
+}
+
+const page = (title: string, body: string, script = '') => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title><link rel="stylesheet" href="/assets/pages.css">${script}</head>
+<body><main class="card narrow">${body}</main></body></html>`;
+
+/** oidc-provider's logout form (its xsrf field), submitted at once with logout=yes. */
+function autoLogoutPage(form: string): string {
+  const withLogout = form.replace(
+    '</form>',
+    '<input type="hidden" name="logout" value="yes"/><noscript><button type="submit">Continue</button></noscript></form>',
+  );
+  return page('Signing out', `<h1>Signing out…</h1>${withLogout}`, '<script src="/assets/autosubmit.js"></script>');
+}
+
+/** Without proof of whose session this is (no or another id_token_hint), the person decides. */
+function confirmLogoutPage(form: string, host: string, clientName?: string): string {
+  const buttons =
+    '<button type="submit" name="logout" value="yes" class="btn">Sign out</button> <button type="submit" class="link">Stay signed in</button></form>';
+  return page(
+    'Sign out',
+    `<h1>Sign out of ${escapeHtml(host)}?</h1>
+<p>${clientName ? `${escapeHtml(clientName)} asks` : 'An application asks'} to end your session here. Signing out ends it for every application in this browser.</p>
+${form.replace('</form>', buttons)}`,
+  );
+}
+
+function signedOutPage(): string {
+  return page('Signed out', '<h1>You are signed out</h1><p>You can close this window.</p>');
 }
 
 function errorPage(code: string, description?: string): string {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { AuditService } from '../audit/audit.service.js';
+import { AuditService, type RequestContext } from '../audit/audit.service.js';
 import { PageSessionService } from '../auth/page-session.service.js';
 import { Db } from '../database/db.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
@@ -106,6 +106,13 @@ export class OidcSessionsService {
       details: { clientId: grant.clientId, sessionId: session.id },
     });
     return session.id;
+  }
+
+  /** Ends the browser session a mirror is bound to, as its person's logout; whether it was still active. */
+  async endBrowserSession(sessionUid: string, userId: string, ctx: RequestContext): Promise<boolean> {
+    const bound = await this.repo.browserSessionOf(sessionUid);
+    if (bound?.userId !== userId) return false;
+    return this.sessions.revoke(bound.browserSessionId, 'logout', { actorId: userId, ctx });
   }
 
   /** oidc-provider revoked a grant (code or refresh token reuse, RFC 7009 revocation): its session ends too. */

@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { TestBrowser } from '../support/browser.js';
+import { TestBrowser, type Hop } from '../support/browser.js';
 import { callApi, completeAtProvider, getJson, signInAndGetTokens } from '../support/sign-in.js';
 import { startWorld, type World } from '../support/world.js';
 
@@ -16,6 +16,7 @@ let adminToken: string;
 /** Where the client wants the code: nothing listens there, the test browser stops before requesting it. */
 const REDIRECT = 'http://127.0.0.1:9/app/callback';
 const OTHER_REDIRECT = 'http://127.0.0.1:9/other/callback';
+const LOGGED_OUT = 'http://127.0.0.1:9/app/logged-out';
 
 type RegisteredClient = { client_id: string; client_secret: string };
 
@@ -105,7 +106,12 @@ beforeAll(async () => {
   world.corp.accounts.set('root', { email: 'root@corp.test', email_verified: true, name: 'Root' });
   world.corp.accounts.set('alice', { email: 'alice@corp.test', email_verified: true, name: 'Alice' });
   adminToken = (await signInAndGetTokens(new TestBrowser(), url, 'corp', { login: 'root' })).tokens.access_token;
-  app = await register({ name: 'Wiki', redirect_uris: [REDIRECT, OTHER_REDIRECT], first_party: true });
+  app = await register({
+    name: 'Wiki',
+    redirect_uris: [REDIRECT, OTHER_REDIRECT],
+    post_logout_redirect_uris: [LOGGED_OUT],
+    first_party: true,
+  });
   rp = await relyingParty(app);
 });
 
@@ -293,6 +299,61 @@ describe('authorization code flow with openid-client 6', () => {
     const attempt = await authorizationRequest(rp, { prompt: 'none' });
     const { back } = await browse(browser, attempt.url);
     expect(back.searchParams.get('error')).toBe('login_required');
+  });
+});
+
+/** The one form of a page, submitted with its hidden fields (what a browser does, by script or by the person). */
+async function submitForm(browser: TestBrowser, page: Hop, extra: Record<string, string> = {}) {
+  const action = /<form[^>]*action="([^"]+)"/.exec(page.body)?.[1];
+  if (!action) throw new Error(`no form on ${page.url}: ${page.body.slice(0, 300)}`);
+  const form: Record<string, string> = {};
+  for (const m of page.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) form[m[1]] = m[2];
+  return browser.request(new URL(action, page.url).href, { method: 'POST', form: { ...form, ...extra } });
+}
+
+describe('RP-initiated logout', () => {
+  it('with the client’s ID token: no confirmation, the session here ends, and the client’s tokens with it', async () => {
+    const browser = new TestBrowser();
+    const { tokens } = await signInThroughUs(rp, browser, 'alice');
+    const logout = oidc.buildEndSessionUrl(rp, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: LOGGED_OUT, state: 'bye' });
+    const page = await browser.request(logout.href);
+    expect(page.status).toBe(200);
+    // An automatic step, not a question: the form submits itself (same-origin script) with logout=yes.
+    expect(page.body).toContain('/assets/autosubmit.js');
+    expect(page.body).not.toContain('Stay signed in');
+    const done = await submitForm(browser, page);
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe(`${LOGGED_OUT}?state=bye`);
+    expect((await browser.request(`${url}/account`)).headers.get('location')).toBe('/');
+    expect((await getJson(`${url}/me`, tokens.access_token)).status).toBe(401);
+    await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    const attempt = await authorizationRequest(rp, { prompt: 'none' });
+    expect((await browse(browser, attempt.url)).back.searchParams.get('error')).toBe('login_required');
+    const audit = await callApi(url, 'GET', `/admin/audit?userId=${tokens.claims()!.sub}&type=session_revoked`, adminToken);
+    expect(audit.body.items.some((e: { reason: string; actorId: string }) => e.reason === 'logout')).toBe(true);
+  });
+
+  it('without an ID token the person is asked, and staying signed in keeps the session', async () => {
+    const browser = new TestBrowser();
+    const { tokens } = await signInThroughUs(rp, browser, 'alice');
+    const page = await browser.request(oidc.buildEndSessionUrl(rp, { client_id: app.client_id }).href);
+    expect(page.body).toContain('Stay signed in');
+    expect(page.body).not.toContain('autosubmit.js');
+    const stay = await submitForm(browser, page);
+    expect(stay.status).toBe(303);
+    expect((await browser.request(`${url}/account`)).status).toBe(200);
+    // oidc-provider's "no": this client is signed out of the session, the session itself stays.
+    expect((await getJson(`${url}/me`, tokens.access_token)).status).toBe(401);
+  });
+
+  it('refuses a post_logout_redirect_uri that is not registered, without redirecting', async () => {
+    const browser = new TestBrowser();
+    const { tokens } = await signInThroughUs(rp, browser, 'alice');
+    const res = await browser.request(
+      oidc.buildEndSessionUrl(rp, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${LOGGED_OUT}/x` }).href,
+    );
+    expect([res.status, res.headers.get('location')]).toEqual([400, null]);
+    expect((await browser.request(`${url}/account`)).status).toBe(200);
   });
 });
 
