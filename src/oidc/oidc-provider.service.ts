@@ -158,7 +158,9 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
         },
       },
       scopes: [...OIDC_SCOPES],
-      claims: SCOPE_CLAIMS,
+      // `azp` rides with `sub` (below, findAccount): oidc-provider has no hook for ID token claims, and the contract
+      // wants it in every ID token (OIDC Core §2 allows it with a single audience).
+      claims: { ...SCOPE_CLAIMS, openid: ['sub', 'azp'] },
       subjectTypes: ['public'],
       responseTypes: ['code'],
       clientDefaults: {
@@ -227,7 +229,8 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
           email_verified: user.email ? user.emailVerified : undefined,
           roles: effectiveRoles(user),
         };
-        return { accountId: user.id, claims: () => claims };
+        // azp: the client the ID token is for, the current request's.
+        return { accountId: user.id, claims: () => ({ ...claims, azp: Provider.ctx?.oidc.client?.clientId }) };
       },
       loadExistingGrant: (ctx) => this.grantFor(ctx),
       issueRefreshToken: (_ctx, client, code) =>

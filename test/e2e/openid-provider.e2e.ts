@@ -99,14 +99,14 @@ describe('discovery', () => {
 });
 
 describe('authorization code flow with openid-client 6', () => {
-  it('signs a person in through our sign-in page: ID token, our access token (accepted at /me), UserInfo by scope', async () => {
+  it('O4: signs a person in through our sign-in page: ID token, our access token (accepted at /me), UserInfo by scope', async () => {
     const browser = new TestBrowser();
     const { tokens, back, attempt, sawSignInPage } = await signInThroughUs(rp, browser, 'alice');
     expect(sawSignInPage).toBe(true);
     expect(back.searchParams.get('iss')).toBe(world.service.publicUrl);
     // The ID token: openid-client checked signature, iss, aud, nonce, exp; these are what the contract adds.
     const id = tokens.claims()!;
-    expect(id).toMatchObject({ iss: world.service.publicUrl, aud: app.client_id, nonce: attempt.nonce });
+    expect(id).toMatchObject({ iss: world.service.publicUrl, aud: app.client_id, azp: app.client_id, nonce: attempt.nonce });
     expect(typeof id.auth_time).toBe('number');
     expect(typeof id.sid).toBe('string');
     expect(decodeProtectedHeader(tokens.id_token!).kid).toBe(
@@ -176,7 +176,7 @@ describe('authorization code flow with openid-client 6', () => {
     expect((await getJson(`${url}/me`, tokens.access_token)).body).toMatchObject({ email: 'alice@corp.test' });
   });
 
-  it('prompt=none signs in silently when signed in here, and answers login_required at the redirect URI when not', async () => {
+  it('O5: prompt=none signs in silently when signed in here, and answers login_required at the redirect URI when not', async () => {
     const browser = new TestBrowser();
     await signInThroughUs(rp, browser, 'alice');
     const silent = await signInThroughUs(rp, browser, undefined, { prompt: 'none' });
@@ -220,7 +220,7 @@ describe('authorization code flow with openid-client 6', () => {
     expect(csp).toMatch(/script-src 'self' 'sha256-/);
   });
 
-  it('signing out at the service ends SSO: the next prompt=none is login_required', async () => {
+  it('O5: signing out at the service ends SSO: the next prompt=none is login_required', async () => {
     const browser = new TestBrowser();
     await signInThroughUs(rp, browser, 'alice');
     const page = await browser.request(`${url}/account`);
@@ -296,7 +296,7 @@ describe('whose sign-in it is', () => {
     expect((await getJson(`${url}/me`, next.tokens.access_token)).body).toMatchObject({ email: 'bob@corp.test' });
   });
 
-  it('a public client (none) gets no secret and must use PKCE; the error goes to its registered redirect URI', async () => {
+  it('O8: a public client (none) gets no secret and must use PKCE; the error goes to its registered redirect URI', async () => {
     const spa = await callApi(url, 'POST', '/admin/clients', adminToken, {
       name: 'SPA',
       redirect_uris: [REDIRECT],
@@ -334,7 +334,7 @@ describe('whose sign-in it is', () => {
     expect([back.origin + back.pathname, back.searchParams.get('error')]).toEqual([REDIRECT, 'request_not_supported']);
   });
 
-  it('a disabled client is an unknown client: no sign-in, no redirect', async () => {
+  it('O2: a disabled client is an unknown client: no sign-in, no redirect', async () => {
     const gone = await register({ name: 'Retired', redirect_uris: [REDIRECT], first_party: true });
     expect((await callApi(url, 'PATCH', `/admin/clients/${gone.client_id}`, adminToken, { disabled: true })).status).toBe(200);
     const attempt = await authorizationRequest(await relyingParty(gone));
@@ -363,7 +363,7 @@ describe('attacks on the authorization endpoint (RFC 9700 §4.1)', () => {
     ['another port', 'http://127.0.0.1:10/app/callback'],
     ['an added query', `${REDIRECT}?next=/evil`],
     ['another host', 'http://evil.example/app/callback'],
-  ])('refuses %s without redirecting: an error page at the service, 400', async (_what, redirectUri) => {
+  ])('O1, O2: refuses %s without redirecting: an error page at the service, 400', async (_what, redirectUri) => {
     const res = await fetch(withRedirect(redirectUri), { redirect: 'manual' });
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
@@ -371,7 +371,7 @@ describe('attacks on the authorization endpoint (RFC 9700 §4.1)', () => {
     expect(await res.text()).toContain('redirect_uri');
   });
 
-  it('refuses an unknown client without redirecting', async () => {
+  it('O2: refuses an unknown client without redirecting', async () => {
     const u = new URL(withRedirect(REDIRECT));
     u.searchParams.set('client_id', 'svc-nobody');
     const res = await fetch(u, { redirect: 'manual' });
@@ -381,7 +381,7 @@ describe('attacks on the authorization endpoint (RFC 9700 §4.1)', () => {
 });
 
 describe('attacks on the token endpoint', () => {
-  it('a code is single use: a second exchange is refused and ends what the first one issued (RFC 6749 §4.1.2)', async () => {
+  it('O3: a code is single use: a second exchange is refused and ends what the first one issued (RFC 6749 §4.1.2)', async () => {
     const browser = new TestBrowser();
     const attempt = await authorizationRequest(rp);
     const { back } = await browse(browser, attempt.url, 'alice');
@@ -398,7 +398,7 @@ describe('attacks on the token endpoint', () => {
     );
   });
 
-  it('L3: a code is bound to its client and its PKCE verifier; failed attempts spend nothing', async () => {
+  it('O3, L3: a code is bound to its client, its redirect URI and its PKCE verifier; failed attempts spend nothing', async () => {
     const other = await register({ name: 'Thief', redirect_uris: [REDIRECT], first_party: true });
     const attempt = await authorizationRequest(rp);
     const { back } = await browse(new TestBrowser(), attempt.url, 'alice');
@@ -413,7 +413,7 @@ describe('attacks on the token endpoint', () => {
     expect(right.status).toBe(200);
   });
 
-  it('R3: of concurrent exchanges of one code, exactly one succeeds', async () => {
+  it('O3: of concurrent exchanges of one code, exactly one succeeds', async () => {
     const attempt = await authorizationRequest(rp);
     const { back } = await browse(new TestBrowser(), attempt.url, 'alice');
     const form = {
@@ -426,7 +426,7 @@ describe('attacks on the token endpoint', () => {
     expect(answers.map((a) => a.status).sort()).toEqual([200, 400, 400]);
   });
 
-  it('a wrong client secret is invalid_client, audited like any client authentication failure', async () => {
+  it('O8: a wrong client secret is invalid_client, audited like any client authentication failure', async () => {
     const res = await tokenRequest({ grant_type: 'refresh_token', refresh_token: 'x' }, { ...app, client_secret: 'wrong' });
     expect([res.status, res.body.error]).toEqual([401, 'invalid_client']);
     const audit = await callApi(url, 'GET', `/admin/audit?type=client_auth_failed`, adminToken);
