@@ -19,6 +19,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { WebModule } from './web/web.module.js';
 import { LoggingModule } from './logging/logging.module.js';
+import { OidcModule } from './oidc/oidc.module.js';
 import type { Writable } from 'node:stream';
 
 export interface AppOptions {
@@ -52,6 +53,8 @@ export class AppModule {
         AdminModule,
         WebModule,
         HealthModule,
+        // Other apps sign in through us with OpenID Connect (issue 17); off unless OPENID_PROVIDER=true.
+        ...(config.openidProvider ? [OidcModule] : []),
       ],
       providers: [
         { provide: Clock, useValue: options.clock ?? new SystemClock() },

@@ -27,7 +27,9 @@ export type AuditType =
   | 'client_enabled'
   | 'client_secret_rotated'
   | 'client_deleted'
-  | 'client_auth_failed';
+  | 'client_auth_failed'
+  // The OpenID Provider (issue 17): a client got its first tokens for a person's sign-in.
+  | 'client_sign_in';
 
 export interface AuditEntry {
   type: AuditType;

@@ -67,6 +67,10 @@ export class TokenEndpointService {
       throw new DomainError('invalid_client', 'unknown client or wrong secret');
     }
     if (client.disabled) throw new DomainError('unauthorized_client', 'the client is disabled');
+    // NULL: a client from before the OpenID Provider, which has only this grant.
+    if (client.grantTypes && !client.grantTypes.includes('client_credentials')) {
+      throw new DomainError('unauthorized_client', 'the client may not use the client_credentials grant');
+    }
     // RFC 6749 §3.3: space-delimited; nothing outside the client's allowed scopes; none asked → all allowed ones.
     const requested = [...new Set((scope ?? '').split(' ').filter(Boolean))];
     const outside = requested.filter((s) => !client.scopes.includes(s));

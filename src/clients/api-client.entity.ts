@@ -1,5 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { epochMs } from '../database/columns.js';
+import type { ClientAuthMethod, GrantType } from './oauth-metadata.js';
 
 /**
  * A backend app that obtains tokens of its own with the client-credentials grant (RFC 6749 §4.4), like Keycloak's
@@ -42,4 +43,25 @@ export class ApiClient {
 
   @Column({ name: 'updated_at', type: 'bigint', transformer: epochMs })
   updatedAt: number;
+
+  // OAuth client metadata (RFC 7591 §2) for the OpenID Provider (issue 17); see oauth-metadata.ts.
+  @Column({ name: 'redirect_uris', type: 'simple-json', nullable: true })
+  redirectUris: string[] | null;
+
+  @Column({ name: 'post_logout_redirect_uris', type: 'simple-json', nullable: true })
+  postLogoutRedirectUris: string[] | null;
+
+  /** NULL: a client from before the OpenID Provider, client_credentials only. */
+  @Column({ name: 'grant_types', type: 'simple-json', nullable: true })
+  grantTypes: GrantType[] | null;
+
+  @Column({ name: 'token_endpoint_auth_method', type: 'varchar', length: 32, nullable: true })
+  tokenEndpointAuthMethod: ClientAuthMethod | null;
+
+  @Column({ name: 'backchannel_logout_uri', type: 'varchar', length: 2048, nullable: true })
+  backchannelLogoutUri: string | null;
+
+  /** First party: no consent screen, offline_access implied. */
+  @Column({ name: 'first_party', type: 'boolean', default: false })
+  firstParty: boolean;
 }

@@ -11,6 +11,7 @@ import { Database } from '../database/db.service.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import type { ApiClient } from './api-client.entity.js';
 import { ClientsRepository } from './clients.repository.js';
+import { oauthMetadata, type ClientAuthMethod, type GrantType, type OAuthMetadataInput } from './oauth-metadata.js';
 
 /** What admins see of a client (RFC 7591 §3.2.1 names); the secret appears only in the answer that created it. */
 export interface ClientView {
@@ -24,11 +25,22 @@ export interface ClientView {
   secret_rotated_at: string;
   /** Until when the secret before the last rotation still works; null when it no longer does. */
   previous_secret_expires_at: string | null;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  grant_types: GrantType[];
+  token_endpoint_auth_method: ClientAuthMethod;
+  backchannel_logout_uri: string | null;
+  first_party: boolean;
 }
 
 export type ClientWithSecret = ClientView & { client_secret: string };
 
-export interface ClientChange {
+export type ClientInput = { name: string; roles?: string[]; scopes?: string[] } & OAuthMetadataInput;
+
+export interface ClientChange extends Pick<
+  OAuthMetadataInput,
+  'redirect_uris' | 'post_logout_redirect_uris' | 'backchannel_logout_uri' | 'first_party'
+> {
   name?: string;
   roles?: string[];
   scopes?: string[];
@@ -54,7 +66,12 @@ export class ClientsService {
     @InjectConfig() private readonly config: ResolvedConfig,
   ) {}
 
-  async create(input: { name: string; roles?: string[]; scopes?: string[] }, actorId: string, ctx: RequestContext) {
+  /** A public client (`none`) gets no secret (shared/docs/http-api.md); every other one sees its secret here only. */
+  async create(input: ClientInput & { token_endpoint_auth_method: 'none' }, actorId: string, ctx: RequestContext): Promise<ClientView>;
+  async create(input: ClientInput, actorId: string, ctx: RequestContext): Promise<ClientWithSecret>;
+  async create(input: ClientInput, actorId: string, ctx: RequestContext): Promise<ClientView | ClientWithSecret> {
+    const oauth = oauthMetadata(input);
+    // A public client's row still holds the hash of a secret nobody is told, and authenticate() refuses it anyway.
     const secret = randomToken();
     const now = this.clock.now();
     const client: ApiClient = {
@@ -69,6 +86,10 @@ export class ClientsService {
       secretRotatedAt: now,
       createdAt: now,
       updatedAt: now,
+      ...oauth,
+      // Today's clients keep NULL (client_credentials only), so their rows read as before.
+      grantTypes: input.grant_types || oauth.redirectUris ? oauth.grantTypes : null,
+      tokenEndpointAuthMethod: input.token_endpoint_auth_method ? oauth.tokenEndpointAuthMethod : null,
     };
     await this.database.transaction(async () => {
       await this.repository.insert(client);
@@ -76,8 +97,10 @@ export class ClientsService {
         name: client.name,
         roles: client.roles,
         scopes: client.scopes,
+        ...(client.grantTypes ? { oauth: this.oauthView(client) } : {}),
       });
     });
+    if (oauth.tokenEndpointAuthMethod === 'none') return this.view(client);
     return { ...this.view(client), client_secret: secret } satisfies ClientWithSecret;
   }
 
@@ -93,6 +116,15 @@ export class ClientsService {
   async update(clientId: string, change: ClientChange, actorId: string, ctx: RequestContext): Promise<ClientView> {
     return this.database.transaction(async () => {
       const before = await this.find(clientId, true);
+      const oauthChange =
+        change.redirect_uris !== undefined ||
+        change.post_logout_redirect_uris !== undefined ||
+        change.backchannel_logout_uri !== undefined ||
+        change.first_party !== undefined;
+      const current = this.oauthView(before);
+      const oauth = oauthChange
+        ? oauthMetadata({ ...current, backchannel_logout_uri: current.backchannel_logout_uri ?? undefined, ...change })
+        : undefined;
       const after: ApiClient = {
         ...before,
         name: change.name ?? before.name,
@@ -100,16 +132,34 @@ export class ClientsService {
         scopes: change.scopes ? unique(change.scopes) : before.scopes,
         disabled: change.disabled ?? before.disabled,
         updatedAt: this.clock.now(),
+        ...(oauth
+          ? {
+              redirectUris: oauth.redirectUris,
+              postLogoutRedirectUris: oauth.postLogoutRedirectUris,
+              backchannelLogoutUri: oauth.backchannelLogoutUri,
+              firstParty: oauth.firstParty,
+            }
+          : {}),
       };
-      const { name, roles, scopes, disabled, updatedAt } = after;
-      await this.repository.update(clientId, { name, roles, scopes, disabled, updatedAt });
+      const { name, roles, scopes, disabled, updatedAt, redirectUris, postLogoutRedirectUris, backchannelLogoutUri, firstParty } = after;
+      await this.repository.update(clientId, {
+        name,
+        roles,
+        scopes,
+        disabled,
+        updatedAt,
+        redirectUris,
+        postLogoutRedirectUris,
+        backchannelLogoutUri,
+        firstParty,
+      });
       const lostRole = before.roles.some((r) => !after.roles.includes(r));
       const lostScope = before.scopes.some((s) => !after.scopes.includes(s));
       if (lostRole || lostScope || (after.disabled && !before.disabled)) await this.revocations.revokeUserTokens(clientId);
       const type: AuditType = after.disabled === before.disabled ? 'client_updated' : after.disabled ? 'client_disabled' : 'client_enabled';
       await this.record(type, clientId, actorId, ctx, {
-        from: { name: before.name, roles: before.roles, scopes: before.scopes },
-        to: { name: after.name, roles: after.roles, scopes: after.scopes },
+        from: { name: before.name, roles: before.roles, scopes: before.scopes, ...(oauth ? { oauth: this.oauthView(before) } : {}) },
+        to: { name: after.name, roles: after.roles, scopes: after.scopes, ...(oauth ? { oauth: this.oauthView(after) } : {}) },
       });
       return this.view(after);
     });
@@ -161,7 +211,8 @@ export class ClientsService {
     const current = safeEqual(presented, client?.secretHash ?? NO_SECRET);
     const stillValid = (client?.previousSecretExpiresAt ?? 0) > this.clock.now();
     const previous = safeEqual(presented, client?.previousSecretHash ?? NO_SECRET) && stillValid;
-    if (client && (current || previous)) return client;
+    // A public client (none) has no secret to present (RFC 6749 §2.1); the hash in its row was never handed out.
+    if (client && (current || previous) && client.tokenEndpointAuthMethod !== 'none') return client;
     if (client)
       await this.audit.record({ type: 'client_auth_failed', actorId: clientId, reason: 'wrong secret', ...ctx, details: { clientId } });
     return undefined;
@@ -189,7 +240,19 @@ export class ClientsService {
       updated_at: isoTime(c.updatedAt),
       secret_rotated_at: isoTime(c.secretRotatedAt),
       previous_secret_expires_at: previousValid ? isoTime(c.previousSecretExpiresAt!) : null,
+      ...this.oauthView(c),
     };
+  }
+
+  private oauthView(c: ApiClient) {
+    return {
+      redirect_uris: c.redirectUris ?? [],
+      post_logout_redirect_uris: c.postLogoutRedirectUris ?? [],
+      grant_types: c.grantTypes ?? ['client_credentials'],
+      token_endpoint_auth_method: c.tokenEndpointAuthMethod ?? 'client_secret_basic',
+      backchannel_logout_uri: c.backchannelLogoutUri,
+      first_party: c.firstParty,
+    } satisfies Partial<ClientView>;
   }
 }
 

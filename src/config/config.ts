@@ -88,6 +88,8 @@ export interface AppConfig {
   autoLinkVerifiedEmail: boolean;
   providers: ProviderConfig[];
   demoIdp: boolean;
+  /** OPENID_PROVIDER: other apps sign in through this service with OpenID Connect (issue 17, docs/openid-provider.md). */
+  openidProvider: boolean;
   redisUrl?: string;
   rateLimits: boolean;
   /** Requests per minute per client IP, by kind of route. */
@@ -164,6 +166,7 @@ const baseSchema = z.object({
   AUTO_LINK_VERIFIED_EMAIL: bool(false),
   OIDC_PROVIDERS: list,
   DEMO_IDP: bool(true),
+  OPENID_PROVIDER: bool(false),
   REDIS_URL: z.string().optional(),
   RATE_LIMITS: z.string().default('on'),
   RATE_LIMIT_SIGN_IN: z.coerce.number().int().positive().default(30),
@@ -250,6 +253,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     autoLinkVerifiedEmail: e.AUTO_LINK_VERIFIED_EMAIL,
     providers,
     demoIdp,
+    openidProvider: e.OPENID_PROVIDER,
     redisUrl: e.REDIS_URL,
     rateLimits: e.RATE_LIMITS !== 'off',
     rateLimitPerMinute: {

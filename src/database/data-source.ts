@@ -11,6 +11,7 @@ import { SubstringSearch1764600000000 } from './migrations/1764600000000-substri
 import { BrowserSessions1764650000000 } from './migrations/1764650000000-browser-sessions.js';
 import { RefreshTokenSuccessor1764719100000 } from './migrations/1764719100000-refresh-token-successor.js';
 import { HealthHeartbeats1764719300000 } from './migrations/1764719300000-health-heartbeats.js';
+import { OpenIdProvider1764800000000 } from './migrations/1764800000000-openid-provider.js';
 
 export const MIGRATIONS = [
   InitialSchema1764100000000,
@@ -22,6 +23,7 @@ export const MIGRATIONS = [
   BrowserSessions1764650000000,
   RefreshTokenSuccessor1764719100000,
   HealthHeartbeats1764719300000,
+  OpenIdProvider1764800000000,
 ];
 
 /**

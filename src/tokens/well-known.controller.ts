@@ -1,9 +1,16 @@
-import { Controller, Get, Header } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Optional } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { Public } from '../http/public.decorator.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { SigningKeysService } from './signing-keys.service.js';
+
+/**
+ * More metadata for the discovery document, from a feature that serves more endpoints (the OpenID Provider, issue 17).
+ * Its values win over the defaults here: one document, one issuer.
+ */
+export const DISCOVERY_METADATA = Symbol('DISCOVERY_METADATA');
+export type DiscoveryMetadata = () => Record<string, unknown>;
 
 /** What apps need to verify our tokens offline (RFC 8414 metadata, RFC 7517 JWKS). */
 @ApiTags('for apps')
@@ -13,9 +20,11 @@ export class WellKnownController {
   constructor(
     private readonly keys: SigningKeysService,
     @InjectConfig() private readonly config: ResolvedConfig,
+    @Optional() @Inject(DISCOVERY_METADATA) private readonly more?: DiscoveryMetadata,
   ) {}
 
-  @Get('openid-configuration')
+  /** OpenID Connect Discovery 1.0 §4, and the same document as RFC 8414 §3 authorization server metadata. */
+  @Get(['openid-configuration', 'oauth-authorization-server'])
   @Header('Cache-Control', 'public, max-age=300')
   configuration() {
     const base = this.config.publicUrl;
@@ -34,6 +43,7 @@ export class WellKnownController {
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: [this.config.jwt.alg],
       access_token_signing_alg_values_supported: [this.config.jwt.alg],
+      ...this.more?.(),
     };
   }
 

@@ -57,8 +57,14 @@ function providerButton(p: EnabledProvider, href: string): string {
   return `<a class="btn btn-oidc" href="${href}">${KEY_LOGO}<span>Continue with ${name}</span></a>`;
 }
 
-export function signInPage(providers: EnabledProvider[], host: string, errorCode?: string): string {
-  const buttons = providers.map((p) => `<li>${providerButton(p, `/session/login/${encodeURIComponent(p.id)}`)}</li>`).join('\n');
+/** `hrefFor`: where a provider's button starts the sign-in (the OpenID Provider's interactions start their own). */
+export function signInPage(
+  providers: EnabledProvider[],
+  host: string,
+  errorCode?: string,
+  hrefFor: (providerId: string) => string = (id) => `/session/login/${encodeURIComponent(id)}`,
+): string {
+  const buttons = providers.map((p) => `<li>${providerButton(p, hrefFor(p.id))}</li>`).join('\n');
   const alert =
     errorCode === undefined
       ? ''

@@ -50,7 +50,8 @@ export class JwtAuthGuard implements CanActivate {
 
   private admit(req: AuthenticatedRequest, claims: AccessTokenClaims | undefined, targets: Function[]): boolean {
     if (!claims) throw new DomainError('invalid_token', 'a bearer access token or a signed-in page session is required');
-    if (claims.client_id && this.reflector.getAllAndOverride<boolean>(USERS_ONLY, targets)) {
+    // An API client's own token has no session; a person's token issued to an OpenID client has both (issue 17).
+    if (claims.client_id && !claims.sid && this.reflector.getAllAndOverride<boolean>(USERS_ONLY, targets)) {
       throw new DomainError('forbidden', 'this route is for signed-in users; an API client token is not accepted here');
     }
     req.auth = claims;

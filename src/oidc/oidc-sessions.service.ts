@@ -1,0 +1,124 @@
+import { Injectable } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { AuditService } from '../audit/audit.service.js';
+import type { RequestContext } from '../http/request-context.js';
+import { PageSessionService } from '../auth/page-session.service.js';
+import { Database } from '../database/db.service.js';
+import { SessionsService } from '../tokens/sessions.service.js';
+import { OidcRepository } from './oidc.repository.js';
+
+/** Our browser session as the OpenID Provider sees it: who, which session, and when they signed in (auth_time). */
+export interface BrowserLogin {
+  sid: string;
+  sub: string;
+  /** Seconds: when this browser session started, i.e. when the person last signed in at a provider here. */
+  authTime: number;
+}
+
+/** Thrown where a client's tokens would outlive the session they belong to: oidc-provider answers invalid_grant. */
+export class SessionEnded extends Error {
+  override name = 'SessionEnded';
+}
+
+/**
+ * The OpenID Provider's side of "one session model" (docs/openid-provider.md): our browser session is the login
+ * oidc-provider's session mirrors, and every grant's tokens belong to a session of ours, listed and revocable like
+ * every other one, whose id is the `sid` of the client's access tokens.
+ */
+@Injectable()
+export class OidcSessionsService {
+  private readonly seen = new WeakMap<Request, Promise<BrowserLogin | undefined>>();
+
+  constructor(
+    private readonly pages: PageSessionService,
+    private readonly sessions: SessionsService,
+    private readonly repo: OidcRepository,
+    private readonly audit: AuditService,
+    private readonly database: Database,
+  ) {}
+
+  /** This browser's session at the service, if it has a valid one (read once per request). */
+  browser(req: Request, res: Response): Promise<BrowserLogin | undefined> {
+    let seen = this.seen.get(req);
+    if (!seen) this.seen.set(req, (seen = this.readBrowser(req, res)));
+    return seen;
+  }
+
+  private async readBrowser(req: Request, res: Response): Promise<BrowserLogin | undefined> {
+    // A POST authorization request carries no CSRF token: authenticate refuses it, and it is then not signed in here
+    // (the sign-in page follows, which is correct, only one step longer).
+    const claims = await this.pages.authenticate(req, res).catch(() => undefined);
+    if (!claims?.sid) return undefined;
+    const session = (await this.sessions.listActive(claims.sub)).find((s) => s.id === claims.sid);
+    if (!session) return undefined;
+    return { sid: session.id, sub: claims.sub, authTime: Math.floor(session.createdAt / 1000) };
+  }
+
+  /** Whether oidc-provider's session `uid` mirrors this browser session. */
+  async mirrors(sessionUid: string, browser: BrowserLogin): Promise<boolean> {
+    const bound = await this.repo.browserSessionOf(sessionUid);
+    return bound?.browserSessionId === browser.sid && bound.userId === browser.sub;
+  }
+
+  bind(sessionUid: string, browser: BrowserLogin): Promise<void> {
+    return this.repo.bindBrowserSession(sessionUid, browser.sid, browser.sub);
+  }
+
+  /**
+   * The session of ours a grant's tokens belong to. The first token of a grant starts it, as a child of the browser
+   * session the grant was given in (so an app's logout ends that one too, as for every app); it must still be active.
+   * Later tokens (refresh) find it, and it must still be active too: revoking it on the account page, in the admin
+   * API or by any logout ends the client's refresh token as well as its access tokens.
+   */
+  async sessionForGrant(grant: {
+    grantId: string;
+    sessionUid?: string;
+    accountId: string;
+    clientId: string;
+    oidcSid?: string;
+  }): Promise<string> {
+    const known = await this.repo.grantSession(grant.grantId);
+    if (known) {
+      if (!(await this.sessions.touchIfActive(known.session_id, known.user_id))) throw new SessionEnded('the session has ended');
+      return known.session_id;
+    }
+    const bound = grant.sessionUid ? await this.repo.browserSessionOf(grant.sessionUid) : undefined;
+    if (!bound || bound.userId !== grant.accountId) throw new SessionEnded('the sign-in is not bound to a session');
+    const browser = (await this.sessions.listActive(bound.userId)).find((s) => s.id === bound.browserSessionId);
+    if (!browser) throw new SessionEnded('the browser session has ended');
+    const { session } = await this.database.transaction(() =>
+      // The client's session belongs to the browser that signed in, as the code's session does for today's apps.
+      this.sessions.create(browser.userId, browser.identityId, { ip: browser.ip, userAgent: browser.userAgent }, browser.id),
+    );
+    await this.repo.addGrantSession({
+      grant_id: grant.grantId,
+      session_id: session.id,
+      client_id: grant.clientId,
+      user_id: grant.accountId,
+      oidcSid: grant.oidcSid ?? null,
+    });
+    await this.audit.record({
+      type: 'client_sign_in',
+      userId: grant.accountId,
+      actorId: grant.clientId,
+      reason: 'OpenID Connect authorization code',
+      ip: browser.ip,
+      userAgent: browser.userAgent,
+      details: { clientId: grant.clientId, sessionId: session.id },
+    });
+    return session.id;
+  }
+
+  /** Ends the browser session a mirror is bound to, as its person's logout; whether it was still active. */
+  async endBrowserSession(sessionUid: string, userId: string, ctx: RequestContext): Promise<boolean> {
+    const bound = await this.repo.browserSessionOf(sessionUid);
+    if (bound?.userId !== userId) return false;
+    return this.sessions.revoke(bound.browserSessionId, 'logout', { actorId: userId, ctx });
+  }
+
+  /** oidc-provider revoked a grant (code or refresh token reuse, RFC 7009 revocation): its session ends too. */
+  async grantRevoked(grantId: string): Promise<void> {
+    const known = await this.repo.grantSession(grantId);
+    if (known) await this.sessions.revoke(known.session_id, 'grant_revoked');
+  }
+}

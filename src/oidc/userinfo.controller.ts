@@ -1,0 +1,87 @@
+import { Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { AccountsService } from '../accounts/accounts.service.js';
+import { effectiveRoles } from '../tokens/token-roles.js';
+import { Public } from '../http/public.decorator.js';
+import { bearerToken } from '../auth/guards/jwt-auth.guard.js';
+import { DomainError } from '../common/domain-error.js';
+import { AccessTokensService } from '../tokens/access-tokens.service.js';
+import { RevocationsService } from '../tokens/revocations.service.js';
+import { OP_MOUNT, SCOPE_CLAIMS } from './oidc-provider.service.js';
+
+/** RFC 6750 §3: a bearer failure says so in WWW-Authenticate, with the RFC 6750 code. */
+function refuse(res: Response, status: 400 | 401 | 403, error: string, description: string) {
+  res.status(status).setHeader('WWW-Authenticate', `Bearer error="${error}", error_description="${description}"`);
+  res.setHeader('Cache-Control', 'no-store');
+  res.json({ error, error_description: description });
+}
+
+/**
+ * OpenID Connect UserInfo (Core §5.3): ours rather than oidc-provider's, because the access tokens clients get are our
+ * RFC 9068 JWTs, checked like every other (signature, claims, the revocation feed). The claims are the person's as
+ * they are now, by the token's scopes: `sub` always (the local user id, as in the token); `name`, `picture` with
+ * `profile`; `email`, `email_verified` with `email`; `roles` with `roles`.
+ */
+@ApiTags('OpenID Provider')
+@Public()
+@Controller(OP_MOUNT.slice(1))
+export class UserinfoController {
+  constructor(
+    private readonly tokens: AccessTokensService,
+    private readonly revocations: RevocationsService,
+    private readonly accounts: AccountsService,
+  ) {}
+
+  @Get('userinfo')
+  @ApiOperation({ summary: 'UserInfo: the bearer token in the Authorization header' })
+  @ApiOkResponse({ description: 'the claims the token’s scopes grant' })
+  get(@Req() req: Request, @Res() res: Response) {
+    return this.answer(req.headers.authorization, undefined, res);
+  }
+
+  @Post('userinfo')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'UserInfo: the bearer token in the Authorization header, or access_token in the form body (RFC 6750 §2.2)' })
+  post(@Req() req: Request, @Res() res: Response) {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    return this.answer(req.headers.authorization, body.access_token, res);
+  }
+
+  private async answer(header: unknown, inBody: unknown, res: Response) {
+    // RFC 6750 §2: one way of sending the token, never two.
+    if (header !== undefined && inBody !== undefined) return refuse(res, 400, 'invalid_request', 'send the token one way only');
+    const token = header !== undefined ? bearerToken(header) : typeof inBody === 'string' ? inBody : undefined;
+    if (!token) return refuse(res, 401, 'invalid_token', 'a bearer access token is required');
+    let claims;
+    try {
+      claims = this.tokens.verify(token);
+    } catch (e) {
+      if (e instanceof DomainError) return refuse(res, 401, 'invalid_token', 'the access token is invalid');
+      throw e;
+    }
+    if (!claims.sid || this.revocations.isRevoked(claims.sid, claims.sub, claims.iat)) {
+      return refuse(res, 401, 'invalid_token', 'the access token is invalid');
+    }
+    const scopes = new Set((claims.scope ?? '').split(' '));
+    if (!scopes.has('openid')) return refuse(res, 403, 'insufficient_scope', 'the access token lacks the openid scope');
+    const user = await this.accounts.findUser(claims.sub);
+    if (!user || user.disabled) return refuse(res, 401, 'invalid_token', 'the access token is invalid');
+    const values: Record<string, unknown> = {
+      sub: user.id,
+      name: user.name,
+      picture: user.picture,
+      email: user.email,
+      email_verified: user.email ? user.emailVerified : null,
+      roles: effectiveRoles(user),
+    };
+    const answer: Record<string, unknown> = {};
+    for (const scope of scopes) {
+      // Claims we do not have are left out, not sent as null (OIDC Core §5.3.2).
+      for (const claim of SCOPE_CLAIMS[scope] ?? [])
+        if (values[claim] !== null && values[claim] !== undefined) answer[claim] = values[claim];
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(answer);
+  }
+}
