@@ -20,7 +20,8 @@ export type Tamper =
   | 'unknown-kid'
   | 'token-null'
   | 'id-token-not-string'
-  | 'id-token-claims-null';
+  | 'id-token-claims-null'
+  | 'access-token-control-char';
 
 /** The subject a `sub-*` tamper puts into both the ID token and UserInfo (so they still agree). */
 const FORGED_SUBJECTS: Partial<Record<Tamper, string>> = {
@@ -83,6 +84,9 @@ export async function startTamperingProxy() {
       if (path === '/token' && state.tamper === 'token-null') {
         // Valid JSON, but not the object RFC 6749 §5.1 requires.
         body = Buffer.from('null');
+      } else if (path === '/token' && state.tamper === 'access-token-control-char') {
+        // Not a valid header value: Node refuses to send it in UserInfo's Authorization header.
+        body = Buffer.from(JSON.stringify({ ...JSON.parse(body.toString()), access_token: 'a\nb' }));
       } else if (path === '/token' && state.tamper.startsWith('id-token-')) {
         const json = JSON.parse(body.toString());
         const [header, , signature] = (json.id_token as string).split('.');

@@ -67,13 +67,20 @@ export function hardenOAuth2Client(client: OAuth2Client, timeoutMs: number): voi
   client.useAuthorizationHeaderforGET(true);
   const request = client._request.bind(client);
   client._request = (method, url, headers, body, accessToken, callback) => {
-    if (method !== 'POST' || url !== client._getAccessTokenUrl()) return request(method, url, headers, body, accessToken, callback);
-    request(method, url, headers, body, accessToken, (err, data, res) => {
-      if (!err && jsonButNotObject(data as string | undefined)) {
-        return callback({ statusCode: 502, data: 'the provider answered the token request with JSON that is not an object' });
-      }
-      callback(err, data, res);
-    });
+    const tokenRequest = method === 'POST' && url === client._getAccessTokenUrl();
+    try {
+      request(method, url, headers, body, accessToken, (err, data, res) => {
+        if (tokenRequest && !err && jsonButNotObject(data as string | undefined)) {
+          return callback({ statusCode: 502, data: 'the provider answered the token request with JSON that is not an object' });
+        }
+        callback(err, data, res);
+      });
+    } catch (e) {
+      // http.request throws before sending, e.g. for an access token from the provider that is no valid header value
+      // (RFC 6749 §A.12: VSCHARs only); the libraries make that request in the token response's handler, where the
+      // throw would end the process. It is the provider's error like a failed request (node-oauth has not called back).
+      callback(e);
+    }
   };
   const getToken = client.getOAuthAccessToken.bind(client);
   client.getOAuthAccessToken = (code, params, cb) => getToken(code, params, withTimeout(cb, timeoutMs));
