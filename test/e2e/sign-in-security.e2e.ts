@@ -188,6 +188,22 @@ describe('ID tokens and UserInfo from a tampering proxy (checklist I1–I4, F3)'
     expect(await db().getRepository(Identity).countBy({ provider: 'shady', subject: login })).toBe(0);
   });
 
+  // node-oauth and passport-openidconnect read these, or make the UserInfo request with them, in the token request's
+  // response handler, where a throw is uncaught and ends the process: every later request would fail (a crash would also fail this suite).
+  it.each<[Tamper, string]>([
+    ['token-null', 'a token response that is JSON null'],
+    ['id-token-not-string', 'an id_token that is a number'],
+    ['id-token-claims-null', 'an id_token whose payload is JSON null'],
+    ['access-token-control-char', 'an access_token with a newline (the UserInfo request cannot be sent)'],
+  ])('%s: %s is provider_error, and the process keeps serving', async (tamper) => {
+    world.proxy.tamper = tamper;
+    const { result } = await browserSignIn(new TestBrowser(), url, 'shady', { login: `victim-${tamper}` });
+    expect(errorOf(result)).toEqual({ error: 'provider_error', code: null });
+    world.proxy.tamper = undefined;
+    const { me } = await signInAndGetTokens(new TestBrowser(), url, 'shady', { login: `after-${tamper}` });
+    expect(me.identities[0]).toMatchObject({ provider: 'shady', subject: `after-${tamper}` });
+  });
+
   it('signs in through the same proxy when nothing is tampered with', async () => {
     const { me } = await signInAndGetTokens(new TestBrowser(), url, 'shady', { login: 'honest' });
     expect(me.identities[0]).toMatchObject({ provider: 'shady', subject: 'honest' });

@@ -17,7 +17,11 @@ export type Tamper =
   | 'token-hangs'
   | 'sub-control-char'
   | 'sub-too-long'
-  | 'unknown-kid';
+  | 'unknown-kid'
+  | 'token-null'
+  | 'id-token-not-string'
+  | 'id-token-claims-null'
+  | 'access-token-control-char';
 
 /** The subject a `sub-*` tamper puts into both the ID token and UserInfo (so they still agree). */
 const FORGED_SUBJECTS: Partial<Record<Tamper, string>> = {
@@ -77,7 +81,19 @@ export async function startTamperingProxy() {
     let body = Buffer.from(await upstream.arrayBuffer());
     const path = new URL(req.url ?? '/', net.url).pathname;
     if (state.tamper && upstream.ok) {
-      if (path === '/token' && !state.tamper.startsWith('userinfo')) {
+      if (path === '/token' && state.tamper === 'token-null') {
+        // Valid JSON, but not the object RFC 6749 §5.1 requires.
+        body = Buffer.from('null');
+      } else if (path === '/token' && state.tamper === 'access-token-control-char') {
+        // Not a valid header value: Node refuses to send it in UserInfo's Authorization header.
+        body = Buffer.from(JSON.stringify({ ...JSON.parse(body.toString()), access_token: 'a\nb' }));
+      } else if (path === '/token' && state.tamper.startsWith('id-token-')) {
+        const json = JSON.parse(body.toString());
+        const [header, , signature] = (json.id_token as string).split('.');
+        json.id_token =
+          state.tamper === 'id-token-not-string' ? 123 : `${header}.${Buffer.from('null').toString('base64url')}.${signature}`;
+        body = Buffer.from(JSON.stringify(json));
+      } else if (path === '/token' && !state.tamper.startsWith('userinfo')) {
         const json = JSON.parse(body.toString());
         json.id_token = await forge(json.id_token, state.tamper);
         body = Buffer.from(JSON.stringify(json));

@@ -42,15 +42,46 @@ function withTimeout<T extends Callback>(cb: T, ms: number): T {
   }) as T;
 }
 
+/** True for a body that parses as JSON but is not an object (`null`, a number, a string, an array). */
+function jsonButNotObject(body: string | undefined): boolean {
+  let json: unknown;
+  try {
+    json = JSON.parse(body ?? '');
+  } catch {
+    return false;
+  }
+  return json === null || typeof json !== 'object' || Array.isArray(json);
+}
+
 /**
  * - Access tokens go to the provider in the Authorization header only, never in a URL (RFC 6750 §2.3, RFC 9700 §4.3.2).
  * - A response body that is not a JSON object becomes an error: passport-openidconnect 0.1.2 calls an undefined `done`
  *   on a non-JSON UserInfo body, and passport-facebook reads `json.id` of a `null` Graph answer; both throw outside any
  *   handler and would take the process down. Every GET here is for a profile, which is an object (OIDC Core §5.3.2).
+ *   Likewise the token response: node-oauth reads `access_token` of whatever JSON it parsed, and of `null` that throws
+ *   in its response handler; a token response is a JSON object (RFC 6749 §5.1). A body that is not JSON at all is left
+ *   to node-oauth, which reads it as a form (what some providers answered before §5.1).
  * - Every call to the provider gives up after `timeoutMs` (PROVIDER_TIMEOUT_MS).
  */
 export function hardenOAuth2Client(client: OAuth2Client, timeoutMs: number): void {
   client.useAuthorizationHeaderforGET(true);
+  const request = client._request.bind(client);
+  client._request = (method, url, headers, body, accessToken, callback) => {
+    const tokenRequest = method === 'POST' && url === client._getAccessTokenUrl();
+    try {
+      request(method, url, headers, body, accessToken, (err, data, res) => {
+        if (tokenRequest && !err && jsonButNotObject(data as string | undefined)) {
+          return callback({ statusCode: 502, data: 'the provider answered the token request with JSON that is not an object' });
+        }
+        callback(err, data, res);
+      });
+    } catch (e) {
+      // http.request throws before sending, e.g. for an access token from the provider that is no valid header value
+      // (RFC 6749 §A.12: VSCHARs only); the libraries make that request in the token response's handler, where the
+      // throw would end the process. It is the provider's error like a failed request (node-oauth has not called back).
+      callback(e);
+    }
+  };
   const getToken = client.getOAuthAccessToken.bind(client);
   client.getOAuthAccessToken = (code, params, cb) => getToken(code, params, withTimeout(cb, timeoutMs));
   const get = client.get.bind(client);

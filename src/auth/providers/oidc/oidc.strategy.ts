@@ -86,7 +86,12 @@ export class OidcStrategy extends PassportStrategy(PkceOpenIdConnectStrategy, un
     client.getOAuthAccessToken = (code, params, cb) => {
       const codeVerifier = codeVerifiers.get(code);
       codeVerifiers.delete(code);
-      getToken(code, codeVerifier ? { ...params, code_verifier: codeVerifier } : params, cb);
+      getToken(code, codeVerifier ? { ...params, code_verifier: codeVerifier } : params, (err, accessToken, refreshToken, results) => {
+        if (!err && !readableIdToken((results as { id_token?: unknown } | undefined)?.id_token)) {
+          return cb({ statusCode: 502, data: 'the provider answered with an id_token that is not a JWT of claims' });
+        }
+        cb(err, accessToken, refreshToken, results);
+      });
     };
   }
 
@@ -111,5 +116,23 @@ export class OidcStrategy extends PassportStrategy(PkceOpenIdConnectStrategy, un
   ): Promise<ProviderProfile> {
     const claims = await this.verifier.verify(idToken, attemptOf(req).nonce);
     return oidcProfile(this.providerId, claims, userinfo?._json, this.rolesClaim);
+  }
+}
+
+/**
+ * Whether passport-openidconnect can read an ID token's claims without throwing. It decodes them before anything is
+ * verified, in node-oauth's response handler, where a throw is uncaught and ends the process: `split` of an id_token
+ * that is not a string, `claims.iss` of a payload that is JSON `null`. An ID token is a JWT whose claims are a JSON
+ * object (OIDC Core §2, RFC 7519 §7.2); anything else is the provider's error. A missing one the library reports itself.
+ */
+function readableIdToken(idToken: unknown): boolean {
+  if (idToken === undefined || idToken === null || idToken === '') return true;
+  if (typeof idToken !== 'string') return false;
+  try {
+    // The library decodes with 'base64', which also reads base64url.
+    const claims: unknown = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64').toString());
+    return claims !== null && typeof claims === 'object' && !Array.isArray(claims);
+  } catch {
+    return false;
   }
 }
