@@ -11,20 +11,13 @@ import { escapeHtml } from '../common/html.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
 import { RateLimit } from '../http/rate-limit.decorator.js';
-import { PAGE_CSP, signInPage } from '../web/pages.js';
+import { sendPage, signInPage } from '../web/pages.js';
 import { INTERACTION_PATH, OidcProviderService } from './oidc-provider.service.js';
 import { OidcSessionsService, type BrowserLogin } from './oidc-sessions.service.js';
 import { INTERACTION_UID, InteractionLoginGuard, PendingSignInCookie } from './interaction-login.guard.js';
 
 /** Reasons that ask for a fresh sign-in even in a browser signed in here: prompt=login, max_age, another subject. */
 const REAUTHENTICATE = new Set(['login_prompt', 'max_age', 'id_token_hint', 'claims_id_token_sub_value']);
-
-const html = (res: Response, status: number, body: string) => {
-  res.status(status).setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('Content-Security-Policy', PAGE_CSP);
-  res.setHeader('Cache-Control', 'no-store');
-  res.send(body);
-};
 
 /**
  * Where oidc-provider sends the browser when a client's authorization request needs the person: our sign-in page and
@@ -59,7 +52,7 @@ export class OidcInteractionController {
         return res.redirect(303, `${INTERACTION_PATH}/${uid}/login/${encodeURIComponent(idp)}`);
       }
       const err = typeof error === 'string' ? { code: error.slice(0, 64) } : undefined;
-      return html(
+      return sendPage(
         res,
         200,
         signInPage(
@@ -113,7 +106,7 @@ export class OidcInteractionController {
   private async details(uid: string, req: Request, res: Response) {
     const details = INTERACTION_UID.test(uid) ? await this.op.provider.interactionDetails(req, res).catch(() => undefined) : undefined;
     if (!details || details.uid !== uid) {
-      html(res, 400, expiredPage());
+      sendPage(res, 400, expiredPage());
       return undefined;
     }
     return details;

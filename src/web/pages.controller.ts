@@ -15,14 +15,7 @@ import { InjectConfig } from '../config/config.module.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { PageLoginGuard } from './page-login.guard.js';
 import { PageSignInService } from './page-sign-in.service.js';
-import { accountPage, adminPage, forbiddenPage, messageFor, PAGE_CSP, signInPage } from './pages.js';
-
-const html = (res: Response, status: number, body: string) => {
-  res.status(status).setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('Content-Security-Policy', PAGE_CSP);
-  res.setHeader('Cache-Control', 'no-store');
-  res.send(body);
-};
+import { accountPage, adminPage, forbiddenPage, messageFor, sendPage, signInPage } from './pages.js';
 
 /** The sign-in page, the account page and the admin console, with the cookie session they run on. */
 @ApiExcludeController()
@@ -46,7 +39,7 @@ export class PagesController {
   async home(@Req() req: Request, @Res() res: Response, @Query('error') error: unknown) {
     if (error === undefined && (await this.pages.authenticate(req, res))) return res.redirect(303, '/account');
     const code = typeof error === 'string' ? error.slice(0, 64) : undefined;
-    html(res, 200, signInPage(this.registry.list(), new URL(this.config.publicUrl).host, code));
+    sendPage(res, 200, signInPage(this.registry.list(), new URL(this.config.publicUrl).host, code));
   }
 
   /** Browsers ask for it on every page without an icon of its own (the demo provider's). */
@@ -98,7 +91,7 @@ export class PagesController {
         : linked === '1'
           ? { text: 'The sign-in method is linked to your account.', error: false }
           : undefined;
-    html(res, 200, accountPage(this.pages.csrfToken(auth.sid!), auth.roles.includes(ROLE_ADMIN), this.registry.list(), notice));
+    sendPage(res, 200, accountPage(this.pages.csrfToken(auth.sid!), auth.roles.includes(ROLE_ADMIN), this.registry.list(), notice));
   }
 
   @Public()
@@ -107,7 +100,7 @@ export class PagesController {
     const auth = await this.pages.authenticate(req, res);
     if (!auth) return res.redirect(303, '/?error=session_expired');
     const csrf = this.pages.csrfToken(auth.sid!);
-    if (!auth.roles.includes(ROLE_ADMIN)) return html(res, 403, forbiddenPage(csrf));
-    html(res, 200, adminPage(csrf));
+    if (!auth.roles.includes(ROLE_ADMIN)) return sendPage(res, 403, forbiddenPage(csrf));
+    sendPage(res, 200, adminPage(csrf));
   }
 }

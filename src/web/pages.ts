@@ -1,3 +1,4 @@
+import type { Response } from 'express';
 import type { EnabledProvider } from '../auth/providers/provider-registry.js';
 import { escapeHtml } from '../common/html.js';
 
@@ -30,6 +31,14 @@ const SIGN_IN_MESSAGES: Record<string, string> = {
 };
 
 /** The sentence for an error code from a URL: any string, even empty or `__proto__`, gets one (never a 500). */
+/** Sends one of these pages: HTML under the pages' CSP, never cached (it may carry a CSRF token or a person's data). */
+export function sendPage(res: Response, status: number, body: string): void {
+  res.status(status).setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.setHeader('Content-Security-Policy', PAGE_CSP);
+  res.setHeader('Cache-Control', 'no-store');
+  res.send(body);
+}
+
 export const messageFor = (code: string): string =>
   Object.hasOwn(SIGN_IN_MESSAGES, code) ? SIGN_IN_MESSAGES[code] : 'Sign-in failed. Please try again.';
 
