@@ -5,6 +5,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { createApp } from '../dist/bootstrap.js';
 import { loadConfig } from '../dist/config/config.js';
 
@@ -62,7 +63,10 @@ export async function startServiceProcess(env, port) {
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
-  for (let i = 0; i < 200; i++) {
+  // Up to a minute: on a 2-core machine shared with other work, Nest's start-up alone has taken over 10 s.
+  let exited;
+  child.once('exit', (code) => (exited = code ?? 'a signal'));
+  for (const end = Date.now() + 60_000; Date.now() < end && exited === undefined;) {
     try {
       if ((await fetch(`${url}/health`)).ok) return { url, child, stop: () => stop(child) };
     } catch {
@@ -71,11 +75,12 @@ export async function startServiceProcess(env, port) {
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill();
-  throw new Error('service did not start');
+  throw new Error(exited === undefined ? 'service did not start within 60 s' : `service exited with ${exited} before it answered`);
 }
 
 function stop(child) {
   return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', resolve);
     child.kill('SIGTERM');
   });
@@ -157,4 +162,76 @@ export function rotationLoad({ url, path, tokens, form }) {
       },
     ],
   });
+}
+
+/** Figures of several rounds as one cell: "a, b, c" (rates rounded; others to `digits`). */
+export const rounds = (xs, digits = 0) => xs.map((x) => (digits ? x.toFixed(digits) : Math.round(x).toLocaleString('en-US'))).join(', ');
+
+/** The claims of a JWT's header, unverified (to check which algorithm a server signed with). */
+export const jwtHeader = (jwt) => JSON.parse(Buffer.from(String(jwt).split('.')[0], 'base64url').toString());
+
+/**
+ * One refresh through a token endpoint before a load: checks that the access token is signed with `alg` (so a
+ * comparison is of like with like) and puts the rotated refresh token back into the pool.
+ */
+export async function probeRefresh({ url, path, tokens, form, alg }) {
+  const res = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ...form, grant_type: 'refresh_token', refresh_token: tokens.shift() }).toString(),
+  });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`${url}${path}: refresh answered ${res.status} ${JSON.stringify(body)}`);
+  const signed = jwtHeader(body.access_token).alg;
+  if (signed !== alg) throw new Error(`${url}${path}: access token signed ${signed}, expected ${alg}`);
+  tokens.push(body.refresh_token);
+}
+
+export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A fresh database on the server, or undefined when there is none. */
+export async function postgresDatabase() {
+  const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await admin.connect();
+  } catch {
+    return undefined;
+  }
+  const name = `sls_bench_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.href,
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** A browser's cookie jar, per host:port (both OPs here are oidc-provider, whose cookie names would collide). */
+export class Browser {
+  jar = new Map();
+  async go(url, init = {}) {
+    const host = new URL(url).host;
+    const cookies = this.jar.get(host) ?? new Map();
+    const headers = { ...(init.headers ?? {}) };
+    if (cookies.size) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const eq = pair.indexOf('=');
+      const expired = /expires=Thu, 01 Jan 1970/i.test(c) || /max-age=0/i.test(c);
+      if (expired) cookies.delete(pair.slice(0, eq));
+      else cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    this.jar.set(host, cookies);
+    const body = await res.text();
+    const location = res.headers.get('location');
+    return { status: res.status, url, body, location: location ? new URL(location, url).href : undefined };
+  }
 }

@@ -1,15 +1,28 @@
-// The certified peer for the refresh benchmark: oidc-provider's refresh_token grant with rotation and RS256 JWT access
+// The certified peer for the refresh benchmark: oidc-provider's refresh_token grant with rotation and JWT access
 // tokens, in its own process (like our service), in memory (its default adapter). Prints { url, refreshTokens }.
+// Usage: peer-server.mjs [chains=10] [alg=RS256|ES256|EdDSA] — the access token's signature algorithm.
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
 
 const chains = Number(process.argv[2] ?? 10);
+const alg = process.argv[3] ?? 'RS256';
 const server = createServer();
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${server.address().port}`;
 const resource = 'urn:bench:api';
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const jwk = (type, options, kid, keyAlg) => ({
+  ...generateKeyPairSync(type, options).privateKey.export({ format: 'jwk' }),
+  kid,
+  alg: keyAlg,
+  use: 'sig',
+});
+// An RSA key always (oidc-provider's default ID-token algorithm is RS256; no ID token is signed at a refresh here), and
+// a key of `alg` for the access token.
+const keys = [jwk('rsa', { modulusLength: 2048 }, 'peer-rs', 'RS256')];
+if (alg === 'ES256') keys.push(jwk('ec', { namedCurve: 'P-256' }, 'peer-es', 'ES256'));
+else if (alg === 'EdDSA') keys.push(jwk('ed25519', undefined, 'peer-ed', 'EdDSA'));
+else if (alg !== 'RS256') throw new Error(`unsupported alg ${alg}`);
 
 const provider = new Provider(url, {
   clients: [
@@ -22,7 +35,7 @@ const provider = new Provider(url, {
       token_endpoint_auth_method: 'client_secret_post',
     },
   ],
-  jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'peer', alg: 'RS256', use: 'sig' }] },
+  jwks: { keys },
   cookies: { keys: ['bench-cookie-key-0123456789'] },
   features: {
     devInteractions: { enabled: false },
@@ -30,7 +43,7 @@ const provider = new Provider(url, {
       enabled: true,
       defaultResource: () => resource,
       useGrantedResource: () => true,
-      getResourceServerInfo: () => ({ scope: 'api', audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
+      getResourceServerInfo: () => ({ scope: 'api', audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg } } }),
     },
   },
   rotateRefreshToken: true,
