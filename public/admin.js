@@ -1,5 +1,6 @@
 // The admin console: find users (paged), act on one (identities, roles, disable, sessions, merge), read the audit trail.
 import { act, api, el, say, when } from './common.js';
+import './admin-clients.js';
 
 const $ = (id) => document.getElementById(id);
 // Each list keeps the filter it was found with beside its cursor: "Next page" continues the list shown, whatever has
@@ -90,6 +91,47 @@ async function openUser(id, focus = true) {
       ),
     ),
   );
+  // With the OpenID Provider on: the apps this person allowed, each revocable for them (its sessions end, audited with
+  // the admin as actor; issue 17: what a client obtains is visible and revocable from the admin console too).
+  const appsList = $('user-apps');
+  if (appsList) {
+    const apps = await api('GET', `/admin/users/${u.id}/apps`);
+    appsList.replaceChildren(
+      ...(apps.length
+        ? apps.map((a) =>
+            el(
+              'li',
+              {},
+              el(
+                'span',
+                {},
+                el('strong', { text: a.name ?? a.clientId }),
+                ` ${a.scopes.join(' ')}`,
+                el('br'),
+                el('span', {
+                  class: 'why',
+                  text: `allowed ${when(a.firstGrantedAt)}${a.lastUsedAt ? ` · last used ${when(a.lastUsedAt)}` : ''}`,
+                }),
+              ),
+              el('button', {
+                type: 'button',
+                class: 'danger',
+                text: 'Revoke access',
+                'aria-label': `Revoke access of ${a.name ?? a.clientId}`,
+                on: {
+                  click: () =>
+                    confirm(`Revoke the access of ${a.name ?? a.clientId}? Its sessions for this person end.`) &&
+                    act(async () => {
+                      await api('DELETE', `/admin/users/${u.id}/apps/${encodeURIComponent(a.clientId)}`);
+                      await openUser(u.id, false);
+                    }, 'Access revoked.'),
+                },
+              }),
+            ),
+          )
+        : [el('li', { class: 'why', text: 'No application has access to this account.' })]),
+    );
+  }
   $('roles').value = u.assignedRoles.join(', ');
   $('toggle-disabled').textContent = u.disabled ? 'Enable user' : 'Disable user';
   if (focus) $('user-title').focus();

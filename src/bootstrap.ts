@@ -4,17 +4,20 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Server } from 'node:http';
 import cookieParser from 'cookie-parser';
+import express from 'express';
 import helmet from 'helmet';
 import { AppModule, type AppOptions } from './app.module.js';
 import type { ResolvedConfig } from './config/app-secret.js';
 import { DEMO_IDP_PATH, servedOverHttps } from './config/config.js';
-import { createDemoIdp } from './demo/demo-idp.js';
+import { createDemoIdp, demoIdpHandler } from './demo/demo-idp.js';
 import { fileURLToPath } from 'node:url';
 import { refuseHostileBodies, stringCookiesOnly } from './common/hostile-input.js';
 import { AppLogger } from './logging/app-logger.js';
 import { APP_LOG } from './logging/logging.module.js';
 import { observeRequests } from './logging/request-observer.js';
+import { keepRawBody, onlyWithBody, precomputedHeaders } from './http/lean-middleware.js';
 import { MetricsService } from './metrics/metrics.service.js';
+import { serveTokenEndpointDirectly } from './auth/direct-token-endpoint.js';
 
 /** public/ at the repository root, from src/ (tests) and dist/ (built) alike. */
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
@@ -38,20 +41,20 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
     {
       bufferLogs: !quiet,
       logger: quiet ? false : undefined,
+      // Our own parsers below, only where a request has a body.
       bodyParser: false,
-      // req.rawBody: the form as sent, for refuseHostileBodies (at most the 16 kB limit below, per request).
-      rawBody: true,
     },
   );
   if (!quiet) app.useLogger(app.get(AppLogger));
   app.disable('x-powered-by');
   // First, so that the request id, the log line and the latency cover everything after it.
-  app.use(observeRequests(app.get(APP_LOG), app.get(MetricsService)));
+  const observe = observeRequests(app.get(APP_LOG), app.get(MetricsService));
+  app.use(observe);
   // Only for the client IP in sessions and the audit trail: URLs always come from PUBLIC_URL (SECURITY.md F4).
   if (config.trustProxy) app.set('trust proxy', /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
   // Security headers; Referrer-Policy no-referrer everywhere keeps codes in callback URLs from leaking (F8).
   const https = servedOverHttps(config);
-  app.use(
+  const headers = precomputedHeaders(
     helmet({
       referrerPolicy: { policy: 'no-referrer' },
       strictTransportSecurity: https,
@@ -59,6 +62,7 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
       contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } },
     }),
   );
+  app.use(headers);
   // The pages' stylesheet and scripts (public/), same origin, so their CSP needs nothing inline.
   app.useStaticAssets(PUBLIC_DIR, { prefix: '/assets/', index: false, maxAge: '1h', redirect: false });
   // Browser apps call the token endpoint and the API from the origins they may be sent back to, and from no other.
@@ -68,12 +72,16 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
     allowedHeaders: ['authorization', 'content-type'],
     maxAge: 600,
   });
-  // Small bodies only: nothing this service accepts is large (RFC 6749 requests are a few hundred bytes).
-  app.useBodyParser('json', { limit: '16kb' });
-  // Not extended: a form is flat (brackets stay part of a key), as RFC 6749 forms are.
-  app.useBodyParser('urlencoded', { limit: '16kb', extended: false });
-  // Bounded nesting and no prototype keys, for every route at once (400 invalid_request).
-  app.use(refuseHostileBodies);
+  const body = onlyWithBody(
+    // Small bodies only: nothing this service accepts is large (RFC 6749 requests are a few hundred bytes).
+    // req.rawBody keeps the bytes as sent, for refuseHostileBodies (as Nest's `rawBody: true` does).
+    express.json({ limit: '16kb', verify: keepRawBody }),
+    // Not extended: a form is flat (brackets stay part of a key), as RFC 6749 forms are.
+    express.urlencoded({ limit: '16kb', extended: false, verify: keepRawBody }),
+    // Bounded nesting and no prototype keys, for every route at once (400 invalid_request).
+    refuseHostileBodies,
+  );
+  app.use(body);
   app.use(cookieParser(), stringCookiesOnly);
   // Every body and query DTO: unknown fields refused, types and lengths checked (400 invalid_request).
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
@@ -85,8 +93,17 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
     .build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), { jsonDocumentUrl: 'docs-json' });
   const demo = createDemoIdp(config);
-  if (demo) app.use(DEMO_IDP_PATH, demo.callback());
+  if (demo) app.use(DEMO_IDP_PATH, demoIdpHandler(demo));
   app.enableShutdownHooks();
   await app.init();
+  // After init, when Express is the server's request listener: the token endpoint below the router (why, and what
+  // stays with Express, beside it).
+  try {
+    serveTokenEndpointDirectly(app, { observe, headers, body });
+  } catch (e) {
+    // Refused at start-up: nothing of the app may stay open (database pools, timers).
+    await app.close();
+    throw e;
+  }
   return app;
 }

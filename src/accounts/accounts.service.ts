@@ -156,7 +156,8 @@ export class AccountsService {
       linkingUserId: linkUserId ?? null,
       email: profile.email,
       emailVerified: profile.emailVerified,
-      autoLinkVerifiedEmail: this.config.autoLinkVerifiedEmail,
+      // An email its provider marks as never linkable (Apple's private relay) joins no account by email.
+      autoLinkVerifiedEmail: this.config.autoLinkVerifiedEmail && profile.emailLinkable !== false,
     };
     const verifiedEmailOwners = needsEmailOwners(facts) ? await this.users.verifiedEmailOwners(profile.email!) : [];
     const decision = decideLinking({ ...facts, verifiedEmailOwners });
@@ -208,7 +209,8 @@ export class AccountsService {
     const fields = {
       email: profile.email,
       emailVerified: profile.emailVerified,
-      name: profile.name,
+      // A provider may name the person only once (Apple, in its first callback): a later sign-in without a name keeps it.
+      name: profile.name ?? existing?.name ?? null,
       picture: profile.picture,
       claims: profile.claims,
       lastSignInAt: now,

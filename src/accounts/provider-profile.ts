@@ -2,6 +2,7 @@ import { DomainError } from '../common/domain-error.js';
 import { lowerCaseAscii } from '../common/email.js';
 import { CONTROL_CHARACTERS } from '../http/validators.js';
 import type { JsonObject } from '../database/columns.js';
+import { storableClaims } from './storable-claims.js';
 
 /** What every strategy's verify step turns its provider's answer into; nothing provider-specific goes past this. */
 export interface ProviderProfile {
@@ -13,11 +14,22 @@ export interface ProviderProfile {
   emailVerified: boolean;
   name: string | null;
   picture: string | null;
+  /**
+   * False: this email never joins accounts (AUTO_LINK_VERIFIED_EMAIL), however verified: Apple's private relay
+   * addresses, which stand for one app's relationship with the person and which no other provider can vouch for.
+   */
+  emailLinkable?: boolean;
   /** Roles the provider asserts through its configured roles claim (OIDC_<ID>_ROLES_CLAIM). */
   providerRoles?: string[];
   /** The claims as received, for admins and later role mapping. */
   claims: JsonObject;
 }
+
+/**
+ * Apple's private relay addresses stand for one app's relationship with one person, and only Apple can vouch for one:
+ * whichever provider asserts such an address, it never joins accounts by email (in either direction).
+ */
+const PRIVATE_RELAY = /@privaterelay\.appleid\.com$/;
 
 /** OIDC Core §2: `sub` "MUST NOT exceed 255 ASCII characters"; identities.subject is a varchar(255). */
 export const MAX_SUBJECT_LENGTH = 255;
@@ -57,6 +69,9 @@ export function providerProfile(fields: Omit<ProviderProfile, 'subject'> & { sub
     subject: fields.subject as string,
     email,
     emailVerified: email !== null && fields.emailVerified,
+    emailLinkable: fields.emailLinkable !== false && !(email !== null && PRIVATE_RELAY.test(email)),
+    // Nested no deeper than can be stored (storable-claims.ts).
+    claims: storableClaims(fields.claims),
     // A name is shown, so a long one is shortened; a URL cut short is no URL, so a long picture is dropped.
     name: plainText(name) ? str(name, MAX_NAME_LENGTH) : null,
     picture: plainText(picture) && picture.length <= MAX_PICTURE_LENGTH ? picture : null,

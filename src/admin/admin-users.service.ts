@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { AccountsService } from '../accounts/accounts.service.js';
 import { LastAdminRule } from '../accounts/last-admin.js';
 import { isAdmin, sameRoles } from '../accounts/roles.js';
@@ -14,6 +14,7 @@ import { Database } from '../database/db.service.js';
 import { isoTime } from '../common/time.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
+import { SESSION_CLIENTS, type SessionClients } from '../tokens/session-clients.js';
 
 function userSummary(u: User) {
   return {
@@ -42,6 +43,7 @@ export class AdminUsersService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly lastAdmin: LastAdminRule,
+    @Optional() @Inject(SESSION_CLIENTS) private readonly clients?: SessionClients,
   ) {}
 
   /**
@@ -62,7 +64,11 @@ export class AdminUsersService {
   async get(id: string) {
     const user = await this.accounts.findUser(id);
     if (!user) throw notFound();
-    const [identities, sessions] = await Promise.all([this.accounts.identitiesOf(id), this.sessions.listActive(id)]);
+    const [identities, sessions, clients] = await Promise.all([
+      this.accounts.identitiesOf(id),
+      this.sessions.listActive(id),
+      this.clients?.of(id),
+    ]);
     return {
       ...userSummary(user),
       assignedRoles: user.roles,
@@ -86,6 +92,9 @@ export class AdminUsersService {
         expiresAt: isoTime(s.expiresAt),
         userAgent: s.userAgent,
         ip: s.ip,
+        // An app's session: its browser session, and its OpenID Provider client (tokens/session-clients.ts).
+        browserSessionId: s.browserSessionId,
+        client: clients?.get(s.id) ?? null,
       })),
     };
   }

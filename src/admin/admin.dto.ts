@@ -94,6 +94,20 @@ export class AdminSessionDto {
   @ApiProperty({ format: 'date-time' }) expiresAt: string;
   @ApiProperty({ nullable: true, type: String }) userAgent: string | null;
   @ApiProperty({ nullable: true, type: String }) ip: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'uuid',
+    description: 'an app’s session: the browser session it was signed in through',
+  })
+  browserSessionId: string | null;
+  @ApiProperty({ nullable: true, type: () => AdminSessionClientDto, description: 'the OpenID Provider’s client this session is for' })
+  client: AdminSessionClientDto | null;
+}
+
+export class AdminSessionClientDto {
+  @ApiProperty() clientId: string;
+  @ApiProperty({ nullable: true, type: String }) name: string | null;
 }
 
 export class UserDetailDto extends UserSummaryDto {

@@ -29,7 +29,18 @@ export type AuditType =
   | 'client_deleted'
   | 'client_auth_failed'
   // The OpenID Provider (issue 17): a client got its first tokens for a person's sign-in.
-  | 'client_sign_in';
+  | 'client_sign_in'
+  // A person allowed a third-party client scopes, denied them on the consent page, or the consent was revoked (by them
+  // or an admin): SECURITY.md O6.
+  | 'consent_given'
+  | 'consent_denied'
+  | 'consent_revoked'
+  // RFC 7009: an API client revoked its own client-credentials token, which ends every token of that client issued
+  // until then (a person's token revoked by a client is session_revoked, reason revoked_by_client): SECURITY.md O9.
+  | 'client_tokens_revoked'
+  // Back-Channel Logout 1.0: a logout token delivered to a client, or an attempt that failed (details: attempt, status).
+  | 'logout_notification_sent'
+  | 'logout_notification_failed';
 
 export interface AuditEntry {
   type: AuditType;

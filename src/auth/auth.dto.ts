@@ -4,7 +4,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 export class ProviderDto {
   @ApiProperty({ example: 'google' }) id: string;
   @ApiProperty({ example: 'Google' }) name: string;
-  @ApiProperty({ enum: ['google', 'facebook', 'oidc'] }) type: string;
+  @ApiProperty({ enum: ['google', 'facebook', 'oidc', 'github', 'oauth2'] }) type: string;
 }
 
 export class TokenRequestDto {

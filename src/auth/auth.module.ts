@@ -6,6 +6,7 @@ import { AuditModule } from '../audit/audit.module.js';
 import { ClientsModule } from '../clients/clients.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { AuthController } from './auth.controller.js';
+import { FormPostCallbackController } from './form-post.controller.js';
 import { AuthorizationCode } from './authorization-code.entity.js';
 import { AuthorizationCodesService } from './authorization-codes.service.js';
 import { ExpiredRowsCleanup } from './expired-rows.cleanup.js';
@@ -20,7 +21,7 @@ import { PageSessionService } from './page-session.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([AuthorizationCode]), TokensModule, AccountsModule, AuditModule, ClientsModule, ProvidersModule],
-  controllers: [AuthController, TokenController],
+  controllers: [AuthController, TokenController, FormPostCallbackController],
   providers: [
     SignInService,
     AuthorizationCodesService,

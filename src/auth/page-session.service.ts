@@ -114,7 +114,7 @@ export class PageSessionService {
       this.clear(res);
       return undefined;
     }
-    if (!SAFE_METHODS.has(req.method)) {
+    if (!SAFE_METHODS.has(req.method) && !isPostedAuthorizationResponse(req)) {
       const token = req.headers[CSRF_HEADER];
       if (typeof token !== 'string' || !safeEqual(token, this.csrfToken(session.sid))) {
         throw new DomainError('forbidden', 'this request needs the page’s CSRF token (X-CSRF-Token)');
@@ -144,4 +144,21 @@ export class PageSessionService {
     if (!active || !user || user.disabled) return undefined;
     return this.issue(res, { sid: session.sid, sub: session.sub, roles: effectiveRoles(user) });
   }
+}
+
+const POSTED_AUTHORIZATION_RESPONSE = Symbol('postedAuthorizationResponse');
+
+/**
+ * Marks a provider's authorization response that arrived as a POST (form_post, resumed from our own page: see
+ * FormPostCallbackController). It needs no CSRF token, as the GET callback needs none: it is bound to this browser by
+ * its state and the login cookie (SECURITY.md F1), and it comes from a page of ours, which cannot know the token (the
+ * session cookie, SameSite=Lax, was not on the provider's cross-site POST that page answered). A POST from another
+ * origin still never uses the session (the Origin check in authenticate).
+ */
+export function markPostedAuthorizationResponse(req: Request): void {
+  (req as Request & { [POSTED_AUTHORIZATION_RESPONSE]?: true })[POSTED_AUTHORIZATION_RESPONSE] = true;
+}
+
+function isPostedAuthorizationResponse(req: Request): boolean {
+  return (req as Request & { [POSTED_AUTHORIZATION_RESPONSE]?: true })[POSTED_AUTHORIZATION_RESPONSE] === true;
 }

@@ -22,6 +22,10 @@ import { NotAProviderResponse, restoredAttempt } from './providers/passport-stat
 import { withParams } from '../http/return-url.js';
 
 /** Errors the Passport libraries raise for a provider that answered badly, by class name. */
+/** passport-openidconnect's own ID-token claim checks (lib/strategy.js), which fail with a plain Error. */
+const PASSPORT_OIDC_CLAIM_ERROR =
+  /^ID token (missing (issuer|subject|audience|expiration time|issued at) claim|audience claim not an array or string value)$/;
+
 const PROVIDER_ERRORS = new Set([
   'AuthorizationError',
   'TokenError',
@@ -200,6 +204,10 @@ export class SignInService {
       }
       return new DomainError('provider_error', 'the sign-in provider refused or failed the request', { cause: e });
     }
+    // passport-openidconnect refuses an ID token missing a required claim (OIDC Core §2: iss, sub, aud, exp, iat) with
+    // a plain Error before our verifier sees it: the provider's token is invalid, not our server's fault.
+    if (e instanceof Error && PASSPORT_OIDC_CLAIM_ERROR.test(e.message))
+      return new DomainError('invalid_id_token', `the provider's ID token was refused: ${e.message}`, { cause: e });
     if (isDatabaseUnavailable(e))
       return new DomainError('temporarily_unavailable', 'sign-in is unavailable for a moment; please try again', { cause: e });
     this.logger.error(e instanceof Error ? (e.stack ?? e.message) : String(e));

@@ -47,6 +47,17 @@ export interface ClientChange extends Pick<
   disabled?: boolean;
 }
 
+/**
+ * Work that must end with a client: called inside the transaction that disables or deletes it, so both commit
+ * together. The OpenID Provider (oidc/, which depends on this folder, not the other way) ends the grants and sessions
+ * the client holds for people.
+ */
+export type ClientRetiredHook = (
+  clientId: string,
+  reason: 'client_disabled' | 'client_deleted',
+  by: { actorId: string; ctx: RequestContext },
+) => Promise<void>;
+
 /** Compared against when the client id is unknown, so that case costs the same as a wrong secret. */
 const NO_SECRET = sha256('no such client');
 
@@ -57,6 +68,8 @@ const NO_SECRET = sha256('no such client');
  */
 @Injectable()
 export class ClientsService {
+  private readonly retiredHooks: ClientRetiredHook[] = [];
+
   constructor(
     private readonly database: Database,
     private readonly repository: ClientsRepository,
@@ -65,6 +78,11 @@ export class ClientsService {
     private readonly clock: Clock,
     @InjectConfig() private readonly config: ResolvedConfig,
   ) {}
+
+  /** Registers work to do whenever a client is disabled or deleted (see ClientRetiredHook). */
+  whenRetired(hook: ClientRetiredHook): void {
+    this.retiredHooks.push(hook);
+  }
 
   /** A public client (`none`) gets no secret (shared/docs/http-api.md); every other one sees its secret here only. */
   async create(input: ClientInput & { token_endpoint_auth_method: 'none' }, actorId: string, ctx: RequestContext): Promise<ClientView>;
@@ -156,6 +174,7 @@ export class ClientsService {
       const lostRole = before.roles.some((r) => !after.roles.includes(r));
       const lostScope = before.scopes.some((s) => !after.scopes.includes(s));
       if (lostRole || lostScope || (after.disabled && !before.disabled)) await this.revocations.revokeUserTokens(clientId);
+      if (after.disabled && !before.disabled) await this.retired(clientId, 'client_disabled', actorId, ctx);
       const type: AuditType = after.disabled === before.disabled ? 'client_updated' : after.disabled ? 'client_disabled' : 'client_enabled';
       await this.record(type, clientId, actorId, ctx, {
         from: { name: before.name, roles: before.roles, scopes: before.scopes, ...(oauth ? { oauth: this.oauthView(before) } : {}) },
@@ -195,6 +214,7 @@ export class ClientsService {
       const client = await this.find(clientId, true);
       await this.repository.delete(clientId);
       await this.revocations.revokeUserTokens(clientId);
+      await this.retired(clientId, 'client_deleted', actorId, ctx);
       await this.record('client_deleted', clientId, actorId, ctx, { name: client.name });
     });
   }
@@ -216,6 +236,10 @@ export class ClientsService {
     if (client)
       await this.audit.record({ type: 'client_auth_failed', actorId: clientId, reason: 'wrong secret', ...ctx, details: { clientId } });
     return undefined;
+  }
+
+  private async retired(clientId: string, reason: 'client_disabled' | 'client_deleted', actorId: string, ctx: RequestContext) {
+    for (const hook of this.retiredHooks) await hook(clientId, reason, { actorId, ctx });
   }
 
   private async find(clientId: string, forUpdate = false): Promise<ApiClient> {

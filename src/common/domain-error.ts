@@ -32,6 +32,8 @@ export const ERROR_STATUS = {
   access_denied: 400,
   provider_error: 400,
   invalid_id_token: 400,
+  /** A Microsoft account of a tenant MICROSOFT_TENANTS (or MICROSOFT_TENANT) does not admit. */
+  tenant_not_allowed: 403,
   email_required: 400,
   provider_unavailable: 503,
   temporarily_unavailable: 503,

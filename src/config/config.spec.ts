@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { ConfigError, loadConfig } from './config.js';
 
 const oidc = {
@@ -26,6 +27,7 @@ describe('loadConfig', () => {
     expect(c.autoLinkVerifiedEmail).toBe(false);
     expect(c.providers).toEqual([]);
     expect(c.rateLimits).toBe(true);
+    expect(c.backchannelLogout).toEqual({ attempts: 5, retryMs: 15_000, timeoutMs: 5_000 });
   });
 
   it('enables the demo provider outside production only', () => {
@@ -142,5 +144,95 @@ describe('loadConfig', () => {
   it('folds ADMIN_EMAILS in ASCII only, as profile emails are: a look-alike stays its own address', () => {
     const c = loadConfig({ ADMIN_EMAILS: '\u212Aate@Corp.test,İNFO@corp.test' });
     expect(c.adminEmails).toEqual(['\u212Aate@corp.test', 'İnfo@corp.test']);
+  });
+});
+
+describe('Sign in with Apple and Microsoft (issue 18)', () => {
+  const appleKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+  const apple = {
+    DEMO_IDP: 'false',
+    APPLE_CLIENT_ID: 'com.example.web',
+    APPLE_TEAM_ID: 'TEAM',
+    APPLE_KEY_ID: 'KEY',
+    APPLE_PRIVATE_KEY: appleKey,
+  };
+  const microsoft = { DEMO_IDP: 'false', MICROSOFT_CLIENT_ID: 'id', MICROSOFT_CLIENT_SECRET: 'secret' };
+
+  it('Apple: Apple’s endpoints, its issuer kept when they are overridden', () => {
+    expect(loadConfig(apple).providers).toEqual([
+      expect.objectContaining({
+        id: 'apple',
+        type: 'apple',
+        name: 'Apple',
+        clientId: 'com.example.web',
+        teamId: 'TEAM',
+        keyId: 'KEY',
+        issuer: 'https://appleid.apple.com',
+        authorizationUrl: 'https://appleid.apple.com/auth/authorize',
+        tokenUrl: 'https://appleid.apple.com/auth/token',
+        jwksUrl: 'https://appleid.apple.com/auth/keys',
+      }),
+    ]);
+    const moved = loadConfig({ ...apple, APPLE_TOKEN_URL: 'http://127.0.0.1:9/token' }).providers[0];
+    expect(moved).toMatchObject({ tokenUrl: 'http://127.0.0.1:9/token', issuer: 'https://appleid.apple.com' });
+  });
+
+  it.each(['APPLE_CLIENT_ID', 'APPLE_TEAM_ID', 'APPLE_KEY_ID', 'APPLE_PRIVATE_KEY'])('Apple: names a missing %s', (name) => {
+    expect(() => loadConfig({ ...apple, [name]: '' })).toThrow(new RegExp(`${name} is required`));
+  });
+
+  it('Apple: a key on one line with literal \\n (as .env files carry it) is read', () => {
+    expect(loadConfig({ ...apple, APPLE_PRIVATE_KEY: appleKey.trim().replace(/\n/g, '\\n') }).providers[0]).toMatchObject({
+      type: 'apple',
+    });
+  });
+
+  it('Apple: a key that is no PEM, or no P-256 EC key, is a start-up error that does not print it', () => {
+    expect(() => loadConfig({ ...apple, APPLE_PRIVATE_KEY: 'not-a-key-but-a-secret' })).toThrow(/APPLE_PRIVATE_KEY must be the PEM/);
+    try {
+      loadConfig({ ...apple, APPLE_PRIVATE_KEY: 'not-a-key-but-a-secret' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('not-a-key-but-a-secret');
+    }
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+    expect(() => loadConfig({ ...apple, APPLE_PRIVATE_KEY: rsa })).toThrow(/EC P-256/);
+  });
+
+  it('Microsoft: tenant common by default, its endpoints built from the tenant', () => {
+    expect(loadConfig(microsoft).providers[0]).toEqual({
+      id: 'microsoft',
+      name: 'Microsoft',
+      type: 'microsoft',
+      clientId: 'id',
+      clientSecret: 'secret',
+      tenant: 'common',
+      tenants: [],
+      authorizationUrl: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize',
+      tokenUrl: 'https://login.microsoftonline.com/common/oauth2/v2.0/token',
+      jwksUrl: 'https://login.microsoftonline.com/common/discovery/v2.0/keys',
+    });
+    const tid = '72F988BF-86F1-41AF-91AB-2D7CD011DB47';
+    expect(
+      loadConfig({ ...microsoft, MICROSOFT_TENANT: tid, MICROSOFT_TENANTS: `${tid}, 9188040d-6c67-4c5b-b112-36a304b66dad` }).providers[0],
+    ).toMatchObject({
+      tenant: tid.toLowerCase(),
+      tenants: [tid.toLowerCase(), '9188040d-6c67-4c5b-b112-36a304b66dad'],
+      tokenUrl: `https://login.microsoftonline.com/${tid.toLowerCase()}/oauth2/v2.0/token`,
+    });
+  });
+
+  it('Microsoft: refuses a tenant that is no keyword or id, and a MICROSOFT_TENANTS entry that is no id', () => {
+    expect(() => loadConfig({ ...microsoft, MICROSOFT_TENANT: 'contoso.onmicrosoft.com' })).toThrow(/MICROSOFT_TENANT must be/);
+    expect(() => loadConfig({ ...microsoft, MICROSOFT_TENANT: '../common' })).toThrow(/MICROSOFT_TENANT must be/);
+    expect(() => loadConfig({ ...microsoft, MICROSOFT_TENANTS: 'contoso' })).toThrow(/MICROSOFT_TENANTS entry "contoso"/);
+    expect(() => loadConfig({ ...microsoft, MICROSOFT_CLIENT_SECRET: '' })).toThrow(/MICROSOFT_CLIENT_SECRET is required/);
+    const tid = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+    expect(() => loadConfig({ ...microsoft, MICROSOFT_TENANT: tid, MICROSOFT_TENANTS: '9188040d-6c67-4c5b-b112-36a304b66dad' })).toThrow(
+      /MICROSOFT_TENANTS does not list MICROSOFT_TENANT/,
+    );
+  });
+
+  it('apple and microsoft are reserved OIDC_PROVIDERS ids', () => {
+    expect(() => loadConfig({ ...oidc, OIDC_PROVIDERS: 'apple' })).toThrow(/reserved id/);
   });
 });

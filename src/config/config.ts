@@ -1,5 +1,8 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { lowerCaseAscii } from '../common/email.js';
+import { ConfigError } from './config-error.js';
+import { githubFromEnv, oauth2FromEnv, type GithubProviderConfig, type OAuth2ProviderConfig } from './oauth-providers.js';
 
 /**
  * The service's configuration, read once from the environment at start-up (contract: shared/docs/http-api.md).
@@ -7,7 +10,7 @@ import { lowerCaseAscii } from '../common/email.js';
  */
 
 export type JwtAlg = 'RS256' | 'ES256' | 'EdDSA';
-export type ProviderType = 'google' | 'facebook' | 'oidc';
+export type ProviderType = 'google' | 'facebook' | 'oidc' | 'apple' | 'microsoft' | 'github' | 'oauth2';
 
 interface ProviderBase {
   id: string;
@@ -52,7 +55,15 @@ export interface OidcProviderConfig extends ProviderBase {
   demo?: boolean;
 }
 
-export type ProviderConfig = GoogleProviderConfig | FacebookProviderConfig | OidcProviderConfig;
+export type ProviderConfig =
+  | GoogleProviderConfig
+  | FacebookProviderConfig
+  | OidcProviderConfig
+  | AppleProviderConfig
+  | MicrosoftProviderConfig
+  | GithubProviderConfig
+  | OAuth2ProviderConfig;
+export type { GithubProviderConfig, OAuth2ProviderConfig };
 
 export type DatabaseConfig = { type: 'sqlite'; path: string } | { type: 'postgres'; url: string };
 
@@ -90,6 +101,11 @@ export interface AppConfig {
   demoIdp: boolean;
   /** OPENID_PROVIDER: other apps sign in through this service with OpenID Connect (issue 17, docs/openid-provider.md). */
   openidProvider: boolean;
+  /**
+   * Back-Channel Logout 1.0 deliveries (docs/openid-provider.md): attempts per logout token, the wait before the
+   * first retry (doubling after each), and the timeout of one POST to a client.
+   */
+  backchannelLogout: { attempts: number; retryMs: number; timeoutMs: number };
   redisUrl?: string;
   rateLimits: boolean;
   /** Requests per minute per client IP, by kind of route. */
@@ -116,9 +132,7 @@ export interface AppConfig {
  */
 export const servedOverHttps = (config: Pick<AppConfig, 'publicUrl'>): boolean => config.publicUrl.startsWith('https://');
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 export const GOOGLE_ISSUER = 'https://accounts.google.com';
 /** Facebook Graph API version pinned by default (passport-facebook alone would still use v3.2). */
@@ -165,8 +179,12 @@ const baseSchema = z.object({
   ADMIN_EMAILS: list,
   AUTO_LINK_VERIFIED_EMAIL: bool(false),
   OIDC_PROVIDERS: list,
+  OAUTH_PROVIDERS: list,
   DEMO_IDP: bool(true),
   OPENID_PROVIDER: bool(false),
+  BACKCHANNEL_LOGOUT_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  BACKCHANNEL_LOGOUT_RETRY_MS: z.coerce.number().int().min(10).default(15_000),
+  BACKCHANNEL_LOGOUT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   REDIS_URL: z.string().optional(),
   RATE_LIMITS: z.string().default('on'),
   RATE_LIMIT_SIGN_IN: z.coerce.number().int().positive().default(30),
@@ -222,6 +240,15 @@ export function loadConfig(rawEnv: Env): AppConfig {
     });
   }
   for (const id of e.OIDC_PROVIDERS) providers.push(oidcFromEnv(id, env));
+  // Sign in with Apple and Microsoft Entra ID (issue 18), each enabled by its client id.
+  const apple = appleFromEnv(env);
+  if (apple) providers.push(apple);
+  const microsoft = microsoftFromEnv(env);
+  if (microsoft) providers.push(microsoft);
+  // GitHub and generic OAuth 2.0 providers (issue 18): src/config/oauth-providers.ts.
+  const github = githubFromEnv(env);
+  if (github) providers.push(github);
+  for (const id of e.OAUTH_PROVIDERS) providers.push(oauth2FromEnv(id, env));
 
   const seen = new Set<string>();
   for (const p of providers) {
@@ -254,6 +281,11 @@ export function loadConfig(rawEnv: Env): AppConfig {
     providers,
     demoIdp,
     openidProvider: e.OPENID_PROVIDER,
+    backchannelLogout: {
+      attempts: e.BACKCHANNEL_LOGOUT_ATTEMPTS,
+      retryMs: e.BACKCHANNEL_LOGOUT_RETRY_MS,
+      timeoutMs: e.BACKCHANNEL_LOGOUT_TIMEOUT_MS,
+    },
     redisUrl: e.REDIS_URL,
     rateLimits: e.RATE_LIMITS !== 'off',
     rateLimitPerMinute: {
@@ -323,7 +355,7 @@ function facebookFromEnv(env: Env): FacebookProviderConfig | undefined {
 }
 
 const PROVIDER_ID = /^[a-z][a-z0-9_-]{0,31}$/;
-const RESERVED_IDS = new Set(['google', 'facebook', DEMO_PROVIDER_ID]);
+const RESERVED_IDS = new Set(['google', 'facebook', DEMO_PROVIDER_ID, 'apple', 'microsoft', 'github']);
 
 function oidcFromEnv(rawId: string, env: Env): OidcProviderConfig {
   const id = rawId.toLowerCase();
@@ -409,4 +441,108 @@ function stripTrailingSlash(s: string): string {
 function dirnameOf(path: string): string {
   const i = path.lastIndexOf('/');
   return i <= 0 ? (i === 0 ? '/' : '.') : path.slice(0, i);
+}
+
+// ---- Sign in with Apple and Microsoft Entra ID v2 (issue 18) -------------------------------------------------------
+
+/** The `iss` of Apple's ID tokens and the `aud` of the client secret the service signs for Apple; overrides keep it. */
+export const APPLE_ISSUER = 'https://appleid.apple.com';
+
+/**
+ * Sign in with Apple: OIDC with quirks (see auth/providers/apple/). There is no static client secret: the service signs
+ * one (an ES256 JWT) with the team's key.
+ */
+export interface AppleProviderConfig extends Omit<ProviderBase, 'clientSecret'> {
+  type: 'apple';
+  /** The Services ID. */
+  clientId: string;
+  teamId: string;
+  keyId: string;
+  /** PEM (PKCS#8) of the .p8 key Apple issued: an EC P-256 key. */
+  privateKey: string;
+  issuer: string;
+  authorizationUrl: string;
+  tokenUrl: string;
+  jwksUrl: string;
+}
+
+/** Entra ID's tenant of personal Microsoft accounts (outlook.com, live.com, …): the `tid` of all of them. */
+export const MICROSOFT_CONSUMERS_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const isTenantId = (v: unknown): v is string => typeof v === 'string' && GUID.test(v);
+
+/** Microsoft Entra ID v2 (the Microsoft identity platform). */
+export interface MicrosoftProviderConfig extends ProviderBase {
+  type: 'microsoft';
+  /** `common`, `organizations`, `consumers` or one tenant id (lower-case GUID). */
+  tenant: string;
+  /** MICROSOFT_TENANTS: the only tenant ids accepted; empty = whatever `tenant` admits. */
+  tenants: string[];
+  authorizationUrl: string;
+  tokenUrl: string;
+  jwksUrl: string;
+}
+
+function appleFromEnv(env: Env): AppleProviderConfig | undefined {
+  const names = ['APPLE_CLIENT_ID', 'APPLE_TEAM_ID', 'APPLE_KEY_ID', 'APPLE_PRIVATE_KEY'];
+  if (!names.some((n) => env[n])) return undefined;
+  const why = `to enable Sign in with Apple (${names.join(', ')} go together)`;
+  const [clientId, teamId, keyId, pem] = names.map((n) => requireVar(env, n, why));
+  // .env files often carry a PEM on one line with literal "\n"s.
+  const privateKey = pem.includes('-----BEGIN') ? pem.replace(/\\n/g, '\n') : pem;
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(privateKey);
+  } catch {
+    throw new ConfigError('Invalid configuration: APPLE_PRIVATE_KEY must be the PEM of the .p8 key from Apple');
+  }
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new ConfigError('Invalid configuration: APPLE_PRIVATE_KEY must be an EC P-256 key (the .p8 key from Apple), for ES256');
+  }
+  return {
+    id: 'apple',
+    name: 'Apple',
+    type: 'apple',
+    clientId,
+    teamId,
+    keyId,
+    privateKey,
+    issuer: APPLE_ISSUER,
+    authorizationUrl: urlVar(env, 'APPLE_AUTHORIZATION_URL', `${APPLE_ISSUER}/auth/authorize`),
+    tokenUrl: urlVar(env, 'APPLE_TOKEN_URL', `${APPLE_ISSUER}/auth/token`),
+    jwksUrl: urlVar(env, 'APPLE_JWKS_URL', `${APPLE_ISSUER}/auth/keys`),
+  };
+}
+
+function microsoftFromEnv(env: Env): MicrosoftProviderConfig | undefined {
+  if (!env.MICROSOFT_CLIENT_ID && !env.MICROSOFT_CLIENT_SECRET) return undefined;
+  const why = 'to enable Microsoft (MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET go together)';
+  const tenant = (env.MICROSOFT_TENANT ?? 'common').toLowerCase();
+  if (!['common', 'organizations', 'consumers'].includes(tenant) && !isTenantId(tenant)) {
+    throw new ConfigError('Invalid configuration: MICROSOFT_TENANT must be common, organizations, consumers or a tenant id (a GUID)');
+  }
+  const tenants = (env.MICROSOFT_TENANTS ?? '')
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter(Boolean);
+  for (const t of tenants) {
+    if (!isTenantId(t)) throw new ConfigError(`Invalid configuration: MICROSOFT_TENANTS entry "${t}" is not a tenant id (a GUID)`);
+  }
+  if (isTenantId(tenant) && tenants.length > 0 && !tenants.includes(tenant)) {
+    // Nobody could sign in: the tenant's own accounts are not listed, and no other tenant's reach its endpoints.
+    throw new ConfigError(`Invalid configuration: MICROSOFT_TENANTS does not list MICROSOFT_TENANT ${tenant}`);
+  }
+  const base = `https://login.microsoftonline.com/${tenant}`;
+  return {
+    id: 'microsoft',
+    name: 'Microsoft',
+    type: 'microsoft',
+    clientId: requireVar(env, 'MICROSOFT_CLIENT_ID', why),
+    clientSecret: requireVar(env, 'MICROSOFT_CLIENT_SECRET', why),
+    tenant,
+    tenants,
+    authorizationUrl: urlVar(env, 'MICROSOFT_AUTHORIZATION_URL', `${base}/oauth2/v2.0/authorize`),
+    tokenUrl: urlVar(env, 'MICROSOFT_TOKEN_URL', `${base}/oauth2/v2.0/token`),
+    jwksUrl: urlVar(env, 'MICROSOFT_JWKS_URL', `${base}/discovery/v2.0/keys`),
+  };
 }

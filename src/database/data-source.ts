@@ -12,6 +12,9 @@ import { BrowserSessions1764650000000 } from './migrations/1764650000000-browser
 import { RefreshTokenSuccessor1764719100000 } from './migrations/1764719100000-refresh-token-successor.js';
 import { HealthHeartbeats1764719300000 } from './migrations/1764719300000-health-heartbeats.js';
 import { OpenIdProvider1764800000000 } from './migrations/1764800000000-openid-provider.js';
+import { OidcConsents1764900000000 } from './migrations/1764900000000-oidc-consents.js';
+import { BackchannelLogout1764900100000 } from './migrations/1764900100000-backchannel-logout.js';
+import { GrantSessionsClient1764900200000 } from './migrations/1764900200000-grant-sessions-client.js';
 
 export const MIGRATIONS = [
   InitialSchema1764100000000,
@@ -24,6 +27,9 @@ export const MIGRATIONS = [
   RefreshTokenSuccessor1764719100000,
   HealthHeartbeats1764719300000,
   OpenIdProvider1764800000000,
+  OidcConsents1764900000000,
+  BackchannelLogout1764900100000,
+  GrantSessionsClient1764900200000,
 ];
 
 /**

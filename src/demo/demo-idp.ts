@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { DEMO_PROVIDER_ID, type OidcProviderConfig } from '../config/config.js';
 import { createOp } from './oidc-op.js';
@@ -19,4 +20,22 @@ export function createDemoIdp(config: ResolvedConfig) {
     claimsFor: (sub) => ({ name: sub, email: `${sub.toLowerCase()}@demo.invalid`, email_verified: true }),
     pkceRequired: true,
   });
+}
+
+/**
+ * The demo provider's pages get this instead of the service's default CSP, which has `form-action 'self'`: its sign-in
+ * form's POST ends, through redirects, at an app on another origin (an app's `returnTo`, or an OpenID Provider
+ * client's redirect URI), and Chromium checks form-action on every redirect of a form submission, so the sign-in
+ * stopped on the demo page (seen with mod_auth_openidc, test/browser/mod-auth-openidc.e2e.ts). Nothing else is
+ * loosened: its one inline `<style>`, no scripts, not framed.
+ */
+export const DEMO_IDP_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+/** The demo provider's request handler, its pages under DEMO_IDP_CSP. */
+export function demoIdpHandler(demo: NonNullable<ReturnType<typeof createDemoIdp>>) {
+  const handle = demo.callback();
+  return (req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('Content-Security-Policy', DEMO_IDP_CSP);
+    return handle(req, res);
+  };
 }

@@ -34,6 +34,8 @@ export interface OpOptions {
   clientAuthMethods?: Extract<Configuration['clientAuthMethods'], readonly unknown[]>;
   /** ID-token algorithms the OP may sign with; oidc-provider's asymmetric defaults unless a test wants HS256. */
   idTokenSigningAlgValues?: NonNullable<NonNullable<Configuration['enabledJWA']>['idTokenSigningAlgValues']>;
+  /** Scopes and the claims each releases, when not the usual ones (Apple's stand-in: `name`, `is_private_email`). */
+  claims?: Configuration['claims'];
 }
 
 export function generateSigningJwks(): { keys: Record<string, unknown>[] } {
@@ -57,7 +59,7 @@ export function createOp(options: OpOptions): Provider {
     ...(options.idTokenSigningAlgValues ? { enabledJWA: { idTokenSigningAlgValues: options.idTokenSigningAlgValues } } : {}),
     jwks: (options.jwks ?? generateSigningJwks()) as Configuration['jwks'],
     cookies: { keys: [randomBytes(32).toString('base64url')] },
-    claims: {
+    claims: options.claims ?? {
       openid: ['sub'],
       email: ['email', 'email_verified'],
       profile: ['name', 'given_name', 'family_name', 'picture'],

@@ -1,5 +1,5 @@
 import { UsersOnly } from '../http/users-only.decorator.js';
-import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Req } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Inject, Optional, Param, ParseUUIDPipe, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { requestContext } from '../http/request-context.js';
 import { isoTime } from '../common/time.js';
@@ -10,6 +10,7 @@ import { CurrentAuth } from '../http/current-auth.decorator.js';
 import { DomainError } from '../common/domain-error.js';
 import type { AccessTokenClaims } from '../tokens/access-tokens.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
+import { SESSION_CLIENTS, type SessionClients } from '../tokens/session-clients.js';
 import { AccountsService } from '../accounts/accounts.service.js';
 import { effectiveRoles } from '../tokens/token-roles.js';
 
@@ -22,6 +23,7 @@ export class MeController {
   constructor(
     private readonly accounts: AccountsService,
     private readonly sessions: SessionsService,
+    @Optional() @Inject(SESSION_CLIENTS) private readonly clients?: SessionClients,
   ) {}
 
   @Get()
@@ -67,11 +69,15 @@ export class MeController {
     await this.accounts.unlink(auth.sub, identityId, requestContext(req));
   }
 
-  /** The caller's active sessions (devices), the current one marked. */
+  /**
+   * The caller's active sessions (devices), the current one marked. An app's session names the browser session it was
+   * signed in through (`browserSessionId`) and, for a client of the OpenID Provider, the client: "Chrome on Linux →
+   * signed in to Wiki".
+   */
   @Get('sessions')
   @ApiOkResponse({ type: [SessionDto] })
   async mySessions(@CurrentAuth() auth: AccessTokenClaims) {
-    const sessions = await this.sessions.listActive(auth.sub);
+    const [sessions, clients] = await Promise.all([this.sessions.listActive(auth.sub), this.clients?.of(auth.sub)]);
     return sessions.map((s) => ({
       id: s.id,
       current: s.id === auth.sid,
@@ -79,6 +85,8 @@ export class MeController {
       lastUsedAt: isoTime(s.lastUsedAt),
       userAgent: s.userAgent,
       ip: s.ip,
+      browserSessionId: s.browserSessionId,
+      client: clients?.get(s.id) ?? null,
     }));
   }
 

@@ -26,6 +26,20 @@ export class SessionDto {
   @ApiProperty({ format: 'date-time' }) lastUsedAt: string;
   @ApiProperty({ nullable: true, type: String }) userAgent: string | null;
   @ApiProperty({ nullable: true, type: String }) ip: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'uuid',
+    description: 'an app’s session: the browser session it was signed in through',
+  })
+  browserSessionId: string | null;
+  @ApiProperty({ nullable: true, type: () => SessionClientDto, description: 'the OpenID Provider’s client this session is for' })
+  client: SessionClientDto | null;
+}
+
+export class SessionClientDto {
+  @ApiProperty() clientId: string;
+  @ApiProperty({ nullable: true, type: String }) name: string | null;
 }
 
 export class ClaimsDto {

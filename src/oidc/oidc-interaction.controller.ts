@@ -15,6 +15,7 @@ import { sendPage, signInPage } from '../web/pages.js';
 import { INTERACTION_PATH, OidcProviderService } from './oidc-provider.service.js';
 import { OidcSessionsService, type BrowserLogin } from './oidc-sessions.service.js';
 import { INTERACTION_UID, InteractionLoginGuard, PendingSignInCookie } from './interaction-login.guard.js';
+import { ConsentInteraction } from './consent.controller.js';
 
 /** Reasons that ask for a fresh sign-in even in a browser signed in here: prompt=login, max_age, another subject. */
 const REAUTHENTICATE = new Set(['login_prompt', 'max_age', 'id_token_hint', 'claims_id_token_sub_value']);
@@ -36,6 +37,7 @@ export class OidcInteractionController {
     private readonly pending: PendingSignInCookie,
     private readonly codes: AuthorizationCodesService,
     @InjectConfig() private readonly config: ResolvedConfig,
+    private readonly consent: ConsentInteraction,
   ) {}
 
   @Get(':uid')
@@ -64,11 +66,7 @@ export class OidcInteractionController {
       );
     }
     // The consent prompt: first-party clients never get here (their grant is implied, OidcProviderService.grantFor).
-    const to = await this.op.provider.interactionResult(req, res, {
-      error: 'access_denied',
-      error_description: 'this application needs consent, which this service does not ask for yet',
-    });
-    res.redirect(303, to);
+    return this.consent.show(details, req, res);
   }
 
   @RateLimit('signIn')

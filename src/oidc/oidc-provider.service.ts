@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Koa from 'koa';
 import Provider, {
@@ -12,11 +13,14 @@ import Provider, {
   type KoaContextWithOIDC,
 } from 'oidc-provider';
 import { AccountsService } from '../accounts/accounts.service.js';
+import type { User } from '../accounts/user.entity.js';
+import { RequestMemo } from './request-memo.js';
 import { effectiveRoles } from '../tokens/token-roles.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { deriveKey } from '../common/crypto.js';
 import { escapeHtml } from '../common/html.js';
 import { requestContext } from '../http/request-context.js';
+import { CONTROL_CHARACTERS } from '../http/validators.js';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
 import { PageSessionService } from '../auth/page-session.service.js';
@@ -24,6 +28,8 @@ import { RevocationsService } from '../tokens/revocations.service.js';
 import { SigningKeysService, type ActiveKey } from '../tokens/signing-keys.service.js';
 import { OidcRepository, type OAuthClientRow } from './oidc.repository.js';
 import { OidcSessionsService, SessionEnded } from './oidc-sessions.service.js';
+import { ConsentsService } from './consents.service.js';
+import { providerFetch, sendLogoutTokensFromQueueOnly } from './logout-token-delivery.js';
 
 /** Where oidc-provider answers (its issuer is PUBLIC_URL itself; discovery stays ours). */
 export const OP_MOUNT = '/oidc';
@@ -38,6 +44,8 @@ export const SCOPE_CLAIMS: Record<string, string[]> = {
   email: ['email', 'email_verified'],
   roles: ['roles'],
 };
+/** A POSTed authorization request becomes a GET no longer than browsers and servers take in a URL. */
+const MAX_AUTHORIZATION_QUERY = 8_000;
 /** Marks an authorization request made again after its browser session was mirrored (see mirrorBrowserSession). */
 const MIRRORED = 'sls_mirrored';
 /**
@@ -47,7 +55,14 @@ const MIRRORED = 'sls_mirrored';
  */
 const OP_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 /** The access token's scopes: what the client may read at UserInfo (offline_access only governs refresh tokens). */
-const TOKEN_SCOPES = ['openid', 'profile', 'email', 'roles'];
+export const TOKEN_SCOPES = ['openid', 'profile', 'email', 'roles'];
+
+/**
+ * The oidc-provider sessions read in the current request, by id. An authorization request reads the browser's twice
+ * (mirrorBrowserSession, then oidc-provider's own session middleware); one request only, never longer, and a write of
+ * the record in the request forgets it (StoreAdapter).
+ */
+const sessionReads = new AsyncLocalStorage<Map<string, Promise<AdapterPayload | undefined>>>();
 
 type Built = { kid: string; provider: Provider; handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
 
@@ -65,6 +80,12 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
   private readonly publicUrl: URL;
   private built?: Built;
   private timer?: NodeJS.Timeout;
+  /**
+   * The account rows read in a request (the token request asks twice: findAccount for the ID token, extraTokenClaims
+   * for the roles). One request only, never longer: the next request reads the row again, so a disabled account or
+   * new roles count at once, on every instance.
+   */
+  private readonly users = new RequestMemo<User | null>();
 
   constructor(
     private readonly keys: SigningKeysService,
@@ -75,6 +96,7 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     private readonly repo: OidcRepository,
     private readonly pages: PageSessionService,
     @InjectConfig() private readonly config: ResolvedConfig,
+    private readonly consents: ConsentsService,
   ) {
     this.cookieKey = deriveKey(config.appSecret, 'openid-provider-cookies').toString('base64url');
     this.publicUrl = new URL(config.publicUrl);
@@ -82,7 +104,7 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(
-      () => void this.repo.purgeExpired().catch((e: Error) => this.logger.warn(`expired OpenID Provider records not purged: ${e.message}`)),
+      () => void this.purgeExpired().catch((e: Error) => this.logger.warn(`expired OpenID Provider records not purged: ${e.message}`)),
       3_600_000,
     );
     this.timer.unref();
@@ -90,6 +112,11 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
 
   onModuleDestroy(): void {
     clearInterval(this.timer);
+  }
+
+  /** The hourly purge (OidcRepository.purgeExpired): expired records, and bindings of sessions long gone. */
+  purgeExpired(): Promise<void> {
+    return this.repo.purgeExpired(this.config.jwt.refreshIdleTtl * 1000);
   }
 
   /** The instance for the current signing key. */
@@ -117,16 +144,18 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
 
   private current(): Built {
     const key = this.keys.signingKey();
-    if (this.built?.kid !== key.kid) {
+    // The active key and the retired ones still published (a retired one goes when its last token expired).
+    const kid = [key.kid, ...this.keys.retiredSigningKeys().map((k) => k.kid)].join(' ');
+    if (this.built?.kid !== kid) {
       const provider = this.build(key);
-      this.built = { kid: key.kid, provider, handle: provider.callback() as Built['handle'] };
+      this.built = { kid, provider, handle: provider.callback() as Built['handle'] };
       this.logger.log(`OpenID Provider ready, signing with ${key.alg} key ${key.kid}`);
     }
     return this.built;
   }
 
   private build(key: ActiveKey): Provider {
-    const { config, bridge, accounts, revocations } = this;
+    const { config, bridge, revocations } = this;
     const audience = config.jwt.audience;
     const alg = key.alg;
     const secure = this.publicUrl.protocol === 'https:';
@@ -146,7 +175,7 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     const configuration: Configuration = {
       adapter: this.adapterClass(),
       clients: [],
-      jwks: { keys: [{ ...key.privateKey.export({ format: 'jwk' }), kid: key.kid, alg, use: 'sig' }] } as Configuration['jwks'],
+      jwks: opKeystore(key, this.keys.retiredSigningKeys()),
       cookies: {
         keys: [this.cookieKey],
         // RFC 6265bis §4.1.3: __Host- where the cookie is for the whole site; the interaction cookies are scoped to a
@@ -176,14 +205,24 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
       // A public client must use PKCE (RFC 9700 §2.1.1); a confidential one may (the code is bound to it anyway).
       pkce: { required: (_ctx, client) => client.tokenEndpointAuthMethod === 'none' },
       extraClientMetadata: { properties: ['first_party'] },
+      // Keycloak's kc_idp_hint as `idp`: straight to that provider, no chooser (oidc-interaction.controller.ts).
+      // oidc-provider drops parameters it does not know before the interaction sees them.
+      extraParams: ['idp'],
+      // Our back-channel logout sends use it (logout-token-delivery.ts); everything else gets oidc-provider's own.
+      fetch: providerFetch,
       features: {
+        // Back-Channel Logout 1.0: for client.backchannelLogout and discovery; BackchannelLogoutService sends, not
+        // end_session (sendLogoutTokensFromQueueOnly below), so each logout token goes out once.
+        backchannelLogout: { enabled: true },
         devInteractions: { enabled: false },
         // UserInfo is ours (/oidc/userinfo): the access tokens are our JWTs, and oidc-provider's UserInfo takes only
-        // audience-less tokens (actions/userinfo.js).
-        userinfo: { enabled: false },
+        // audience-less tokens (actions/userinfo.js). Enabled here all the same, at our path, which OidcModule never
+        // hands to oidc-provider: disabled, oidc-provider refuses a claims parameter with a userinfo member
+        // (authorization/claims.js), which OIDC Core §5.5 allows and our discovery promises (oidcc-claims-essential).
+        userinfo: { enabled: true },
         claimsParameter: { enabled: true },
-        // Not yet: RFC 7009 could not revoke our JWT access tokens through oidc-provider (they are not stored), and
-        // RP-initiated logout must end our browser session (docs/openid-provider.md, what remains).
+        // RFC 7009 and RFC 7662 are ours (client-tokens.controller.ts): oidc-provider's refuse every JWT, i.e. every
+        // access token our clients hold (shared/reject_structured_tokens.js; docs/openid-provider.md).
         revocation: { enabled: false },
         introspection: { enabled: false },
         // RP-initiated logout 1.0: ends the person's session at the service (endSession below); no confirmation page
@@ -218,8 +257,9 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
         },
       },
       interactions: { url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`, policy },
-      findAccount: async (_ctx, id) => {
-        const user = await accounts.findUser(id);
+      routes: { userinfo: '/userinfo' },
+      findAccount: async (ctx, id) => {
+        const user = await this.userFor(ctx, id);
         if (!user || user.disabled) return undefined;
         const claims = {
           sub: user.id,
@@ -252,7 +292,7 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
           .catch((e: unknown) => {
             throw e instanceof SessionEnded ? new errors.InvalidGrant(e.message) : e;
           });
-        const user = await accounts.findUser(token.accountId);
+        const user = await this.userFor(ctx, token.accountId);
         if (!user || user.disabled) throw new errors.InvalidGrant('the account is disabled or no longer exists');
         return { sid, roles: effectiveRoles(user) };
       },
@@ -296,18 +336,25 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     // client can then match the logout token it gets later (Back-Channel Logout 1.0 §2.4) and a front-end can tell
     // sessions apart. oidc-provider decides this per client through includeSid (helpers/process_response_types.js).
     provider.Client.prototype.includeSid = () => true;
-    provider.use(async (ctx, next) => {
-      if (ctx.method === 'GET' && ctx.path === provider.pathFor('authorization') && (await this.mirrorBrowserSession(provider, ctx)))
-        return;
-      await next();
-      // After oidc-provider ended its mirror and the grants in it, before the answer goes: our browser session too.
-      const { oidc } = ctx as unknown as Partial<KoaContextWithOIDC>;
-      if (oidc?.route === 'end_session_confirm' && ctx.status === 303 && oidc.params?.logout && oidc.session) {
-        await this.endSession(oidc.session, ctx.req, ctx.res);
-      }
-    });
+    sendLogoutTokensFromQueueOnly(provider);
+    provider.use((ctx, next) => sessionReads.run(new Map(), () => this.around(provider, ctx, next)));
     provider.on('server_error', (_ctx, err: Error) => this.logger.error(err.stack ?? err.message));
     return provider;
+  }
+
+  /** Ours around every request oidc-provider serves. */
+  private async around(provider: Provider, ctx: Koa.Context, next: Koa.Next): Promise<void> {
+    if (ctx.method === 'POST' && ctx.path === provider.pathFor('authorization')) return this.postedAuthorization(ctx);
+    // RP-Initiated Logout 1.0 §2: the end_session endpoint MUST take POST too; oidc-provider routes it, as the
+    // authorization endpoint, only with a SameSite=None cookie. The same 303 to a GET (SECURITY.md O18).
+    if (ctx.method === 'POST' && ctx.path === provider.pathFor('end_session')) return this.postedAuthorization(ctx);
+    if (ctx.method === 'GET' && ctx.path === provider.pathFor('authorization') && (await this.mirrorBrowserSession(provider, ctx))) return;
+    await next();
+    // After oidc-provider ended its mirror and the grants in it, before the answer goes: our browser session too.
+    const { oidc } = ctx as unknown as Partial<KoaContextWithOIDC>;
+    if (oidc?.route === 'end_session_confirm' && ctx.status === 303 && oidc.params?.logout && oidc.session) {
+      await this.endSession(oidc.session, ctx.req, ctx.res);
+    }
   }
 
   /**
@@ -322,12 +369,12 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     const browser = await this.bridge.browser(ctx.req as Request, ctx.res as Response);
     if (!browser) return false;
     const current = await provider.Session.get(ctx);
-    if (current.accountId === browser.sub && (await this.bridge.mirrors(current.uid, browser))) return false;
+    if (current.accountId === browser.sub && (await this.bridge.mirrors(current.uid, browser, ctx.req as Request))) return false;
     if (current.accountId) await current.destroy();
     const session = new provider.Session();
     session.loginAccount({ accountId: browser.sub, loginTs: browser.authTime });
     await session.save(this.config.jwt.refreshTokenTtl);
-    await this.bridge.bind(session.uid, browser);
+    await this.bridge.bind(session.uid, browser, ctx.req as Request);
     ctx.cookies.set(provider.cookieName('session'), session.jti, {
       httpOnly: true,
       sameSite: 'lax',
@@ -339,6 +386,35 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     ctx.status = 303;
     ctx.redirect(`${OP_MOUNT}${again.pathname}${again.search}`);
     return true;
+  }
+
+  /**
+   * OIDC Core §3.1.2.1: the authorization endpoint MUST take POST too (form-encoded). oidc-provider 9 routes POST only
+   * when its session cookie is `SameSite=None` (configuration.js, enableHttpPostMethods), because a client's
+   * cross-site form POST carries no Lax cookie, so SSO and `prompt=none` would not see the person. We keep Lax (RFC
+   * 6265bis §8.8) and answer the POST with a 303 to the same request as a GET, a top-level navigation that carries our
+   * cookies: nothing is possible by POST that a link to the GET did not allow already. The parameters are taken as
+   * sent, repeats included, so oidc-provider still refuses repeated parameters (RFC 6749 §3.1). The end_session
+   * endpoint's POST (RP-Initiated Logout 1.0 §2) is answered the same way.
+   */
+  private postedAuthorization(ctx: Koa.Context): void {
+    const body = (ctx.req as IncomingMessage & { body?: unknown }).body;
+    const form = ctx.is('application/x-www-form-urlencoded') && Buffer.isBuffer(body) ? body.toString('utf8') : undefined;
+    const query = form === undefined ? undefined : new URLSearchParams(form).toString();
+    if (query === undefined || query.length > MAX_AUTHORIZATION_QUERY) {
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = errorPage(
+        'invalid_request',
+        query === undefined
+          ? 'a POST authorization request is a form (application/x-www-form-urlencoded)'
+          : 'the authorization request is too large',
+      );
+      return;
+    }
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 303;
+    ctx.redirect(`${OP_MOUNT}${ctx.path}?${query}`);
   }
 
   /**
@@ -357,6 +433,11 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     if (ended) this.pages.clear(outgoing as Response);
   }
 
+  /** The account row, read once per request (`users`). */
+  private userFor(ctx: { req?: object } | undefined, id: string): Promise<User | null> {
+    return this.users.read(ctx?.req, id, () => this.accounts.findUser(id));
+  }
+
   /** The browser_session check: true when this request must sign in (or answer login_required). */
   private async needsLogin(ctx: KoaContextWithOIDC): Promise<boolean> {
     const browser = await this.bridge.browser(ctx.req as Request, ctx.res as Response);
@@ -364,22 +445,27 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     if (!browser || session.accountId !== browser.sub) return true;
     // Back from our interaction, which signed this browser session in: from now on the mirror is bound to it.
     if (ctx.oidc.result?.login) {
-      await this.bridge.bind(session.uid, browser);
+      await this.bridge.bind(session.uid, browser, ctx.req as Request);
       return false;
     }
-    return !(await this.bridge.mirrors(session.uid, browser));
+    return !(await this.bridge.mirrors(session.uid, browser, ctx.req as Request));
   }
 
   /**
    * A first-party client has consent by registration (Keycloak's "consent required: off"): its grant takes what it
-   * asks for, once this browser's session at the service is the mirror's. Anything else keeps oidc-provider's rule.
+   * asks for, once this browser's session at the service is the mirror's. A third-party client's grant is what the
+   * person consented to (ConsentsService.grantFromConsent).
    */
   private async grantFor(ctx: KoaContextWithOIDC) {
     const client = ctx.oidc.client!;
     const session = ctx.oidc.session!;
     const grantId = (ctx.oidc.result?.consent as { grantId?: string } | undefined)?.grantId ?? session.grantIdFor(client.clientId);
     const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
-    if (!firstParty(client)) return existing;
+    // Third-party: what the person consented to (ConsentsService; SECURITY.md O6).
+    if (!firstParty(client)) {
+      const known = { audience: this.config.jwt.audience, oidcScopes: OIDC_SCOPES, resourceScopes: TOKEN_SCOPES };
+      return this.consents.grantFromConsent(ctx, existing, known);
+    }
     const browser = await this.bridge.browser(ctx.req as Request, ctx.res as Response);
     if (!browser || browser.sub !== session.accountId) return existing;
     const grant = existing ?? new ctx.oidc.provider.Grant({ accountId: session.accountId, clientId: client.clientId });
@@ -403,14 +489,34 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
 
       async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
         await repo.upsert(this.model, id, payload, expiresIn);
+        this.forget(id);
+      }
+
+      /** A Session record written in this request is read again from the database (sessionReads). */
+      private forget(id: string): void {
+        if (this.model === 'Session') sessionReads.getStore()?.delete(id);
       }
 
       async find(id: string): Promise<AdapterPayload | undefined> {
+        // No id of ours has a control character, and PostgreSQL refuses a NUL in text with an error: a code, token or
+        // client_id with one is unknown (invalid_grant, invalid_client), never looked up, never a 5xx (SECURITY.md O14).
+        if (CONTROL_CHARACTERS.test(id)) return undefined;
         if (this.model === 'Client') return clientMetadata(await repo.client(id), config.jwt.alg);
-        return repo.find(this.model, id);
+        const reads = this.model === 'Session' ? sessionReads.getStore() : undefined;
+        if (!reads) return repo.find(this.model, id);
+        let read = reads.get(id);
+        if (!read) {
+          read = repo.find(this.model, id);
+          reads.set(id, read);
+          read.catch(() => reads.delete(id));
+        }
+        // A copy each time: oidc-provider builds its model from what it gets.
+        const payload = await read;
+        return payload && structuredClone(payload);
       }
 
       async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+        if (CONTROL_CHARACTERS.test(uid)) return undefined;
         return repo.findByUid(this.model, uid);
       }
 
@@ -422,16 +528,31 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
        * oidc-provider checks `consumed` and then consumes (helpers/grant_source.js): check-then-act. The conditional
        * UPDATE makes the spend atomic, so of concurrent exchanges of one code or refresh token exactly one wins
        * (SECURITY.md R3); the others get invalid_grant.
+       *
+       * A code lost this way was presented twice, which is reuse whatever the timing: oidc-provider revokes the grant
+       * when it reads the code already consumed, and so does the loser here, which read it just before. Without this
+       * the outcome of concurrent exchanges hung on the interleaving (the winner's tokens kept or ended); now what the
+       * winner issued always ends (RFC 6749 §4.1.2, RFC 9700 §4.1.1; SECURITY.md O3). A refresh token keeps the
+       * plain refusal: a client's concurrent retry of a refresh must not end its session (SECURITY.md R3).
        */
       async consume(id: string): Promise<void> {
         const won = await repo.consume(this.model, id);
-        if (!won && (this.model === 'AuthorizationCode' || this.model === 'RefreshToken')) {
-          throw new errors.InvalidGrant('the code or token was used concurrently');
+        this.forget(id);
+        if (won || (this.model !== 'AuthorizationCode' && this.model !== 'RefreshToken')) return;
+        if (this.model === 'AuthorizationCode') {
+          const grantId = (await repo.find(this.model, id))?.grantId;
+          if (grantId) {
+            await repo.revokeByGrantId(grantId);
+            await repo.destroy('Grant', grantId);
+            await bridge.grantRevoked(grantId);
+          }
         }
+        throw new errors.InvalidGrant('the code or token was used concurrently');
       }
 
       async destroy(id: string): Promise<void> {
         await repo.destroy(this.model, id);
+        this.forget(id);
       }
 
       /** Code reuse, refresh-token reuse: the grant's tokens go, and so does its session of ours (the feed). */
@@ -442,6 +563,18 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
       }
     };
   }
+}
+
+/**
+ * oidc-provider's keystore: the active key first, then the retired keys still published, so an `id_token_hint` signed
+ * before a rotation still verifies at end_session and the authorization endpoint (IdToken.validate picks by `kid`).
+ * The retired ones are marked verify-only (`key_ops`: keystore.js selectForSign skips them), and come after the active
+ * key, which selectForSign would also prefer among equals (a stable sort keeps the order given); a test pins that
+ * tokens are signed with the active key.
+ */
+function opKeystore(active: ActiveKey, retired: ActiveKey[]): Configuration['jwks'] {
+  const jwk = (k: ActiveKey) => ({ ...k.privateKey.export({ format: 'jwk' }), kid: k.kid, alg: k.alg, use: 'sig' });
+  return { keys: [jwk(active), ...retired.map((k) => ({ ...jwk(k), key_ops: ['verify'] }))] } as Configuration['jwks'];
 }
 
 function firstParty(client: { metadata(): Record<string, unknown> }): boolean {
@@ -474,6 +607,10 @@ function clientMetadata(row: OAuthClientRow | undefined, alg: string): ClientMet
     // auth_time in every ID token (shared/docs/http-api.md; OIDC Core §2 makes it required only with max_age).
     require_auth_time: true,
     first_party: Boolean(row.first_party),
+    // Registered by an admin; its logout tokens always carry the sid of the ID tokens (Back-Channel Logout 1.0 §2.4).
+    ...(row.backchannel_logout_uri
+      ? { backchannel_logout_uri: row.backchannel_logout_uri, backchannel_logout_session_required: true }
+      : {}),
   } as ClientMetadata;
 }
 

@@ -2,6 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type { AdapterPayload } from 'oidc-provider';
 import { Database } from '../database/db.service.js';
 
+/** How long a binding outlives the end of its session before the purge takes it. */
+export const BINDING_GRACE_MS = 86_400_000;
+
 /** A row of oidc_payloads, as oidc-provider's adapter contract wants it back. */
 interface PayloadRow {
   payload: string;
@@ -99,8 +102,28 @@ export class OidcRepository {
     await this.database.sql('DELETE FROM oidc_payloads WHERE grant_id = :grantId', { grantId });
   }
 
-  async purgeExpired(): Promise<void> {
-    await this.database.sql('DELETE FROM oidc_payloads WHERE expires_at < :now', { now: Date.now() });
+  /**
+   * The hourly purge: expired protocol records, and the bindings whose session of ours is long gone (deleted, revoked,
+   * past its absolute or idle lifetime more than BINDING_GRACE_MS ago, so whatever reads an ended session's binding,
+   * such as back-channel logout, has had its turn). A grant whose binding goes loses its records too: a refresh
+   * token of it would otherwise look like a grant's first token and start a new session (sessionForGrant).
+   */
+  async purgeExpired(sessionIdleMs?: number): Promise<void> {
+    const now = Date.now();
+    await this.database.sql('DELETE FROM oidc_payloads WHERE expires_at < :now', { now });
+    if (sessionIdleMs === undefined) return;
+    const params = { cutoff: now - BINDING_GRACE_MS, idleCutoff: now - BINDING_GRACE_MS - sessionIdleMs };
+    const gone = (column: string) => `NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = ${column}
+        AND (s.revoked_at IS NULL OR s.revoked_at >= :cutoff) AND s.expires_at >= :cutoff AND s.last_used_at >= :idleCutoff)`;
+    await this.database.transaction(async () => {
+      await this.database.sql(
+        `DELETE FROM oidc_payloads WHERE grant_id IN (SELECT grant_id FROM oidc_grant_sessions WHERE ${gone('oidc_grant_sessions.session_id')})
+            OR (model = 'Grant' AND id IN (SELECT grant_id FROM oidc_grant_sessions WHERE ${gone('oidc_grant_sessions.session_id')}))`,
+        params,
+      );
+      await this.database.sql(`DELETE FROM oidc_grant_sessions WHERE ${gone('oidc_grant_sessions.session_id')}`, params);
+      await this.database.sql(`DELETE FROM oidc_browser_sessions WHERE ${gone('oidc_browser_sessions.browser_session_id')}`, params);
+    });
   }
 
   async client(clientId: string): Promise<OAuthClientRow | undefined> {
@@ -141,10 +164,15 @@ export class OidcRepository {
     return rows[0];
   }
 
-  async addGrantSession(row: GrantSession & { oidcSid: string | null }): Promise<void> {
-    await this.database.sql(
+  /**
+   * Binds a grant to its session of ours; false when the grant has one already (a concurrent first token of the same
+   * grant bound it first: the caller takes that one).
+   */
+  async addGrantSession(row: GrantSession & { oidcSid: string | null }): Promise<boolean> {
+    const { rows } = await this.database.sql(
       `INSERT INTO oidc_grant_sessions (grant_id, session_id, client_id, user_id, oidc_sid, created_at)
-         VALUES (:grantId, :sessionId, :clientId, :userId, :oidcSid, :now)`,
+         VALUES (:grantId, :sessionId, :clientId, :userId, :oidcSid, :now)
+         ON CONFLICT (grant_id) DO NOTHING RETURNING grant_id`,
       {
         grantId: row.grant_id,
         sessionId: row.session_id,
@@ -154,6 +182,33 @@ export class OidcRepository {
         now: Date.now(),
       },
     );
+    return rows.length === 1;
+  }
+
+  /**
+   * Whether the browser session is unrevoked, holding its row until the transaction ends: its revocation (a logout),
+   * which updates the row before it ends the sessions signed in through it, either waits for this transaction, and then
+   * ends the session started here too, or has revoked it already, and this answers false.
+   */
+  async holdUnrevokedSession(sessionId: string): Promise<boolean> {
+    const { affected } = await this.database.sql(
+      'UPDATE sessions SET revoked_at = revoked_at WHERE id = :sessionId AND revoked_at IS NULL',
+      { sessionId },
+    );
+    return affected === 1;
+  }
+
+  /**
+   * Whether the grant still exists, holding its row until the transaction ends: a concurrent revocation (consent,
+   * client, RFC 7009), which destroys the row before it reads the grant's sessions, either waits for this transaction,
+   * and then finds the session it bound, or has destroyed the row already, and this answers false.
+   */
+  async lockGrant(grantId: string): Promise<boolean> {
+    const { affected } = await this.database.sql(
+      "UPDATE oidc_payloads SET expires_at = expires_at WHERE model = 'Grant' AND id = :grantId",
+      { grantId },
+    );
+    return affected === 1;
   }
 
   private payloadOf(row: PayloadRow | undefined): AdapterPayload | undefined {

@@ -39,10 +39,16 @@ export class RateLimitGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (!this.limiter.enabled) return true;
     const kind = this.reflector.getAllAndOverride<RateLimitClass | undefined>(RATE_LIMIT, [context.getHandler(), context.getClass()]);
-    if (!kind) return true;
-    const ip = clientIp(context.switchToHttp().getRequest<Request>()) ?? 'unknown';
+    if (kind) await this.enforce(kind, context.switchToHttp().getRequest<Request>());
+    return true;
+  }
+
+  /** Counts the request against its client's `kind` limit; 429 rate_limited once over it (also the direct token path). */
+  async enforce(kind: RateLimitClass, req: Request): Promise<void> {
+    if (!this.limiter.enabled) return;
+    const ip = clientIp(req) ?? 'unknown';
     const { blocked, retryAfterMs } = await this.limiter.hit(`${kind}:${ip}`, this.config.rateLimitPerMinute[kind]);
-    if (!blocked) return true;
+    if (!blocked) return;
     this.metrics.rateLimited.inc({ kind });
     throw new DomainError('rate_limited', 'too many requests from this client; retry later').retryingAfter(retryAfterSeconds(retryAfterMs));
   }

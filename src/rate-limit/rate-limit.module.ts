@@ -5,5 +5,9 @@ import { RateLimiter } from './rate-limiter.service.js';
 
 /** RATE_LIMITS=off disables the limits (benchmarks, or a gateway in front that limits). */
 @Global()
-@Module({ providers: [RateLimiter, { provide: APP_GUARD, useClass: RateLimitGuard }], exports: [RateLimiter] })
+@Module({
+  providers: [RateLimiter, RateLimitGuard, { provide: APP_GUARD, useExisting: RateLimitGuard }],
+  // The guard too: the direct token endpoint (src/auth/direct-token-endpoint.ts) enforces the same limit with it.
+  exports: [RateLimiter, RateLimitGuard],
+})
 export class RateLimitModule {}

@@ -175,6 +175,14 @@ export class SessionsRepository {
     return res.affected === 1;
   }
 
+  /** The ids of the unrevoked sessions signed in through this browser session. */
+  async activeChildrenOf(browserSessionId: string): Promise<string[]> {
+    const rows = await this.database.run((manager) =>
+      manager.find(Session, { select: { id: true }, where: { browserSessionId, revokedAt: IsNull() } }),
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Marks every unrevoked session of the user revoked; returns how many. */
   async revokeAllOf(userId: string, reason: string, now: number): Promise<number> {
     const res = await this.database.run((manager) =>

@@ -196,6 +196,10 @@ export class SessionsService {
       await this.revocations.revokeSession(sessionId);
       const { userId } = (await this.repository.find(sessionId))!;
       await this.audit.record({ type: 'session_revoked', userId, actorId: by.actorId, reason, ...by.ctx, details: { sessionId } });
+      // A browser session's end is the end of single sign-on in that browser: the apps' sessions signed in through it
+      // end with it, as a Keycloak SSO session takes its client sessions along (and their clients are told, by
+      // back-channel logout). Otherwise a client told "logged out" would still refresh (OIDC Back-Channel Logout §2.7).
+      for (const child of await this.repository.activeChildrenOf(sessionId)) await this.revoke(child, reason, by);
       return true;
     });
   }
@@ -220,7 +224,11 @@ export class SessionsService {
   /** Ends every session of a user and every access token they hold; returns how many sessions were active. */
   revokeAllOf(userId: string, reason: string): Promise<number> {
     return this.database.transaction(async () => {
-      const count = await this.repository.revokeAllOf(userId, reason, this.clock.now());
+      const now = this.clock.now();
+      // Twice: an app session started through one of these sessions while this UPDATE waited on that session's row
+      // (OidcSessionsService holds it while it starts the child) is not in the first UPDATE's snapshot, but is
+      // committed, and so seen, by the second (PostgreSQL READ COMMITTED takes a snapshot per statement; SECURITY.md O19).
+      const count = (await this.repository.revokeAllOf(userId, reason, now)) + (await this.repository.revokeAllOf(userId, reason, now));
       await this.revocations.revokeUserTokens(userId);
       return count;
     });

@@ -50,6 +50,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationBootstrap,
   private readonly logger = new Logger(SigningKeysService.name);
   private readonly sealingKey: Buffer;
   private active?: ActiveKey;
+  private retired: ActiveKey[] = [];
   private verification = new Map<string, VerificationKey>();
   private activeCreatedAt = 0;
   private timer?: NodeJS.Timeout;
@@ -88,6 +89,15 @@ export class SigningKeysService implements OnModuleInit, OnApplicationBootstrap,
     return this.active;
   }
 
+  /**
+   * Retired keys of the current algorithm that are still published, newest first: never for signing, only for a
+   * verifier that needs the private half too (oidc-provider's keystore takes only private keys, and checks
+   * `id_token_hint` with it: docs/openid-provider.md "Keys").
+   */
+  retiredSigningKeys(): ActiveKey[] {
+    return this.retired;
+  }
+
   verificationKey(kid: string): VerificationKey | undefined {
     return this.verification.get(kid);
   }
@@ -103,11 +113,16 @@ export class SigningKeysService implements OnModuleInit, OnApplicationBootstrap,
     const rows = await this.repository.all();
     const verification = new Map<string, VerificationKey>();
     let active: ActiveKey | undefined;
+    const retired: ActiveKey[] = [];
     for (const row of rows) {
       if (row.expiresAt !== null && row.expiresAt <= now) continue;
       const alg = row.alg as JwtAlg;
       const publicKey = createPublicKey({ key: row.publicJwk as JWK & { kty: string }, format: 'jwk' });
       verification.set(row.kid, { kid: row.kid, alg, publicKey, jwk: { ...row.publicJwk, kid: row.kid, alg, use: 'sig' } });
+      if (row.retiredAt !== null && alg === this.config.jwt.alg) {
+        const pem = unseal(this.sealingKey, row.privateKeySealed, row.kid);
+        if (pem !== undefined) retired.push({ kid: row.kid, alg, privateKey: createPrivateKey(pem) });
+      }
       if (!active && row.retiredAt === null && alg === this.config.jwt.alg) {
         const pem = unseal(this.sealingKey, row.privateKeySealed, row.kid);
         if (pem === undefined) {
@@ -121,6 +136,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationBootstrap,
     }
     this.verification = verification;
     this.active = active;
+    this.retired = retired;
   }
 
   /** Rotates when the signing key is older than KEY_ROTATION_DAYS. Every instance checks; one wins (see rotate). */

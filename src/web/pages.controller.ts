@@ -91,7 +91,8 @@ export class PagesController {
         : linked === '1'
           ? { text: 'The sign-in method is linked to your account.', error: false }
           : undefined;
-    sendPage(res, 200, accountPage(this.pages.csrfToken(auth.sid!), auth.roles.includes(ROLE_ADMIN), this.registry.list(), notice));
+    const csrf = this.pages.csrfToken(auth.sid!);
+    sendPage(res, 200, accountPage(csrf, auth.roles.includes(ROLE_ADMIN), this.registry.list(), notice, this.config.openidProvider));
   }
 
   @Public()
@@ -101,6 +102,6 @@ export class PagesController {
     if (!auth) return res.redirect(303, '/?error=session_expired');
     const csrf = this.pages.csrfToken(auth.sid!);
     if (!auth.roles.includes(ROLE_ADMIN)) return sendPage(res, 403, forbiddenPage(csrf));
-    sendPage(res, 200, adminPage(csrf));
+    sendPage(res, 200, adminPage(csrf, this.config.openidProvider));
   }
 }

@@ -332,6 +332,58 @@ describe('admin console', () => {
     await expect(victim.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Sign in');
   });
 
+  itWithBrowser('an admin creates an OpenID client with its metadata, edits it, disables and deletes it', async () => {
+    const admin = await newPage();
+    await signIn(admin, 'Corp SSO', 'root');
+    await admin.goto(`${url}/admin`);
+    await admin.getByLabel('Name', { exact: true }).fill('Console Wiki');
+    await admin.getByLabel(/^Redirect URIs/).fill('https://wiki.test/cb\nhttp://127.0.0.1:8080/cb');
+    await admin.getByLabel(/^Post-logout redirect URIs/).fill('https://wiki.test/bye');
+    await admin.getByLabel('Token endpoint authentication').selectOption('client_secret_post');
+    await admin.getByLabel('Back-channel logout URI').fill('https://wiki.test/bcl');
+    await admin.getByRole('checkbox', { name: /First party/ }).check();
+    await admin.getByRole('button', { name: 'Create client' }).click();
+    await admin.locator('#client-secret code').nth(1).waitFor();
+    const clientId = await admin.locator('#client-secret code').first().textContent();
+    const created = (await (
+      await admin.request.get(`${url}/admin/clients/${clientId}`, { headers: { accept: 'application/json' } })
+    ).json()) as Record<string, unknown>;
+    expect(created).toMatchObject({
+      name: 'Console Wiki',
+      redirect_uris: ['https://wiki.test/cb', 'http://127.0.0.1:8080/cb'],
+      post_logout_redirect_uris: ['https://wiki.test/bye'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_method: 'client_secret_post',
+      backchannel_logout_uri: 'https://wiki.test/bcl',
+      first_party: true,
+    });
+
+    await admin.getByRole('button', { name: 'Edit client Console Wiki' }).click();
+    await expect(admin.getByLabel(/^Redirect URIs/).inputValue()).resolves.toBe('https://wiki.test/cb\nhttp://127.0.0.1:8080/cb');
+    await expect(admin.getByLabel('Token endpoint authentication').isDisabled()).resolves.toBe(true);
+    await admin.getByLabel(/^Post-logout redirect URIs/).fill('https://wiki.test/bye\nhttps://wiki.test/bye2');
+    await admin.getByRole('checkbox', { name: /First party/ }).uncheck();
+    await admin.getByRole('button', { name: 'Save client' }).click();
+    await admin.getByRole('button', { name: 'Create client' }).waitFor();
+    const read = async () =>
+      (await (await admin.request.get(`${url}/admin/clients/${clientId}`, { headers: { accept: 'application/json' } })).json()) as Record<
+        string,
+        unknown
+      >;
+    expect(await read()).toMatchObject({
+      post_logout_redirect_uris: ['https://wiki.test/bye', 'https://wiki.test/bye2'],
+      first_party: false,
+      backchannel_logout_uri: 'https://wiki.test/bcl',
+      token_endpoint_auth_method: 'client_secret_post',
+    });
+
+    await admin.getByRole('button', { name: 'Disable client Console Wiki' }).click();
+    await admin.getByRole('button', { name: 'Enable client Console Wiki' }).waitFor();
+    expect((await read()).disabled).toBe(true);
+    await admin.getByRole('button', { name: 'Delete client Console Wiki' }).click();
+    await admin.getByRole('button', { name: 'Edit client Console Wiki' }).waitFor({ state: 'detached' });
+  });
+
   itWithBrowser('"Next page" continues the list its cursor came from, whatever has been typed in the filters since', async () => {
     const admin = await newPage();
     await signIn(admin, 'Corp SSO', 'root');

@@ -243,6 +243,9 @@ describe('linking while signed in', () => {
 
   it('L1: another user signing in in the same browser ends the first one’s browser session, so links follow the new user', async () => {
     const first = await signIn('acme', 'shared-first');
+    // Asked for while the browser is still theirs.
+    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${first.tokens.access_token}` });
+    expect(link.status).toBe(200);
     // Signed out at the provider (its cookies gone), so the next person signs in there as themselves.
     for (const name of [...first.browser.cookies('127.0.0.1').keys()])
       if (name.startsWith('_')) first.browser.cookies('127.0.0.1').delete(name);
@@ -252,8 +255,9 @@ describe('linking while signed in', () => {
     expect(await auditOf(first.me.id)).toEqual(
       expect.arrayContaining([expect.objectContaining({ type: 'session_revoked', reason: 'signed_in_as_another_user' })]),
     );
-    const link = await postJson(`${url}/me/identities/corp/link`, {}, { authorization: `Bearer ${first.tokens.access_token}` });
     expect((await followLink(first.browser, link.body.url as string, 'x')).searchParams.get('error')).toBe('not_logged_in');
+    // The first person's app session was signed in through that browser session, and ended with it.
+    expect((await getJson(`${url}/me`, first.tokens.access_token)).status).toBe(401);
   });
 
   it('makes the link URL single use', async () => {

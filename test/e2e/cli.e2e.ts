@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
 import { startService, tempDatabase, TEST_APP_SECRET } from '../support/service.js';
 import { insertUser } from '../support/factories.js';
+import { ClientsService } from '../../src/clients/clients.service.js';
 
 const run = promisify(execFile);
 const kidsOf = async (url: string) =>
@@ -98,6 +99,76 @@ describe('CLI', () => {
     ]);
     await service.close();
   });
+
+  it('creates, shows and updates an OpenID Provider client’s metadata; a public client gets no secret; bad input is refused', async () => {
+    const service = await startService();
+    const env = { ...process.env, DATABASE_URL: service.databaseUrl, APP_SECRET: TEST_APP_SECRET, NODE_OPTIONS: '' };
+    const cli = (...args: string[]) => run('node', ['dist/cli.js', ...args], { env });
+    const created = (
+      await cli(
+        'clients:create',
+        'Wiki',
+        '--redirect-uri',
+        'https://wiki.test/cb',
+        '--redirect-uri=http://127.0.0.1:8080/cb',
+        '--post-logout-redirect-uri',
+        'https://wiki.test/bye',
+        '--backchannel-logout-uri',
+        'https://wiki.test/bcl',
+        '--token-endpoint-auth-method',
+        'client_secret_post',
+        '--first-party',
+      )
+    ).stdout;
+    const id = /client_id: (\S+)/.exec(created)![1];
+    expect(created).toMatch(/client_secret: \S+/);
+    const shown = (await cli('clients:show', id)).stdout;
+    for (const line of [
+      'grant_types: authorization_code refresh_token',
+      'token_endpoint_auth_method: client_secret_post',
+      'redirect_uris: https://wiki.test/cb http://127.0.0.1:8080/cb',
+      'post_logout_redirect_uris: https://wiki.test/bye',
+      'backchannel_logout_uri: https://wiki.test/bcl',
+      'first_party: true',
+    ]) {
+      expect(shown).toContain(line);
+    }
+    const updated = (
+      await cli('clients:update', id, '--redirect-uri', 'https://wiki.test/new', '--first-party', 'false', '--name', 'Wiki 2')
+    ).stdout;
+    expect(updated).toContain('redirect_uris: https://wiki.test/new\n');
+    expect(updated).toContain('first_party: false');
+    expect(updated).toContain('name: Wiki 2');
+    // What was not named stays as it was.
+    expect(updated).toContain('backchannel_logout_uri: https://wiki.test/bcl');
+    expect(updated).toContain('post_logout_redirect_uris: https://wiki.test/bye');
+    // The service sees the same client.
+    expect(await service.app.get(ClientsService).get(id)).toMatchObject({
+      name: 'Wiki 2',
+      redirect_uris: ['https://wiki.test/new'],
+      first_party: false,
+    });
+
+    const spa = (await cli('clients:create', 'SPA', '--redirect-uri', 'https://spa.test/cb', '--token-endpoint-auth-method', 'none'))
+      .stdout;
+    expect(spa).toContain('a public client: no secret');
+    expect(spa).not.toContain('client_secret:');
+    expect(spa).toContain('token_endpoint_auth_method: none');
+
+    for (const [args, message] of [
+      [['clients:create', 'x', '--redirect-uri', 'https://x.test/cb#frag'], 'fragment'],
+      [['clients:create', 'x', '--token-endpoint-auth-method', 'none'], 'cannot use client_credentials'],
+      [['clients:update', id, '--grant-types', 'client_credentials'], 'unknown option --grant-types'],
+    ] as const) {
+      await expect(cli(...args)).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining(message) });
+    }
+    const audit: { type: string }[] = await service.app
+      .get(DataSource)
+      .query(`SELECT type FROM audit_events WHERE actor_id = 'cli' ORDER BY id`);
+    expect(audit.map((a) => a.type)).toEqual(['client_created', 'client_updated', 'client_created']);
+    await service.close();
+    // Seven CLI processes: about 10 s each on a busy shared machine.
+  }, 240_000);
 
   it('applies migrations apart from start-up (npm run migration:run), and again is a no-op', async () => {
     const databaseUrl = `sqlite:${tempDatabase()}`;

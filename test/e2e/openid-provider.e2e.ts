@@ -14,6 +14,7 @@ import {
 } from '../support/relying-party.js';
 import { callApi, completeAtProvider, getJson } from '../support/sign-in.js';
 import type { World } from '../support/world.js';
+import { OidcProviderService } from '../../src/oidc/oidc-provider.service.js';
 
 /**
  * The service as an OpenID Provider (issue 17, docs/openid-provider.md): openid-client 6, a certified relying party
@@ -62,6 +63,8 @@ describe('discovery', () => {
       token_endpoint: `${world.service.publicUrl}/oidc/token`,
       userinfo_endpoint: `${world.service.publicUrl}/oidc/userinfo`,
       jwks_uri: `${world.service.publicUrl}/.well-known/jwks.json`,
+      revocation_endpoint: `${world.service.publicUrl}/oidc/token/revocation`,
+      introspection_endpoint: `${world.service.publicUrl}/oidc/token/introspection`,
       response_types_supported: ['code'],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256'],
@@ -72,6 +75,12 @@ describe('discovery', () => {
       expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'none']),
     );
     expect(ours.claims_supported).toEqual(expect.arrayContaining(['sub', 'name', 'picture', 'email', 'email_verified', 'roles']));
+    // RFC 7009 and RFC 7662 are ours (openid-tokens.e2e.ts); clients authenticate there as at the token endpoint.
+    expect(ours.revocation_endpoint_auth_methods_supported).toEqual(ours.token_endpoint_auth_methods_supported);
+    // A public client cannot introspect (RFC 7662 §2.1): every method but none.
+    expect(ours.introspection_endpoint_auth_methods_supported).toEqual(
+      (ours.token_endpoint_auth_methods_supported as string[]).filter((m) => m !== 'none'),
+    );
     expect((await getJson(`${url}/.well-known/oauth-authorization-server`)).body).toEqual(ours);
     // What oidc-provider itself states about the endpoints it serves, we state too.
     const theirs = (await getJson(`${url}/oidc/.well-known/openid-configuration`)).body;
@@ -165,6 +174,21 @@ describe('authorization code flow with openid-client 6', () => {
     expect(decodeJwt(second.tokens.access_token).sid).not.toBe(decodeJwt(first.tokens.access_token).sid);
   });
 
+  it('reads the account once per request, never longer: the next SSO login carries the roles an admin gave since', async () => {
+    const browser = new TestBrowser();
+    const first = await signInThroughUs(rp, browser, 'rosalind', { scope: 'openid roles' });
+    const sub = first.tokens.claims()!.sub;
+    expect(decodeJwt(first.tokens.access_token).roles).toEqual(['user']);
+    expect((await callApi(url, 'PATCH', `/admin/users/${sub}`, adminToken, { roles: ['user', 'admin'] })).status).toBe(200);
+    const again = await signInThroughUs(rp, browser, undefined, { scope: 'openid roles' });
+    expect(again.sawSignInPage).toBe(false);
+    expect(again.tokens.claims()!.sub).toBe(sub);
+    expect((decodeJwt(again.tokens.access_token).roles as string[]).sort()).toEqual(['admin', 'user']);
+    expect(await oidc.fetchUserInfo(rp, again.tokens.access_token, sub)).toMatchObject({
+      roles: expect.arrayContaining(['admin', 'user']),
+    });
+  });
+
   it('SSO from our own pages: signed in at the account page, a client’s sign-in needs no page either', async () => {
     const browser = new TestBrowser();
     await completeAtProvider(browser, `${url}/session/login/corp`, (u) => u.includes('/session/callback'), { login: 'alice' }).then((r) =>
@@ -189,6 +213,49 @@ describe('authorization code flow with openid-client 6', () => {
     expect(back.searchParams.get('error')).toBe('login_required');
     expect(back.searchParams.get('state')).toBe(attempt.state);
     expect(back.searchParams.get('iss')).toBe(world.service.publicUrl);
+  });
+
+  it('idp=<provider> goes straight to that provider, with no chooser (Keycloak’s kc_idp_hint); an unknown one shows it', async () => {
+    const browser = new TestBrowser();
+    const attempt = await authorizationRequest(rp, { idp: 'corp' });
+    const toProvider = /^\/interaction\/[^/]+\/login\/corp$/;
+    const { stoppedAt } = await browser.follow(attempt.url.href, (u) => toProvider.test(new URL(u).pathname));
+    expect(stoppedAt).toBeDefined();
+    expect(browser.history.some((h) => h.status === 200)).toBe(false);
+    const { result } = await completeAtProvider(browser, stoppedAt!, (u) => u.startsWith(REDIRECT), { login: 'idp-hinted' });
+    expect(result.searchParams.get('state')).toBe(attempt.state);
+    expect(result.searchParams.get('code')).toBeTruthy();
+
+    const unknown = await authorizationRequest(rp, { idp: 'nowhere' });
+    const page = (await new TestBrowser().follow(unknown.url.href)).last;
+    expect([page.status, /href="\/interaction\/[^"]+\/login\/corp"/.test(page.body)]).toEqual([200, true]);
+  });
+
+  it('takes the authorization request as a form POST (OIDC Core §3.1.2.1): the same request as a GET, so prompt=none is silent', async () => {
+    const browser = new TestBrowser();
+    await signInThroughUs(rp, browser, 'alice');
+    const attempt = await authorizationRequest(rp, { prompt: 'none' });
+    const endpoint = `${attempt.url.origin}${attempt.url.pathname}`;
+    const posted = await browser.request(endpoint, { form: Object.fromEntries(attempt.url.searchParams) });
+    expect(posted.status).toBe(303);
+    const { back, sawSignInPage } = await browse(browser, new URL(posted.headers.get('location')!, endpoint));
+    expect(sawSignInPage).toBe(false);
+    expect(back.searchParams.get('state')).toBe(attempt.state);
+    expect(back.searchParams.get('code')).toBeTruthy();
+    // Repeated parameters stay repeated, and are refused as in a GET (RFC 6749 §3.1); a POST that is not a form is 400.
+    const twice = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `${attempt.url.searchParams}&scope=openid`,
+      redirect: 'manual',
+    });
+    const repeated = await fetch(new URL(twice.headers.get('location')!, endpoint), { redirect: 'manual' });
+    const refused = new URL(repeated.headers.get('location')!);
+    expect(refused.origin + refused.pathname).toBe(REDIRECT);
+    expect(refused.searchParams.get('error')).toBe('invalid_request');
+    expect(refused.searchParams.get('code')).toBeNull();
+    const json = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', redirect: 'manual' });
+    expect([json.status, json.headers.get('location')]).toEqual([400, null]);
   });
 
   it('prompt=none signs in silently a browser signed in only at our own pages, auth_time that sign-in', async () => {
@@ -413,17 +480,50 @@ describe('attacks on the token endpoint', () => {
     expect(right.status).toBe(200);
   });
 
-  it('O3: of concurrent exchanges of one code, exactly one succeeds', async () => {
+  it('O3: concurrent exchanges of one code are reuse: at most one answered with tokens, and those end (RFC 6749 §4.1.2)', async () => {
+    // Five rounds, so both interleavings occur: a loser that read the code before the winner spent it, and one after.
+    for (let round = 0; round < 5; round++) {
+      const attempt = await authorizationRequest(rp);
+      const { back } = await browse(new TestBrowser(), attempt.url, 'alice');
+      const form = {
+        grant_type: 'authorization_code',
+        code: back.searchParams.get('code')!,
+        redirect_uri: REDIRECT,
+        code_verifier: attempt.verifier,
+      };
+      const answers = await Promise.all([tokenRequest(form, app), tokenRequest(form, app), tokenRequest(form, app)]);
+      const issued = answers.filter((a) => a.status === 200);
+      expect(issued.length).toBeLessThanOrEqual(1);
+      for (const refused of answers.filter((a) => a.status !== 200)) {
+        expect([refused.status, refused.body.error]).toEqual([400, 'invalid_grant']);
+      }
+      for (const { body } of issued) {
+        expect((await getJson(`${url}/me`, body.access_token as string)).status).toBe(401);
+        const refreshed = await tokenRequest({ grant_type: 'refresh_token', refresh_token: body.refresh_token as string }, app);
+        expect(refreshed.body.error).toBe('invalid_grant');
+      }
+    }
+  });
+
+  it('O3: an exchange that read the code unspent and loses the spend to another ends what the other issued', async () => {
+    // The interleaving the concurrent test cannot force: this exchange read the code before the winner spent it, so
+    // oidc-provider's own `consumed` check passed, and only the conditional UPDATE sees the reuse.
     const attempt = await authorizationRequest(rp);
     const { back } = await browse(new TestBrowser(), attempt.url, 'alice');
-    const form = {
-      grant_type: 'authorization_code',
-      code: back.searchParams.get('code')!,
-      redirect_uri: REDIRECT,
-      code_verifier: attempt.verifier,
-    };
-    const answers = await Promise.all([tokenRequest(form, app), tokenRequest(form, app), tokenRequest(form, app)]);
-    expect(answers.map((a) => a.status).sort()).toEqual([200, 400, 400]);
+    const code = back.searchParams.get('code')!;
+    const { provider } = world.service.app.get(OidcProviderService);
+    const stale = await provider.AuthorizationCode.find(code);
+    expect(stale?.isValid).toBe(true);
+    const winner = await tokenRequest(
+      { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: attempt.verifier },
+      app,
+    );
+    expect(winner.status).toBe(200);
+    expect((await getJson(`${url}/me`, winner.body.access_token as string)).status).toBe(200);
+    await expect(stale!.consume()).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await getJson(`${url}/me`, winner.body.access_token as string)).status).toBe(401);
+    const refreshed = await tokenRequest({ grant_type: 'refresh_token', refresh_token: winner.body.refresh_token as string }, app);
+    expect(refreshed.body.error).toBe('invalid_grant');
   });
 
   it('O8: a wrong client secret is invalid_client, audited like any client authentication failure', async () => {

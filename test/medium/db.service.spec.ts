@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { AuditEvent } from '../../src/audit/audit-event.entity.js';
 import { User } from '../../src/accounts/user.entity.js';
 import { dataSourceOptions } from '../../src/database/data-source.js';
@@ -6,6 +6,7 @@ import { Database, numberedParameters } from '../../src/database/db.service.js';
 import { isUniqueViolation } from '../../src/database/errors.js';
 import type { Database as SqliteConnection } from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
+import { createTestDatabase, postgresAvailable } from '../support/postgres.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -145,6 +146,85 @@ describe('Database on SQLite', () => {
     await expect(db.updateRows(User, {}, { disabled: false })).rejects.toThrow('without conditions');
     const duplicate = await db.insertRow(User, user).catch((e: unknown) => e);
     expect(isUniqueViolation(duplicate)).toBe(true);
+  });
+});
+
+/** PostgreSQL: `sql` statements are pg named (prepared) statements on pooled connections, run beside TypeORM's runner. */
+((await postgresAvailable()) ? describe : describe.skip)('Database on PostgreSQL', () => {
+  let ds: DataSource;
+  let db: Database;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const created = await createTestDatabase();
+    drop = created.drop;
+    ds = await new DataSource({ ...dataSourceOptions({ type: 'postgres', url: created.url }), entities: [User, AuditEvent] }).initialize();
+    db = new Database(ds);
+  });
+
+  afterAll(async () => {
+    await ds.destroy();
+    await drop();
+  });
+
+  const insertEvent = (type: string, at = 1_700_000_000_000) =>
+    db.sql('INSERT INTO audit_events (at, type, details) VALUES (:at, :type, NULL) RETURNING id', { at, type });
+  /** Prepared statements of this text on the connection that runs this query (in the transaction: its own). */
+  const preparedHere = async (fragment: string) =>
+    (await db.sql<{ n: string }>('SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE :like', { like: `%${fragment}%` }))
+      .rows[0].n;
+
+  it('prepares each text once per connection and answers rows and counts as before', async () => {
+    // In one transaction, so every statement runs on the same connection.
+    await db.transaction(async () => {
+      for (let i = 0; i < 7; i++) expect((await insertEvent('prepared', 1_700_000_000_000 + i)).affected).toBe(1);
+      expect(await preparedHere('INSERT INTO audit_events (at, type, details)')).toBe('1');
+    });
+    const { rows, affected } = await db.sql<{ at: string }>('SELECT at FROM audit_events WHERE type = :type ORDER BY at', {
+      type: 'prepared',
+    });
+    expect(affected).toBe(7);
+    expect(rows.map((r) => Number(r.at))).toEqual(Array.from({ length: 7 }, (_, i) => 1_700_000_000_000 + i));
+    expect((await db.sql('UPDATE audit_events SET reason = :reason WHERE type = :type', { reason: 'r', type: 'prepared' })).affected).toBe(
+      7,
+    );
+  });
+
+  it("binds only the names given, whichever of a text's names they are", async () => {
+    const text = 'SELECT :a::text AS a, :b::text AS b';
+    expect((await db.sql(text, { a: 'x', b: 'y' })).rows).toEqual([{ a: 'x', b: 'y' }]);
+    expect((await db.sql(text, { b: 'y', a: 'x' })).rows).toEqual([{ a: 'x', b: 'y' }]);
+    await expect(db.sql(text, { a: 'x' })).rejects.toThrow(QueryFailedError); // `:b` stays in the text: a syntax error
+  });
+
+  it('rolls back its statements with the transaction they run in, and commits them with it', async () => {
+    await expect(
+      db.transaction(async () => {
+        await insertEvent('rolled back');
+        throw new Error('undo');
+      }),
+    ).rejects.toThrow('undo');
+    await db.transaction(() => insertEvent('committed'));
+    const rows = await ds.query(`SELECT type FROM audit_events WHERE type IN ('rolled back', 'committed')`);
+    expect(rows).toEqual([{ type: 'committed' }]);
+  });
+
+  it('reports a unique violation as TypeORM does, and the pooled connections keep working after it', async () => {
+    const user = {
+      id: '00000000-0000-4000-8000-0000000000aa',
+      emailVerified: false,
+      name: 'Bo',
+      roles: [],
+      providerRoles: [],
+      disabled: false,
+      createdAt: 1,
+      updatedAt: 1,
+    };
+    await db.insertRow(User, user);
+    const results = await Promise.all(Array.from({ length: 12 }, () => db.insertRow(User, user).catch((e: unknown) => e)));
+    expect(results.every((e) => e instanceof QueryFailedError && isUniqueViolation(e))).toBe(true);
+    expect(await Promise.all(Array.from({ length: 12 }, (_, i) => insertEvent('after violation', i)))).toHaveLength(12);
+    expect(await db.findRow(User, { id: user.id })).toMatchObject({ name: 'Bo' });
   });
 });
 

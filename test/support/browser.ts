@@ -7,6 +7,8 @@ interface StoredCookie {
   value: string;
   path: string;
   expires?: number;
+  /** As set; a cookie without the attribute is Lax, as Chromium and RFC 6265bis §5.6.7.1 treat it. */
+  sameSite: 'strict' | 'lax' | 'none';
 }
 
 export interface Hop {
@@ -14,6 +16,8 @@ export interface Hop {
   status: number;
   headers: Headers;
   body: string;
+  /** The names of the cookies sent with the request. */
+  sentCookies: string[];
 }
 
 export class TestBrowser {
@@ -31,16 +35,28 @@ export class TestBrowser {
 
   async request(
     url: string,
-    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+    init: {
+      method?: string;
+      form?: Record<string, string>;
+      headers?: Record<string, string>;
+      /**
+       * The request comes from a page of another site (a provider's form_post page): cookies go only where SameSite
+       * lets them (RFC 6265bis §5.6.7.1): None always, Lax only on a top-level GET, Strict never.
+       */
+      crossSite?: boolean;
+    } = {},
   ): Promise<Hop> {
     const target = new URL(this.rewrite(url));
     if (target.hostname !== '127.0.0.1' && target.hostname !== 'localhost')
       throw new Error(`test browser refuses to leave this machine: ${target.href}`);
     const now = Date.now();
-    const cookieHeader = [...this.cookies(target.hostname)]
-      .filter(([, c]) => target.pathname.startsWith(c.path) && (c.expires === undefined || c.expires > now))
-      .map(([name, c]) => `${name}=${c.value}`)
-      .join('; ');
+    const method = init.method ?? (init.form ? 'POST' : 'GET');
+    const sameSiteAllows = (c: StoredCookie) =>
+      !init.crossSite || c.sameSite === 'none' || (c.sameSite === 'lax' && (method === 'GET' || method === 'HEAD'));
+    const sent = [...this.cookies(target.hostname)].filter(
+      ([, c]) => target.pathname.startsWith(c.path) && (c.expires === undefined || c.expires > now) && sameSiteAllows(c),
+    );
+    const cookieHeader = sent.map(([name, c]) => `${name}=${c.value}`).join('; ');
     const headers: Record<string, string> = { 'user-agent': 'test-browser/1.0', ...(init.headers ?? {}) };
     if (cookieHeader) headers.cookie = cookieHeader;
     let body: string | undefined;
@@ -50,7 +66,7 @@ export class TestBrowser {
     }
     const res = await fetch(target, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
     for (const line of res.headers.getSetCookie()) this.store(target.hostname, line);
-    const hop = { url: target.href, status: res.status, headers: res.headers, body: await res.text() };
+    const hop = { url: target.href, status: res.status, headers: res.headers, body: await res.text(), sentCookies: sent.map(([n]) => n) };
     this.history.push(hop);
     return hop;
   }
@@ -84,14 +100,16 @@ export class TestBrowser {
     const value = pair.slice(eq + 1);
     let path = '/';
     let expires: number | undefined;
+    let sameSite: StoredCookie['sameSite'] = 'lax';
     for (const a of attrs) {
       const [k, v] = a.split('=');
+      if (k.toLowerCase() === 'samesite' && v) sameSite = v.toLowerCase() as StoredCookie['sameSite'];
       if (k.toLowerCase() === 'path' && v) path = v;
       if (k.toLowerCase() === 'max-age') expires = Date.now() + Number(v) * 1000;
       if (k.toLowerCase() === 'expires' && expires === undefined) expires = Date.parse(v);
     }
     if (expires !== undefined && expires <= Date.now()) this.cookies(host).delete(name);
-    else this.cookies(host).set(name, { value, path, expires });
+    else this.cookies(host).set(name, { value, path, expires, sameSite });
   }
 }
 

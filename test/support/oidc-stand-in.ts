@@ -92,10 +92,11 @@ export async function startOidcStandIn(options: StandInOptions) {
     },
     /**
      * Replaces the OP's only signing key with a new one (new `kid`), without overlap: from now on the JWKS holds just
-     * the new key and ID tokens are signed with it. Accounts and grants are kept (the OP's storage is shared).
+     * the new key and ID tokens are signed with it. Accounts and grants are kept (the OP's storage is shared). `next`
+     * chooses the new JWKS (first key signs), e.g. an RSA key of another size.
      */
-    rotateKey() {
-      jwks = generateSigningJwks();
+    rotateKey(next: { keys: Record<string, unknown>[] } = generateSigningJwks()) {
+      jwks = next;
       provider = build();
     },
     accounts,

@@ -50,8 +50,8 @@ export async function submitForm(browser: TestBrowser, page: Hop, extra: Record<
   return browser.request(new URL(action, page.url).href, { method: 'POST', form: { ...form, ...extra } });
 }
 
-export async function startOpenIdWorld() {
-  const world: World = await startWorld({ OPENID_PROVIDER: 'true', ADMIN_EMAILS: 'root@corp.test' });
+export async function startOpenIdWorld(extraEnv: Record<string, string> = {}, opts: Parameters<typeof startWorld>[1] = {}) {
+  const world: World = await startWorld({ OPENID_PROVIDER: 'true', ADMIN_EMAILS: 'root@corp.test', ...extraEnv }, opts);
   const url = world.service.url;
   world.corp.accounts.set('root', { email: 'root@corp.test', email_verified: true, name: 'Root' });
   world.corp.accounts.set('alice', { email: 'alice@corp.test', email_verified: true, name: 'Alice' });

@@ -55,6 +55,10 @@ export async function startService(
     logger: process.env.TEST_LOGS ? undefined : false,
     logStream: opts.logStream,
     logLevel: opts.logStream ? 'trace' : undefined,
+  }).catch(async (e: unknown) => {
+    // A start refused (createApp closes what it opened): the test database goes too.
+    await pg?.drop();
+    throw e;
   });
   try {
     await app.listen(port, '127.0.0.1');

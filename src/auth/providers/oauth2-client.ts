@@ -1,3 +1,5 @@
+import { boundProviderResponses } from './bounded-response.js';
+
 /**
  * The node-oauth client inside passport-oauth2 and passport-openidconnect (their "protected" `_oauth2`). We adjust it
  * in two places the libraries leave unsafe; see hardenOAuth2Client.
@@ -28,7 +30,7 @@ type Callback = (...args: any[]) => void; // eslint-disable-line @typescript-esl
  * node-oauth has no timeout: a provider that never answers would hang the sign-in. After `ms` the callback gets an
  * ETIMEDOUT error (reported as provider_unavailable) and a late answer is ignored.
  */
-function withTimeout<T extends Callback>(cb: T, ms: number): T {
+export function withTimeout<T extends Callback>(cb: T, ms: number): T {
   let settled = false;
   const timer = setTimeout(() => {
     settled = true;
@@ -65,6 +67,8 @@ function jsonButNotObject(body: string | undefined): boolean {
  */
 export function hardenOAuth2Client(client: OAuth2Client, timeoutMs: number): void {
   client.useAuthorizationHeaderforGET(true);
+  // Answers read to at most a megabyte, requests ended at the timeout (not only given up on): bounded-response.ts.
+  boundProviderResponses(client, timeoutMs);
   const request = client._request.bind(client);
   client._request = (method, url, headers, body, accessToken, callback) => {
     const tokenRequest = method === 'POST' && url === client._getAccessTokenUrl();

@@ -4,8 +4,13 @@ import type { ProviderType } from '../../config/config.js';
 import { InjectConfig } from '../../config/config.module.js';
 import type { ResolvedConfig } from '../../config/app-secret.js';
 import { DomainError } from '../../common/domain-error.js';
+import { AppleStrategy } from './apple/apple.strategy.js';
+import { MicrosoftStrategy } from './microsoft/microsoft.strategy.js';
 import { FacebookStrategy } from './facebook/facebook.strategy.js';
+import { GithubStrategy } from './github/github.strategy.js';
 import { GoogleStrategy } from './google/google.strategy.js';
+import { OAUTH2_STRATEGIES } from './oauth2/oauth2.module.js';
+import type { GenericOAuth2Strategy } from './oauth2/oauth2.strategy.js';
 import { OIDC_STRATEGIES } from './oidc/oidc.module.js';
 import type { OidcStrategy } from './oidc/oidc.strategy.js';
 import type { ProviderStrategy } from './provider-strategy.js';
@@ -38,9 +43,13 @@ export class ProviderRegistry implements OnModuleInit, OnModuleDestroy {
     @Inject(GoogleStrategy) google: GoogleStrategy | null,
     @Inject(FacebookStrategy) facebook: FacebookStrategy | null,
     @Inject(OIDC_STRATEGIES) oidc: OidcStrategy[],
+    @Inject(GithubStrategy) github: GithubStrategy | null,
+    @Inject(OAUTH2_STRATEGIES) oauth2: GenericOAuth2Strategy[],
+    @Inject(AppleStrategy) apple: AppleStrategy | null,
+    @Inject(MicrosoftStrategy) microsoft: MicrosoftStrategy | null,
   ) {
     const strategies = new Map<string, ProviderStrategy>(
-      [google, facebook, ...oidc].filter((s) => s !== null).map((s) => [s.providerId, s]),
+      [google, facebook, ...oidc, apple, microsoft, github, ...oauth2].filter((s) => s !== null).map((s) => [s.providerId, s]),
     );
     for (const { id, name, type } of config.providers) {
       const strategy = strategies.get(id);

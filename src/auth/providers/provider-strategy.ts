@@ -11,6 +11,11 @@ export interface ProviderStrategy extends Strategy {
   readonly issuer?: string;
   /** True when the provider always sends `iss`, so its absence is refused. */
   readonly issuerParamRequired: boolean;
+  /**
+   * `form_post`: the provider posts its response to the callback (OAuth 2.0 Form Post Response Mode; Apple), which
+   * FormPostCallbackController takes. Otherwise it redirects to the callback with the response in the query.
+   */
+  readonly responseMode?: 'form_post';
 }
 
 let strategies = 0;

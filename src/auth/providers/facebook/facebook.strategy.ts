@@ -8,6 +8,7 @@ import {
 } from 'passport-facebook';
 import type { FacebookProviderConfig } from '../../../config/config.js';
 import type { LoginStateStore } from '../../login-state.store.js';
+import { checkingTokenResponses } from '../token-response-check.js';
 import { hardenOAuth2Client, oauth2ClientOf } from '../oauth2-client.js';
 import { oauth2StateStore, restoringAttemptOnError } from '../passport-state-stores.js';
 import type { ProviderProfile } from '../../../accounts/provider-profile.js';
@@ -56,6 +57,7 @@ export class FacebookStrategy extends PassportStrategy(NamedFacebookStrategy, un
     this.providerId = cfg.id;
     this.loginState = loginState;
     hardenOAuth2Client(oauth2ClientOf(this), timeoutMs);
+    checkingTokenResponses(oauth2ClientOf(this));
   }
 
   override authenticate(req: Request, options?: object): void {

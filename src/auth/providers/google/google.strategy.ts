@@ -11,6 +11,7 @@ import type { GoogleProviderConfig } from '../../../config/config.js';
 import type { LoginAttempt, LoginStateStore } from '../../login-state.store.js';
 import { IdTokenVerifier } from '../id-token.verifier.js';
 import { oidcProfile } from '../oidc/oidc.profile.js';
+import { checkingTokenResponses } from '../token-response-check.js';
 import { hardenOAuth2Client, oauth2ClientOf } from '../oauth2-client.js';
 import { attemptOf, newAttempt, oauth2StateStore, restoringAttemptOnError } from '../passport-state-stores.js';
 import type { ProviderProfile } from '../../../accounts/provider-profile.js';
@@ -71,6 +72,7 @@ export class GoogleStrategy extends PassportStrategy(GoogleOidcStrategy, undefin
       timeoutMs,
     });
     hardenOAuth2Client(oauth2ClientOf(this), timeoutMs);
+    checkingTokenResponses(oauth2ClientOf(this));
   }
 
   override authenticate(req: Request, options?: object): void {

@@ -43,6 +43,48 @@ describe('OIDC discovery', () => {
     );
   });
 
+  it('F10: a document streaming 64 MiB and more is refused at once, naming the provider, having read at most a few MiB', async () => {
+    const MiB = 1024 * 1024;
+    let hits = 0;
+    let written = 0;
+    let markClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (markClosed = resolve));
+    // As a hostile or broken provider: a document that starts well, then as fast as it is read, then a byte every 100 ms.
+    const server = createServer((_req, res) => {
+      hits++;
+      const chunk = Buffer.alloc(64 * 1024, 'a');
+      const drip = setInterval(() => res.write(' '), 100);
+      res.on('close', () => {
+        markClosed();
+        clearInterval(drip);
+      });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"issuer":"');
+      const pump = () => {
+        while (!res.destroyed && written < 64 * MiB) {
+          if (!res.write(chunk, () => (written += chunk.length))) return void res.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      // Before the fix res.json() read it all until the timeout, then retried: "failed after 3 attempts: … aborted".
+      await expect(discover('corp', url, { attempts: 3, backoffMs: 1, timeoutMs: 3000 })).rejects.toThrow(
+        new RegExp(`^OIDC provider "corp": discovery at ${url}/.well-known/openid-configuration answered with more than ${MiB} bytes$`),
+      );
+      expect(hits).toBe(1);
+      // The request ended, not only given up on (the server sees the connection close: without it this waits until the
+      // test's timeout); what the service's side took stays far below the 64 MiB sent.
+      await closed;
+      expect(written).toBeLessThan(16 * MiB);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('refuses a document without the required endpoints', async () => {
     let url = '';
     const server = createServer((_req, res) => {

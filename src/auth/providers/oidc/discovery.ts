@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TokenAuthMethod } from '../../../config/config.js';
+import { boundedFetch, ResponseTooLargeError } from '../bounded-fetch.js';
+import { MAX_PROVIDER_RESPONSE_BYTES } from '../bounded-response.js';
 
 export interface OidcMetadata {
   issuer: string;
@@ -35,22 +37,29 @@ export function demoMetadata(issuer: string): OidcMetadata {
 /**
  * Fetches `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4), retrying with backoff, and checks
  * that the document is about the configured issuer exactly (§4.3: otherwise an impersonation is possible).
+ * The document is read to at most `maxBytes` (bounded-fetch.ts): `res.json()` read whatever came until the timeout, so
+ * a hostile or broken provider streaming at full speed filled memory at start-up (SECURITY.md F10). An answer past the
+ * limit is a bad document, refused at once like one of another issuer: retrying would only read it again.
  */
 export async function discover(
   providerId: string,
   issuer: string,
-  { attempts = 4, timeoutMs = 5000, backoffMs = 500 } = {},
+  { attempts = 4, timeoutMs = 5000, backoffMs = 500, maxBytes = MAX_PROVIDER_RESPONSE_BYTES } = {},
 ): Promise<OidcMetadata> {
   const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  const fetchBounded = boundedFetch(maxBytes);
   let lastError: unknown;
   for (let i = 0; i < attempts; i++) {
     if (i > 0) await sleep(backoffMs * 2 ** (i - 1));
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+      const res = await fetchBounded(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       return validate(providerId, issuer, (await res.json()) as Record<string, unknown>);
     } catch (e) {
       if (e instanceof DiscoveryError) throw e;
+      if (e instanceof ResponseTooLargeError) {
+        throw new DiscoveryError(`OIDC provider "${providerId}": discovery at ${url} answered with more than ${e.maxBytes} bytes`);
+      }
       lastError = e;
     }
   }
