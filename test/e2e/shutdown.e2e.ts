@@ -30,8 +30,11 @@ describe('graceful shutdown', () => {
     browser.rewrite = (u) => u.replace(world.service.url, childUrl);
     const back = `${world.service.publicUrl}/`;
     const isBack = (u: string) => u.startsWith(back) && new URL(u).pathname === '/' && /[?&](code|error)=/.test(u);
+    // SIGTERM only once the child's token request is held open at the provider: the callback is then in flight on
+    // the child (a fixed wait here raced a slow machine, where the callback had not yet arrived and met a closed port).
+    const hung = world.proxy.nextHungTokenRequest();
     const inFlight = completeAtProvider(browser, `${childUrl}/auth/shady/login`, isBack, { login: 'leaving' });
-    await new Promise((r) => setTimeout(r, 400));
+    await hung;
     const stopped = child.stop('SIGTERM');
     const { result } = await inFlight;
     expect(result.searchParams.get('error')).toBe('provider_unavailable');

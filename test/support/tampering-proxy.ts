@@ -36,7 +36,15 @@ const FORGED_SUBJECTS: Partial<Record<Tamper, string>> = {
  */
 export async function startTamperingProxy() {
   const net = await listenLocal();
-  const state: { target?: string; opKey?: JWK; tamper?: Tamper } = {};
+  const state: {
+    target?: string;
+    opKey?: JWK;
+    tamper?: Tamper;
+    /** Any rewrite of the ID token in token responses (given the OP's private JWK); runs instead of `tamper`. */
+    rewrite?: (idToken: string, opKey: JWK) => Promise<string> | string;
+  } = {};
+  /** Who waits for the next token request that `token-hangs` holds open (so a test acts while it is in flight). */
+  const hangWaiters: (() => void)[] = [];
   const attackerKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 
   async function forge(idToken: string, tamper: Tamper): Promise<string> {
@@ -64,7 +72,10 @@ export async function startTamperingProxy() {
 
   net.setHandler(async (req: IncomingMessage, res: ServerResponse) => {
     // A provider that never answers its token endpoint: the request is left open.
-    if (state.tamper === 'token-hangs' && req.url?.startsWith('/token')) return;
+    if (state.tamper === 'token-hangs' && req.url?.startsWith('/token')) {
+      for (const wake of hangWaiters.splice(0)) wake();
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const headers = new Headers();
@@ -80,7 +91,11 @@ export async function startTamperingProxy() {
     });
     let body = Buffer.from(await upstream.arrayBuffer());
     const path = new URL(req.url ?? '/', net.url).pathname;
-    if (state.tamper && upstream.ok) {
+    if (state.rewrite && upstream.ok && path === '/token') {
+      const json = JSON.parse(body.toString());
+      json.id_token = await state.rewrite(json.id_token, state.opKey!);
+      body = Buffer.from(JSON.stringify(json));
+    } else if (state.tamper && upstream.ok) {
       if (path === '/token' && state.tamper === 'token-null') {
         // Valid JSON, but not the object RFC 6749 §5.1 requires.
         body = Buffer.from('null');
@@ -123,6 +138,11 @@ export async function startTamperingProxy() {
     set tamper(t: Tamper | undefined) {
       state.tamper = t;
     },
+    set rewrite(f: ((idToken: string, opKey: JWK) => Promise<string> | string) | undefined) {
+      state.rewrite = f;
+    },
+    /** Resolves when a token request arrives and `token-hangs` holds it open. */
+    nextHungTokenRequest: () => new Promise<void>((resolve) => hangWaiters.push(resolve)),
     close: net.close,
   };
 }
