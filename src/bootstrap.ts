@@ -15,12 +15,14 @@ import { refuseHostileBodies, stringCookiesOnly } from './common/hostile-input.j
 import { AppLogger } from './logging/app-logger.js';
 import { APP_LOG } from './logging/logging.module.js';
 import { observeRequests } from './logging/request-observer.js';
-import { keepRawBody, onlyWithBody, precomputedHeaders } from './http/lean-middleware.js';
+import { keepRawBody, onlyWithBody, plainFormBody, precomputedHeaders } from './http/lean-middleware.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { serveTokenEndpointDirectly } from './auth/direct-token-endpoint.js';
 
 /** public/ at the repository root, from src/ (tests) and dist/ (built) alike. */
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+/** Small bodies only: nothing this service accepts is large (RFC 6749 requests are a few hundred bytes). 16 kB. */
+const BODY_LIMIT = 16 * 1024;
 
 /**
  * Server limits against idle and slow clients (slow loris): a silent connection is closed after HTTP_IDLE_TIMEOUT_MS,
@@ -73,11 +75,10 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
     maxAge: 600,
   });
   const body = onlyWithBody(
-    // Small bodies only: nothing this service accepts is large (RFC 6749 requests are a few hundred bytes).
     // req.rawBody keeps the bytes as sent, for refuseHostileBodies (as Nest's `rawBody: true` does).
-    express.json({ limit: '16kb', verify: keepRawBody }),
+    express.json({ limit: BODY_LIMIT, verify: keepRawBody }),
     // Not extended: a form is flat (brackets stay part of a key), as RFC 6749 forms are.
-    express.urlencoded({ limit: '16kb', extended: false, verify: keepRawBody }),
+    express.urlencoded({ limit: BODY_LIMIT, extended: false, verify: keepRawBody }),
     // Bounded nesting and no prototype keys, for every route at once (400 invalid_request).
     refuseHostileBodies,
   );
@@ -99,7 +100,9 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
   // After init, when Express is the server's request listener: the token endpoint below the router (why, and what
   // stays with Express, beside it).
   try {
-    serveTokenEndpointDirectly(app, { observe, headers, body });
+    // Its plain form bodies read by our own reader (why, and how it is kept equal to body-parser's, beside it).
+    const tokenBody = plainFormBody({ limit: BODY_LIMIT, fallback: body, after: refuseHostileBodies });
+    serveTokenEndpointDirectly(app, { observe, headers, body: tokenBody });
   } catch (e) {
     // Refused at start-up: nothing of the app may stay open (database pools, timers).
     await app.close();

@@ -19,11 +19,18 @@ type Answer = { status: number; body: unknown; headers: Record<string, string> }
 let service: RunningService;
 let origin: string;
 
-async function send(init: { body?: string; type?: string; headers?: Record<string, string> }, viaExpress: boolean): Promise<Answer> {
+async function send(
+  init: { body?: string | Uint8Array; type?: string; headers?: Record<string, string> },
+  viaExpress: boolean,
+): Promise<Answer> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.type) headers['content-type'] = init.type;
   if (viaExpress) headers.origin = origin;
-  const res = await fetch(`${service.url}/auth/token`, { method: 'POST', headers, body: init.body });
+  const res = await fetch(`${service.url}/auth/token`, {
+    method: 'POST',
+    headers,
+    body: typeof init.body === 'string' || init.body === undefined ? init.body : new Uint8Array(init.body),
+  });
   const text = await res.text();
   let body: unknown = text;
   try {
@@ -143,6 +150,14 @@ it.each([
     },
   ],
   ['a charset the parser refuses', { body: 'grant_type=refresh_token', type: `${FORM}; charset=utf-7` }],
+  // Our own reader takes plain forms on the direct path (src/http/lean-middleware.ts plainFormBody): the same answers.
+  ['a form with a __proto__ key', { body: 'grant_type=refresh_token&__proto__=x', type: FORM }],
+  ['a form with 1,001 parameters', { body: Array.from({ length: 1001 }, (_, i) => `k${i}=v`).join('&'), type: FORM }],
+  ['a form with a byte order mark and escapes', { body: '\uFEFFgrant_type=p%C3%A4ss+word%zz', type: `${FORM}; charset=UTF-8` }],
+  [
+    'a form whose bytes are not UTF-8',
+    { body: Buffer.from([0x67, 0x72, 0x61, 0x6e, 0x74, 0x5f, 0x74, 0x79, 0x70, 0x65, 0x3d, 0xff]), type: FORM },
+  ],
   ['a text/plain body', { body: 'grant_type=refresh_token', type: 'text/plain' }],
   ['no body', {}],
   [
