@@ -191,9 +191,17 @@ export class AccountsService {
     const user = await this.users.findUser(decision.userId);
     if (!user) throw new DomainError('invalid_state', 'the account for this sign-in no longer exists');
     if (user.disabled) throw new AccountRefused(user.id, 'account_disabled', 'this account is disabled');
+    const before = { ...user };
     this.refreshUser(user, profile, now);
-    const { email, emailVerified, name, picture, roles, updatedAt } = user;
-    await this.users.updateUser(user.id, { email, emailVerified, name, picture, roles, updatedAt });
+    // Only what changed is written: SQLite's search-index trigger (users_search_update) runs for any UPDATE that names
+    // email or name, even with the same value, and at 1,000,000 users that was most of a returning sign-in's account
+    // work (BENCHMARKS.md, "Scale").
+    const change: Partial<User> = { updatedAt: user.updatedAt };
+    for (const key of ['email', 'emailVerified', 'name', 'picture'] as const) {
+      if (user[key] !== before[key]) Object.assign(change, { [key]: user[key] });
+    }
+    if (!sameRoles(before.roles, user.roles)) change.roles = user.roles;
+    await this.users.updateUser(user.id, change);
     return user;
   }
 

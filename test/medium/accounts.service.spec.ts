@@ -2,6 +2,7 @@ import { AccountsModule } from '../../src/accounts/accounts.module.js';
 import { AccountsService } from '../../src/accounts/accounts.service.js';
 import { Identity } from '../../src/accounts/identity.entity.js';
 import { User } from '../../src/accounts/user.entity.js';
+import { UsersRepository } from '../../src/accounts/users.repository.js';
 import type { DomainError } from '../../src/common/domain-error.js';
 import { insertIdentity, insertUser, profile, startSession, unique } from '../support/factories.js';
 import {
@@ -82,6 +83,28 @@ describeOnDb(`AccountsService on ${TEST_DB}`, () => {
         ['sign_in', 'new_account_auto_link_off'],
         ['sign_in', 'existing_identity'],
       ]);
+    });
+
+    it('writes only what a returning sign-in changed, and the substring search follows it', async () => {
+      const search = (q: string) => medium.get(UsersRepository).search(q, undefined, 5);
+      const tag = unique('kay');
+      const kay = profile({ email: `${tag}@acme.test`, emailVerified: true, name: `Kay ${tag}`, picture: 'https://acme.test/k.png' });
+      const { user } = await accounts.signIn(kay, { ctx });
+      medium.clock.advance(60_000);
+      // The same profile again: only the time moves, and the account is found as before.
+      await accounts.signIn(kay, { ctx });
+      expect(await userRow(user.id)).toMatchObject({
+        email: kay.email,
+        name: kay.name,
+        picture: kay.picture,
+        updatedAt: medium.clock.now(),
+      });
+      expect((await search(`${tag}@acme`)).map((u) => u.id)).toEqual([user.id]);
+      // A new name and picture: written, found by the new name, no longer by the old.
+      await accounts.signIn({ ...kay, name: `Kai ${tag}x`, picture: 'https://acme.test/k2.png' }, { ctx });
+      expect(await userRow(user.id)).toMatchObject({ email: kay.email, name: `Kai ${tag}x`, picture: 'https://acme.test/k2.png' });
+      expect((await search(`Kai ${tag}x`)).map((u) => u.id)).toEqual([user.id]);
+      expect(await search(`Kay ${tag}`)).toEqual([]);
     });
 
     it('I5: never joins accounts by email: the same verified email at another provider is another account', async () => {
