@@ -1,7 +1,7 @@
 // Two builds side by side on one seeded database: a returning sign-in's account work (AccountsService.signIn, as
 // scale.bench.mjs measures it) at `users` users, runs interleaved A B A B …, each on its own copy of the seeded file.
 //   node bench/scale-ab.mjs <dist A> <dist B> [users] [runs]
-// Both dists must be inside this checkout (their imports resolve against its node_modules).
+// Both dists must be inside this checkout (their imports resolve against its node_modules). SCALE_SEEDED below.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,10 +45,13 @@ if (!a || !b) {
 }
 const { seedUsers } = await import('./seed-users.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'sls-scale-ab-'));
-const seeded = join(dir, 'seeded.db');
-const t0 = Date.now();
-await seedUsers(seeded, Number(users));
-process.stdout.write(`seeded ${users} users in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+// SCALE_SEEDED=<path>: a database seeded before (bench/seed-users.mjs <path> <users>), copied and never changed.
+const seeded = process.env.SCALE_SEEDED ?? join(dir, 'seeded.db');
+if (!process.env.SCALE_SEEDED) {
+  const t0 = Date.now();
+  await seedUsers(seeded, Number(users));
+  process.stdout.write(`seeded ${users} users in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+}
 const results = { [a]: [], [b]: [] };
 for (let r = 0; r < Number(runs); r++) {
   for (const dist of r % 2 ? [b, a] : [a, b]) {

@@ -193,9 +193,9 @@ export class AccountsService {
     if (user.disabled) throw new AccountRefused(user.id, 'account_disabled', 'this account is disabled');
     const before = { ...user };
     this.refreshUser(user, profile, now);
-    // Only what changed is written: SQLite's search-index trigger (users_search_update) runs for any UPDATE that names
-    // email or name, even with the same value, and at 1,000,000 users that was most of a returning sign-in's account
-    // work (BENCHMARKS.md, "Scale").
+    // Only what changed is written: for any UPDATE that names email or name, even with the same value, SQLite rewrites
+    // their index entries and runs the search-index trigger (users_search_update), random pages of a large table
+    // (BENCHMARKS.md, "Scale": a returning sign-in's account work at 1,000 and 1,000,000 users).
     const change: Partial<User> = { updatedAt: user.updatedAt };
     for (const key of ['email', 'emailVerified', 'name', 'picture'] as const) {
       if (user[key] !== before[key]) Object.assign(change, { [key]: user[key] });
@@ -225,7 +225,13 @@ export class AccountsService {
       mappedRoles: this.mappedRoles(profile),
     };
     if (existing) {
-      await this.users.updateIdentity(existing.id, fields);
+      // Only what changed, as for the user (refreshAccount): an UPDATE naming `email` rewrites its index entry even
+      // with the same value, a random page of a large table.
+      const change: Partial<Identity> = { lastSignInAt: now };
+      for (const key of ['email', 'emailVerified', 'name', 'picture', 'claims', 'mappedRoles'] as const) {
+        if (JSON.stringify(fields[key]) !== JSON.stringify(existing[key])) Object.assign(change, { [key]: fields[key] });
+      }
+      await this.users.updateIdentity(existing.id, change);
       return { ...existing, ...fields };
     }
     const identity = { id: randomUUID(), userId: user.id, provider: profile.provider, subject: profile.subject, linkedAt: now, ...fields };

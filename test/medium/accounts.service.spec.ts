@@ -105,6 +105,16 @@ describeOnDb(`AccountsService on ${TEST_DB}`, () => {
       expect(await userRow(user.id)).toMatchObject({ email: kay.email, name: `Kai ${tag}x`, picture: 'https://acme.test/k2.png' });
       expect((await search(`Kai ${tag}x`)).map((u) => u.id)).toEqual([user.id]);
       expect(await search(`Kay ${tag}`)).toEqual([]);
+      // The identity likewise: what the provider changed is written, the rest kept.
+      await accounts.signIn({ ...kay, email: `${tag}@new.test`, name: `Kai ${tag}x`, claims: { ...kay.claims, team: 'b' } }, { ctx });
+      expect(await identitiesOf(user.id)).toEqual([
+        expect.objectContaining({
+          email: `${tag}@new.test`,
+          name: `Kai ${tag}x`,
+          claims: { ...kay.claims, team: 'b' },
+          lastSignInAt: medium.clock.now(),
+        }),
+      ]);
     });
 
     it('I5: never joins accounts by email: the same verified email at another provider is another account', async () => {
