@@ -46,11 +46,13 @@ export function bodyProblem(body: unknown): string | undefined {
 }
 
 /**
- * After the body parsers (JSON and form alike), before any guard, pipe or handler sees the body. The form parser (qs)
- * silently drops a `__proto__` key, so a form's keys are checked as sent, from Nest's `rawBody`.
+ * After the body parsers (JSON and form alike), before any guard, pipe or handler sees the body. A form is checked
+ * twice: its keys as sent (from Nest's `rawBody`), because the form parser (qs) silently drops a `__proto__` key, and
+ * its keys as parsed, because qs also reads keys that are not those bytes (`[constructor]` loses its brackets, a
+ * leading byte order mark is dropped before it parses).
  */
 export function refuseHostileBodies(req: RawBodyRequest<Request>, _res: Response, next: NextFunction): void {
   const form = req.is('application/x-www-form-urlencoded') ? req.rawBody : undefined;
-  const problem = form ? keyProblem(new URLSearchParams(form.toString('utf8')).keys()) : bodyProblem(req.body);
+  const problem = (form ? keyProblem(new URLSearchParams(form.toString('utf8')).keys()) : undefined) ?? bodyProblem(req.body);
   next(problem === undefined ? undefined : new DomainError('invalid_request', problem));
 }
