@@ -15,7 +15,7 @@ import { refuseHostileBodies, stringCookiesOnly } from './common/hostile-input.j
 import { AppLogger } from './logging/app-logger.js';
 import { APP_LOG } from './logging/logging.module.js';
 import { observeRequests } from './logging/request-observer.js';
-import { keepRawBody, onlyWithBody, plainFormBody, precomputedHeaders } from './http/lean-middleware.js';
+import { keepRawBody, onlyWithBody, precomputedHeaders } from './http/lean-middleware.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { serveTokenEndpointDirectly } from './auth/direct-token-endpoint.js';
 
@@ -100,9 +100,7 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
   // After init, when Express is the server's request listener: the token endpoint below the router (why, and what
   // stays with Express, beside it).
   try {
-    // Its plain form bodies read by our own reader (why, and how it is kept equal to body-parser's, beside it).
-    const tokenBody = plainFormBody({ limit: BODY_LIMIT, fallback: body, after: refuseHostileBodies });
-    serveTokenEndpointDirectly(app, { observe, headers, body: tokenBody });
+    serveTokenEndpointDirectly(app, { observe, headers, body });
   } catch (e) {
     // Refused at start-up: nothing of the app may stay open (database pools, timers).
     await app.close();

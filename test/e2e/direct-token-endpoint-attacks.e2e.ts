@@ -2,8 +2,8 @@ import net from 'node:net';
 import { startService, type RunningService } from '../support/service.js';
 
 /**
- * Hostile tests of the token endpoint's direct path and its own form reader (src/http/lean-middleware.ts
- * plainFormBody), against the Express path (body-parser) for the same bytes. Requests are sent over raw sockets, so
+ * Hostile tests of the token endpoint's direct path (written against a form reader of its own, since dropped:
+ * BENCHMARKS.md), against the Express path for the same bytes. Requests are sent over raw sockets, so
  * that framing (Content-Length forms, pipelining, tiny chunks, half-closes) is exactly what is written here.
  *
  * The first block is what failed (findings); the rest held and stays as regression cover.
@@ -93,7 +93,7 @@ describe('findings (fixed: refuseHostileBodies checks a form’s keys as sent an
    * the body the controller gets is qs's parse of the decoded text, and the two disagree about what a key is:
    *  - qs (depth 0, as body-parser's extended: false) strips one wrapping pair of brackets: `[constructor]=x` is
    *    stored as `constructor`, while URLSearchParams sees the key `[constructor]` (also `%5Bconstructor%5D`);
-   *  - iconv-lite (body-parser) and plainFormBody drop a leading byte order mark before qs, URLSearchParams does not:
+   *  - iconv-lite (body-parser) drops a leading byte order mark before qs, URLSearchParams does not:
    *    `\uFEFFconstructor=x` reaches req.body as `constructor`.
    * Either way a form body with an own `constructor` / `prototype` key reaches the controller on BOTH paths, which
    * SECURITY/hostile-input say is "refused, not silently dropped". (`__proto__` is dropped by qs itself.)
