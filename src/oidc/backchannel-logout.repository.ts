@@ -73,6 +73,30 @@ export class BackchannelLogoutRepository {
     return affected;
   }
 
+  /**
+   * Queues a delivery for every client session with a back-channel logout URI whose session ran out after `from` and
+   * by `now` — its absolute lifetime (`expires_at`) or its idle time (`last_used_at` + REFRESH_IDLE_TTL), whichever
+   * came first — unrevoked until then: an end that writes no feed row, since nothing happens at that moment. Keyed
+   * as enqueueEnded (client, sid), so overlapping windows and instances queue one delivery. Returns how many.
+   */
+  async enqueueExpired(from: number, now: number, window: { idleMs: number; lifetimeMs: number }): Promise<number> {
+    const ended = `(CASE WHEN s.expires_at < s.last_used_at + :idleMs THEN s.expires_at ELSE s.last_used_at + :idleMs END)`;
+    const { affected } = await this.database.sql(
+      `INSERT INTO oidc_logout_deliveries
+              (client_id, sid, grant_id, session_id, user_id, oidc_sid, state, attempts, next_attempt_at, claimed_until, last_status, created_at, updated_at)
+       SELECT g.client_id, COALESCE(g.oidc_sid, g.grant_id), g.grant_id, g.session_id, g.user_id, g.oidc_sid, 'pending', 0, :now, NULL, NULL, :now, :now
+         FROM oidc_grant_sessions g
+         JOIN api_clients a ON a.client_id = g.client_id AND a.backchannel_logout_uri IS NOT NULL
+         JOIN sessions s ON s.id = g.session_id
+        WHERE g.created_at > :liveSince
+          AND ${ended} > :from AND ${ended} <= :now
+          AND (s.revoked_at IS NULL OR s.revoked_at > ${ended})
+       ON CONFLICT (client_id, sid) DO NOTHING`,
+      { from, now, idleMs: window.idleMs, liveSince: from - window.lifetimeMs },
+    );
+    return affected;
+  }
+
   /** Deliveries due at `now` that no live instance holds, oldest first. */
   async due(now: number, limit: number): Promise<LogoutDelivery[]> {
     const { rows } = await this.database.sql<DeliveryRow>(

@@ -23,6 +23,8 @@ const CLAIM_MARGIN_MS = 30_000;
 /** Deliveries taken per look, per instance. */
 const BATCH = 50;
 const PURGE_EVERY_MS = 3_600_000;
+/** How often each instance looks for sessions that ran out (a scan of the recent grants, so not at every look). */
+const EXPIRY_SWEEP_MS = 5_000;
 
 /**
  * Back-Channel Logout 1.0 (docs/openid-provider.md, SECURITY.md O7): every client with a `backchannel_logout_uri`
@@ -30,7 +32,8 @@ const PURGE_EVERY_MS = 3_600_000;
  *
  * Sessions end in many places (RP-initiated logout, /auth/logout, sign out everywhere, the account page, admin revoke,
  * disable, delete, code and refresh-token reuse), and every one of them writes the revocation feed in the transaction
- * that ends the session. So instead of a hook in each path, this reads the feed: each look queues a delivery for every
+ * that ends the session; one ends without any request, when it runs out (its lifetime or its idle time), and every
+ * EXPIRY_SWEEP_MS a look also queues those (BackchannelLogoutRepository.enqueueExpired). So instead of a hook in each path, this reads the feed: each look queues a delivery for every
  * client session the recent feed rows ended (BackchannelLogoutRepository.enqueueEnded, keyed by (client, sid), so
  * queuing is idempotent across looks, paths and instances), then claims due deliveries one conditional UPDATE at a time
  * (of instances sharing the database exactly one gets each) and sends them. A client that answers anything but
@@ -50,6 +53,9 @@ export class BackchannelLogoutService implements OnApplicationBootstrap, OnModul
   private readonly sending = new Set<Promise<void>>();
   /** Feed rows written after this are looked at on the next look. */
   private since = 0;
+  /** Sessions that ran out after this are looked for at the next sweep. */
+  private expiredSince = 0;
+  private lastExpirySweep = 0;
   private lastPurge = 0;
   private stopped = false;
 
@@ -66,6 +72,8 @@ export class BackchannelLogoutService implements OnApplicationBootstrap, OnModul
     // At start, every feed row still kept (they outlive the access tokens they concern): what ended while no instance
     // was running, or between another instance's last look and its stop, is queued now.
     this.since = this.clock.now() - this.config.jwt.accessTokenTtl * 1000 - 60_000;
+    // Likewise for sessions that ran out meanwhile.
+    this.expiredSince = this.since;
     this.timer = setInterval(() => void this.poll(), BACKCHANNEL_POLL_MS);
     this.timer.unref();
   }
@@ -93,6 +101,12 @@ export class BackchannelLogoutService implements OnApplicationBootstrap, OnModul
         lifetimeMs: refreshTokenTtl * 1000,
       });
       this.since = Math.max(this.since, now - REREAD_MS);
+      if (now - this.lastExpirySweep >= EXPIRY_SWEEP_MS) {
+        await this.repo.enqueueExpired(this.expiredSince, now, { idleMs: refreshIdleTtl * 1000, lifetimeMs: refreshTokenTtl * 1000 });
+        // Read again a little (another instance's clock, a session used at the edge): queuing is idempotent.
+        this.expiredSince = now - ENDED_SLACK_MS;
+        this.lastExpirySweep = now;
+      }
       const until = now + this.config.backchannelLogout.timeoutMs + CLAIM_MARGIN_MS;
       for (const delivery of await this.repo.due(now, BATCH)) {
         if (this.stopped) break;

@@ -6,6 +6,7 @@ import { freePort, listenLocal } from '../support/net.js';
 import { createTestDatabase, postgresAvailable } from '../support/postgres.js';
 import { startServiceProcess } from '../support/process.js';
 import { BackchannelLogoutService } from '../../src/oidc/backchannel-logout.service.js';
+import { Database } from '../../src/database/db.service.js';
 import { LOGGED_OUT, REDIRECT, authorizationRequest, startOpenIdWorld, submitForm, type OpenIdWorld } from '../support/relying-party.js';
 import { callApi, getJson } from '../support/sign-in.js';
 import { within } from '../support/within.js';
@@ -209,6 +210,37 @@ describe('every way a session ends sends one logout token', () => {
     const refreshed = await oidc.refreshTokenGrant(c.rp, s.tokens.refresh_token!);
     expect(refreshed.refresh_token).toBeTruthy();
     await expect(oidc.refreshTokenGrant(c.rp, s.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expectOneLogoutToken(c, s);
+  });
+
+  /** As if the session had last been used (or had been created) long ago: what a clock moving on would do to it. */
+  async function ageSession(c: Client, who: { sub: string }, set: 'last_used_at' | 'expires_at', to: number) {
+    const { affected } = await op.world.service.app
+      .get(Database)
+      .sql(
+        `UPDATE sessions SET ${set} = :to WHERE id IN (SELECT session_id FROM oidc_grant_sessions WHERE user_id = :sub AND client_id = :client)`,
+        {
+          to,
+          sub: who.sub,
+          client: c.client_id,
+        },
+      );
+    expect(affected).toBe(1);
+  }
+
+  it('O7: a session that runs out unused (REFRESH_IDLE_TTL), with no request at that moment', async () => {
+    const c = await client(op);
+    const s = await signIn(c);
+    await ageSession(c, s, 'last_used_at', Date.now() - op.world.service.config.jwt.refreshIdleTtl * 1000 - 1000);
+    await expectOneLogoutToken(c, s);
+    // Ended indeed: its refresh token is refused.
+    await expect(oidc.refreshTokenGrant(c.rp, s.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('O7: a session that reaches its lifetime (REFRESH_TOKEN_TTL)', async () => {
+    const c = await client(op);
+    const s = await signIn(c);
+    await ageSession(c, s, 'expires_at', Date.now() - 1000);
     await expectOneLogoutToken(c, s);
   });
 
