@@ -25,9 +25,19 @@ interface DeliveryRow {
 }
 
 /**
- * The SQL of Back-Channel Logout (oidc_logout_deliveries): which clients' sessions a stretch of the revocation feed
- * ended, and the deliveries' state, each change one conditional statement so that instances sharing the database never
- * both hold one delivery.
+ * A pending delivery, due now, for each grant selected after this (alias `g`) whose client has a back-channel logout
+ * URI: the head both ways of queuing share (a session's end read from the feed, and one that ran out).
+ */
+const QUEUE_GRANTS = `INSERT INTO oidc_logout_deliveries
+              (client_id, sid, grant_id, session_id, user_id, oidc_sid, state, attempts, next_attempt_at, claimed_until, last_status, created_at, updated_at)
+       SELECT g.client_id, COALESCE(g.oidc_sid, g.grant_id), g.grant_id, g.session_id, g.user_id, g.oidc_sid, 'pending', 0, :now, NULL, NULL, :now, :now
+         FROM oidc_grant_sessions g
+         JOIN api_clients a ON a.client_id = g.client_id AND a.backchannel_logout_uri IS NOT NULL`;
+
+/**
+ * The SQL of Back-Channel Logout (oidc_logout_deliveries): which clients' sessions ended (read from a stretch of the
+ * revocation feed) or ran out, and the deliveries' state, each change one conditional statement so that instances
+ * sharing the database never both hold one delivery.
  */
 @Injectable()
 export class BackchannelLogoutRepository {
@@ -45,11 +55,7 @@ export class BackchannelLogoutRepository {
    */
   async enqueueEnded(since: number, endedSince: number, now: number, window: { idleMs: number; lifetimeMs: number }): Promise<number> {
     const { affected } = await this.database.sql(
-      `INSERT INTO oidc_logout_deliveries
-              (client_id, sid, grant_id, session_id, user_id, oidc_sid, state, attempts, next_attempt_at, claimed_until, last_status, created_at, updated_at)
-       SELECT g.client_id, COALESCE(g.oidc_sid, g.grant_id), g.grant_id, g.session_id, g.user_id, g.oidc_sid, 'pending', 0, :now, NULL, NULL, :now, :now
-         FROM oidc_grant_sessions g
-         JOIN api_clients a ON a.client_id = g.client_id AND a.backchannel_logout_uri IS NOT NULL
+      `${QUEUE_GRANTS}
          LEFT JOIN sessions s ON s.id = g.session_id
          LEFT JOIN sessions b ON b.id = s.browser_session_id
          LEFT JOIN users u ON u.id = g.user_id
@@ -82,11 +88,7 @@ export class BackchannelLogoutRepository {
   async enqueueExpired(from: number, now: number, window: { idleMs: number; lifetimeMs: number }): Promise<number> {
     const ended = `(CASE WHEN s.expires_at < s.last_used_at + :idleMs THEN s.expires_at ELSE s.last_used_at + :idleMs END)`;
     const { affected } = await this.database.sql(
-      `INSERT INTO oidc_logout_deliveries
-              (client_id, sid, grant_id, session_id, user_id, oidc_sid, state, attempts, next_attempt_at, claimed_until, last_status, created_at, updated_at)
-       SELECT g.client_id, COALESCE(g.oidc_sid, g.grant_id), g.grant_id, g.session_id, g.user_id, g.oidc_sid, 'pending', 0, :now, NULL, NULL, :now, :now
-         FROM oidc_grant_sessions g
-         JOIN api_clients a ON a.client_id = g.client_id AND a.backchannel_logout_uri IS NOT NULL
+      `${QUEUE_GRANTS}
          JOIN sessions s ON s.id = g.session_id
         WHERE g.created_at > :liveSince
           AND ${ended} > :from AND ${ended} <= :now
