@@ -32,13 +32,14 @@ const EXPIRY_SWEEP_MS = 5_000;
  *
  * Sessions end in many places (RP-initiated logout, /auth/logout, sign out everywhere, the account page, admin revoke,
  * disable, delete, code and refresh-token reuse), and every one of them writes the revocation feed in the transaction
- * that ends the session; one ends without any request, when it runs out (its lifetime or its idle time), and every
- * EXPIRY_SWEEP_MS a look also queues those (BackchannelLogoutRepository.enqueueExpired). So instead of a hook in each path, this reads the feed: each look queues a delivery for every
+ * that ends the session. So instead of a hook in each path, this reads the feed: each look queues a delivery for every
  * client session the recent feed rows ended (BackchannelLogoutRepository.enqueueEnded, keyed by (client, sid), so
  * queuing is idempotent across looks, paths and instances), then claims due deliveries one conditional UPDATE at a time
- * (of instances sharing the database exactly one gets each) and sends them. A client that answers anything but
- * 200/204, or not at all within BACKCHANNEL_LOGOUT_TIMEOUT_MS, is tried again after BACKCHANNEL_LOGOUT_RETRY_MS,
- * doubling, up to BACKCHANNEL_LOGOUT_ATTEMPTS; every attempt is audited (`logout_notification_sent`,
+ * (of instances sharing the database exactly one gets each) and sends them. A session also ends with no request at all,
+ * when it runs out (its lifetime or its idle time); every EXPIRY_SWEEP_MS a look queues those too
+ * (BackchannelLogoutRepository.enqueueExpired: a scan of the OP's grants joined to their sessions by key). A client
+ * that answers anything but 200/204, or not at all within BACKCHANNEL_LOGOUT_TIMEOUT_MS, is tried again after
+ * BACKCHANNEL_LOGOUT_RETRY_MS, doubling, up to BACKCHANNEL_LOGOUT_ATTEMPTS; every attempt is audited (`logout_notification_sent`,
  * `logout_notification_failed`). The request that ended the session never waits for, nor fails with, a client.
  *
  * Delivery is once per (client, sid) unless an instance dies between sending and recording the answer: its claim then
