@@ -100,8 +100,9 @@ export class PageSessionService {
   /**
    * The caller's claims from the cookie, or undefined when there is none or it no longer holds (it is then cleared).
    * Throws forbidden for a state-changing request without the session's CSRF token or from another Origin.
+   * `csrfToken` is the token the request presents: its X-CSRF-Token header, unless a form posted it as a field.
    */
-  async authenticate(req: Request, res: Response): Promise<AccessTokenClaims | undefined> {
+  async authenticate(req: Request, res: Response, csrfToken: unknown = req.headers[CSRF_HEADER]): Promise<AccessTokenClaims | undefined> {
     const raw = (req.cookies as Record<string, unknown> | undefined)?.[this.cookieName];
     if (typeof raw !== 'string' || !raw) return undefined;
     // Another site's script never gets to use this cookie, not even to read (CORS gives it no credentials anyway).
@@ -115,8 +116,7 @@ export class PageSessionService {
       return undefined;
     }
     if (!SAFE_METHODS.has(req.method) && !isPostedAuthorizationResponse(req)) {
-      const token = req.headers[CSRF_HEADER];
-      if (typeof token !== 'string' || !safeEqual(token, this.csrfToken(session.sid))) {
+      if (typeof csrfToken !== 'string' || !safeEqual(csrfToken, this.csrfToken(session.sid))) {
         throw new DomainError('forbidden', 'this request needs the page’s CSRF token (X-CSRF-Token)');
       }
     }

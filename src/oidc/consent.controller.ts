@@ -18,7 +18,6 @@ import { OidcSessionsService, type BrowserLogin } from './oidc-sessions.service.
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 /** The pages' CSRF header (PageSessionService); an HTML form can send it only as a field. */
-const CSRF_HEADER = 'x-csrf-token';
 /**
  * Every claim a scope of ours names, and `azp` (which rides with `sub`): the claims oidc-provider supports here
  * (claimsSupported), so a claims parameter never asks for one a consent cannot give, and never loops back to the page.
@@ -85,9 +84,8 @@ export class ConsentInteraction {
     if (!details || details.uid !== uid || details.prompt.name !== 'consent') return sendPage(res, 400, expiredPage());
     // The pages' own rule for a state-changing request (PageSessionService.authenticate): the session's CSRF token,
     // and no Origin but ours. Without both this is no browser session, and nothing is decided.
-    if (typeof csrf === 'string') req.headers[CSRF_HEADER] = csrf;
-    else delete req.headers[CSRF_HEADER];
-    const browser = await this.bridge.browser(req, res);
+    // The token is the form's field, never a header: a form cannot set one.
+    const browser = await this.bridge.browser(req, res, typeof csrf === 'string' ? csrf : null);
     if (!this.samePerson(details, browser)) return sendPage(res, 403, forbiddenPage());
     if (decision !== 'allow') {
       const to = await this.op.provider.interactionResult(req, res, {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext } from '../http/request-context.js';
-import { PageSessionService } from '../auth/page-session.service.js';
+import { CSRF_HEADER, PageSessionService } from '../auth/page-session.service.js';
 import { Database } from '../database/db.service.js';
 import { SessionsService } from '../tokens/sessions.service.js';
 import { RequestMemo } from './request-memo.js';
@@ -46,17 +46,22 @@ export class OidcSessionsService {
     private readonly database: Database,
   ) {}
 
-  /** This browser's session at the service, if it has a valid one (read once per request). */
-  browser(req: Request, res: Response): Promise<BrowserLogin | undefined> {
+  /**
+   * This browser's session at the service, if it has a valid one (read once per request). A state-changing request
+   * must present the session's CSRF token: its X-CSRF-Token header, or else `csrfToken`, what a form posted (null: the
+   * form had none, and no header counts instead).
+   */
+  browser(req: Request, res: Response, csrfToken?: string | null): Promise<BrowserLogin | undefined> {
     let seen = this.seen.get(req);
-    if (!seen) this.seen.set(req, (seen = this.readBrowser(req, res)));
+    if (!seen) this.seen.set(req, (seen = this.readBrowser(req, res, csrfToken)));
     return seen;
   }
 
-  private async readBrowser(req: Request, res: Response): Promise<BrowserLogin | undefined> {
+  private async readBrowser(req: Request, res: Response, csrfToken: string | null | undefined): Promise<BrowserLogin | undefined> {
     // A POST authorization request carries no CSRF token: authenticate refuses it, and it is then not signed in here
     // (the sign-in page follows, which is correct, only one step longer).
-    const claims = await this.pages.authenticate(req, res).catch(() => undefined);
+    const presented = csrfToken === undefined ? req.headers[CSRF_HEADER] : csrfToken;
+    const claims = await this.pages.authenticate(req, res, presented).catch(() => undefined);
     if (!claims?.sid) return undefined;
     const session = (await this.sessions.listActive(claims.sub)).find((s) => s.id === claims.sid);
     if (!session) return undefined;

@@ -300,10 +300,12 @@ describe('O6: a third-party client cannot skip consent', () => {
     });
     expect([crossSite.status, crossSite.headers.get('location')]).toEqual([400, null]);
 
-    // With every cookie of the person's browser: without the CSRF token, with a wrong one, from another Origin.
+    // With every cookie of the person's browser: without the CSRF token, with a wrong one, with the right one only as a
+    // header (the form's field is the one channel here), from another Origin.
     for (const [form, headers] of [
       [{ decision: 'allow' }, {}],
       [{ decision: 'allow', csrf: 'x'.repeat(43) }, {}],
+      [{ decision: 'allow' }, { 'x-csrf-token': csrf }],
       [allow, { origin: 'http://evil.example' }],
     ] as const) {
       const res = await browser.request(action, { method: 'POST', form: { ...form }, headers: { ...headers } });
