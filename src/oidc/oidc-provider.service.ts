@@ -559,7 +559,15 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
       async revokeByGrantId(grantId: string): Promise<void> {
         await repo.revokeByGrantId(grantId);
         // Called once per model; the session is ended once (revoke answers false after that).
-        if (this.model === 'AccessToken') await bridge.grantRevoked(grantId);
+        if (this.model === 'AccessToken') {
+          // The grant goes first, then its session is read, as in every revocation of ours: a first exchange binding
+          // the grant's session meanwhile then either committed before (and is read here) or finds no grant
+          // (lockGrant) and issues nothing. oidc-provider destroys the grant beside this call, not before it
+          // (helpers/revoke.js, one Promise.all), so without this a session bound between the read and that destroy
+          // outlived the reuse (SECURITY.md O3, O17).
+          await repo.destroy('Grant', grantId);
+          await bridge.grantRevoked(grantId);
+        }
       }
     };
   }

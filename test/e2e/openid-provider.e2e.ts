@@ -15,6 +15,7 @@ import {
 import { callApi, completeAtProvider, getJson } from '../support/sign-in.js';
 import type { World } from '../support/world.js';
 import { OidcProviderService } from '../../src/oidc/oidc-provider.service.js';
+import { OidcSessionsService } from '../../src/oidc/oidc-sessions.service.js';
 
 /**
  * The service as an OpenID Provider (issue 17, docs/openid-provider.md): openid-client 6, a certified relying party
@@ -524,6 +525,76 @@ describe('attacks on the token endpoint', () => {
     expect((await getJson(`${url}/me`, winner.body.access_token as string)).status).toBe(401);
     const refreshed = await tokenRequest({ grant_type: 'refresh_token', refresh_token: winner.body.refresh_token as string }, app);
     expect(refreshed.body.error).toBe('invalid_grant');
+  });
+
+  it('O3: a reuse whose grant is destroyed after the first exchange bound its session still ends that session', async () => {
+    // The interleaving CI met on PostgreSQL: the reuse (oidc-provider's revoke(): the grant's tokens and the grant's
+    // destroy in one Promise.all) read the grant's session before the first exchange bound it, and destroyed the grant
+    // only after that exchange had found it (lockGrant). Forced here with gates on the calls involved, not timing.
+    const attempt = await authorizationRequest(rp);
+    const { back } = await browse(new TestBrowser(), attempt.url, 'alice');
+    const form = {
+      grant_type: 'authorization_code',
+      code: back.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: attempt.verifier,
+    };
+    const { provider } = world.service.app.get(OidcProviderService);
+    const bridge = world.service.app.get(OidcSessionsService);
+    const gate = () => {
+      let open!: () => void;
+      const opened = new Promise<void>((r) => (open = r));
+      let reach!: () => void;
+      const reached = new Promise<void>((r) => (reach = r));
+      return { open, opened, reach, reached };
+    };
+    const binding = gate(); // the first exchange, spent the code, about to bind its session
+    const destroying = gate(); // the reuse's destroy of the grant (oidc-provider's own call)
+    const revokedTokens = gate(); // the reuse's AccessToken.revokeByGrantId has returned
+    const grantAdapter = provider.Grant.adapter as unknown as { destroy: (id: string) => Promise<void> };
+    const tokenAdapter = provider.AccessToken.adapter as unknown as { revokeByGrantId: (id: string) => Promise<void> };
+    const original = { sessionForGrant: bridge.sessionForGrant, destroy: grantAdapter.destroy, revoke: tokenAdapter.revokeByGrantId };
+    let first = true;
+    bridge.sessionForGrant = async function (this: OidcSessionsService, grant) {
+      if (first) {
+        first = false;
+        binding.reach();
+        await binding.opened;
+      }
+      return original.sessionForGrant.call(this, grant);
+    };
+    grantAdapter.destroy = async function (this: unknown, id: string) {
+      destroying.reach();
+      await destroying.opened;
+      return original.destroy.call(this, id);
+    };
+    tokenAdapter.revokeByGrantId = async function (this: unknown, id: string) {
+      await original.revoke.call(this, id);
+      revokedTokens.reach();
+    };
+    try {
+      const winner = tokenRequest(form, app);
+      await binding.reached;
+      const reuse = tokenRequest(form, app);
+      await Promise.all([destroying.reached, revokedTokens.reached]);
+      binding.open();
+      const won = await winner;
+      destroying.open();
+      expect((await reuse).body.error).toBe('invalid_grant');
+      if (won.status === 200) {
+        expect((await getJson(`${url}/me`, won.body.access_token as string)).status).toBe(401);
+        const refreshed = await tokenRequest({ grant_type: 'refresh_token', refresh_token: won.body.refresh_token as string }, app);
+        expect(refreshed.body.error).toBe('invalid_grant');
+      } else {
+        expect([won.status, won.body.error]).toEqual([400, 'invalid_grant']);
+      }
+    } finally {
+      binding.open();
+      destroying.open();
+      Object.assign(bridge, { sessionForGrant: original.sessionForGrant });
+      Object.assign(grantAdapter, { destroy: original.destroy });
+      Object.assign(tokenAdapter, { revokeByGrantId: original.revoke });
+    }
   });
 
   it('O8: a wrong client secret is invalid_client, audited like any client authentication failure', async () => {
