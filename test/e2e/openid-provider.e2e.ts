@@ -481,17 +481,22 @@ describe('attacks on the token endpoint', () => {
     expect(right.status).toBe(200);
   });
 
+  /** A fresh code of alice's for `app`, as the token request's form that exchanges it. */
+  async function codeExchangeForm() {
+    const attempt = await authorizationRequest(rp);
+    const { back } = await browse(new TestBrowser(), attempt.url, 'alice');
+    return {
+      grant_type: 'authorization_code',
+      code: back.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: attempt.verifier,
+    };
+  }
+
   it('O3: concurrent exchanges of one code are reuse: at most one answered with tokens, and those end (RFC 6749 §4.1.2)', async () => {
     // Five rounds, so both interleavings occur: a loser that read the code before the winner spent it, and one after.
     for (let round = 0; round < 5; round++) {
-      const attempt = await authorizationRequest(rp);
-      const { back } = await browse(new TestBrowser(), attempt.url, 'alice');
-      const form = {
-        grant_type: 'authorization_code',
-        code: back.searchParams.get('code')!,
-        redirect_uri: REDIRECT,
-        code_verifier: attempt.verifier,
-      };
+      const form = await codeExchangeForm();
       const answers = await Promise.all([tokenRequest(form, app), tokenRequest(form, app), tokenRequest(form, app)]);
       const issued = answers.filter((a) => a.status === 200);
       expect(issued.length).toBeLessThanOrEqual(1);
@@ -531,14 +536,7 @@ describe('attacks on the token endpoint', () => {
     // The interleaving CI met on PostgreSQL: the reuse (oidc-provider's revoke(): the grant's tokens and the grant's
     // destroy in one Promise.all) read the grant's session before the first exchange bound it, and destroyed the grant
     // only after that exchange had found it (lockGrant). Forced here with gates on the calls involved, not timing.
-    const attempt = await authorizationRequest(rp);
-    const { back } = await browse(new TestBrowser(), attempt.url, 'alice');
-    const form = {
-      grant_type: 'authorization_code',
-      code: back.searchParams.get('code')!,
-      redirect_uri: REDIRECT,
-      code_verifier: attempt.verifier,
-    };
+    const form = await codeExchangeForm();
     const { provider } = world.service.app.get(OidcProviderService);
     const bridge = world.service.app.get(OidcSessionsService);
     const gate = () => {
