@@ -1,6 +1,6 @@
 // Where a trivial route's CPU goes, layer by layer, in one run: node:http alone, Express alone, Nest on Express
-// alone (each answering the same small JSON), and the service's unguarded discovery route (its whole middleware
-// stack). Rounds interleaved; CPU per request of each server process from /proc.
+// alone, Fastify alone, Nest on Fastify alone (each answering the same small JSON), and the service's unguarded
+// discovery route (its whole middleware stack). Rounds interleaved; CPU per request of each server process from /proc.
 //   node bench/http-layers.mjs [rounds]     (also `httpLayersBench()` for bench/run.mjs)
 import { SMOKE, cpuSeconds, load, median, startJsonProcess, startServiceProcess, tempDb } from './lib.mjs';
 
@@ -8,6 +8,10 @@ const LAYERS = [
   ['node:http alone (bench/bare-server.mjs)', () => startJsonProcess('bench/bare-server.mjs'), '/'],
   ['Express 5 alone, one route', () => startJsonProcess('bench/layer-server.mjs', ['express']), '/'],
   ['Nest 12 on Express alone, one controller', () => startJsonProcess('bench/layer-server.mjs', ['nest']), '/'],
+  ['Fastify 5 alone, one route', () => startJsonProcess('bench/layer-server.mjs', ['fastify']), '/'],
+  ['Nest 12 on Fastify alone, one controller', () => startJsonProcess('bench/layer-server.mjs', ['nest-fastify']), '/'],
+  ['Nest 12 on Express + our per-request middleware', () => startJsonProcess('bench/layer-server.mjs', ['nest+ours']), '/'],
+  ['Nest 12 on Fastify + our per-request middleware', () => startJsonProcess('bench/layer-server.mjs', ['nest-fastify+ours']), '/'],
   [
     'the service: GET /.well-known/openid-configuration (every middleware)',
     () => startServiceProcess({ DATABASE_URL: tempDb() }),
