@@ -152,3 +152,51 @@ describe('src/ folders depend one way', () => {
     ]);
   });
 });
+
+/**
+ * Express's own response methods, which Fastify's reply does not have (or has with other arguments: `redirect`).
+ * Node's (`setHeader`, `end`, `statusCode`) are not listed: they are on every response below the adapters.
+ */
+const EXPRESS_ONLY = new Set(['redirect', 'json', 'send', 'status', 'type', 'cookie', 'clearCookie', 'set', 'vary', 'append', 'location', 'sendFile', 'render', 'sendStatus']);
+/**
+ * Files that run as middleware on the response before any route (or below the router on purpose), where Express's
+ * methods are what Nest's Express adapter hands over; each is replaced as a whole in the Fastify steps.
+ */
+const MIDDLEWARE_LEVEL = [join('auth', 'direct-token-endpoint.ts')];
+
+/** `res.<method>(…)` calls (what our code names a response) of an Express-only method in one source text. */
+function expressResponseCalls(file: string, text: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const found: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression)) {
+      const { expression: target, name } = node.expression;
+      // `res.status(…).json(…)`: the chain's root is what counts.
+      let root: ts.Expression = target;
+      while (ts.isCallExpression(root) && ts.isPropertyAccessExpression(root.expression)) root = root.expression.expression;
+      // Counted once, at the chain's outer call.
+      const inner = ts.isPropertyAccessExpression(node.parent) && ts.isCallExpression(node.parent.parent);
+      if (!inner && ts.isIdentifier(root) && /^(res|outgoing)$/.test(root.text) && EXPRESS_ONLY.has(name.text)) {
+        found.push(`${file}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1} ${node.getText().slice(0, 80)}`);
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+describe('answers go through Nest’s adapter (docs/fastify-trial.md, step 1)', () => {
+  it('calls no Express-only response method outside the middleware-level files', () => {
+    const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter(
+      (f) => f.endsWith('.ts') && !f.endsWith('.spec.ts') && !MIDDLEWARE_LEVEL.includes(f),
+    );
+    const calls = files.flatMap((f) => expressResponseCalls(f, readFileSync(join(SRC, f), 'utf8')));
+    expect(calls).toEqual([]);
+  });
+
+  it('finds such a call when there is one (the check itself)', () => {
+    expect(expressResponseCalls('a.ts', "res.status(400).json({ error: 'x' }); res.redirect(303, '/');")).toHaveLength(2);
+    expect(expressResponseCalls('a.ts', "http.redirect(res, 303, '/'); res.setHeader('A', 'b'); fetched.json();")).toEqual([]);
+  });
+});

@@ -1,4 +1,5 @@
 import { Controller, Get, Req, Res, UseGuards } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { ApiFoundResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { ProviderProfile } from '../accounts/provider-profile.js';
@@ -18,9 +19,15 @@ import { SignInService } from './sign-in.service.js';
 @Controller('auth')
 export class AuthController {
   constructor(
+    private readonly adapterHost: HttpAdapterHost,
     private readonly registry: ProviderRegistry,
     private readonly signIn: SignInService,
   ) {}
+
+  /** Nest's adapter-neutral response API: every answer goes through it (docs/fastify-trial.md, step 1). */
+  private get http() {
+    return this.adapterHost.httpAdapter;
+  }
 
   @Get('providers')
   @ApiOkResponse({ type: [ProviderDto] })
@@ -54,8 +61,8 @@ export class AuthController {
     @Res() res: Response,
   ): Promise<void> {
     // The callback URL carries the provider's code: never leak it to the next page (SECURITY.md F8).
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader('Cache-Control', 'no-store');
-    res.redirect(302, await this.signIn.finish(provider, req, profile));
+    this.http.setHeader(res, 'Referrer-Policy', 'no-referrer');
+    this.http.setHeader(res, 'Cache-Control', 'no-store');
+    this.http.redirect(res, 302, await this.signIn.finish(provider, req, profile));
   }
 }

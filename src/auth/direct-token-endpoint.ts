@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { GUARDS_METADATA, INTERCEPTORS_METADATA, PIPES_METADATA } from '@nestjs/common/constants.js';
-import { Reflector } from '@nestjs/core';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import type { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
@@ -45,7 +45,7 @@ export function serveTokenEndpointDirectly(
   const controller = app.get(TokenController);
   const guard = app.get(RateLimitGuard);
   // The filter Nest applies (APP_FILTER); it holds no state, so this instance answers exactly as that one.
-  const filter = new DomainErrorFilter();
+  const filter = new DomainErrorFilter(app.get(HttpAdapterHost));
   const adapter = app.getHttpAdapter() as unknown as ExpressAdapter;
   const express = adapter.getInstance() as Express;
   const server = app.getHttpServer() as import('node:http').Server;

@@ -1,4 +1,5 @@
 import { Controller, HttpCode, Injectable, Post, Req, Res, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { ApiFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import type { ProviderProfile } from '../accounts/provider-profile.js';
@@ -90,9 +91,15 @@ export class FormPostResponseGuard implements CanActivate {
 @Controller('auth')
 export class FormPostCallbackController {
   constructor(
+    private readonly adapterHost: HttpAdapterHost,
     private readonly signIn: SignInService,
     @InjectConfig() private readonly config: ResolvedConfig,
   ) {}
+
+  /** Nest's adapter-neutral response API: every answer goes through it (docs/fastify-trial.md, step 1). */
+  private get http() {
+    return this.adapterHost.httpAdapter;
+  }
 
   @Post(':provider/callback')
   @HttpCode(200)
@@ -103,11 +110,11 @@ export class FormPostCallbackController {
   repost(@SignInProvider() provider: EnabledProvider, @Req() req: Request, @Res() res: Response): void {
     assertFormPost(provider);
     // The page carries the provider's code: never leak it in a Referer (SECURITY.md F8), never cache it.
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Content-Security-Policy', REPOST_CSP);
-    res.status(200).type('html');
-    res.send(repostPage(`${this.config.publicUrl}/auth/${encodeURIComponent(provider.id)}/callback/resume`, responseFields(req.body)));
+    this.http.setHeader(res, 'Referrer-Policy', 'no-referrer');
+    this.http.setHeader(res, 'Cache-Control', 'no-store');
+    this.http.setHeader(res, 'Content-Security-Policy', REPOST_CSP);
+    this.http.setHeader(res, 'Content-Type', 'text/html; charset=utf-8');
+    this.http.reply(res, repostPage(`${this.config.publicUrl}/auth/${encodeURIComponent(provider.id)}/callback/resume`, responseFields(req.body)), 200);
   }
 
   @Post(':provider/callback/resume')
@@ -121,8 +128,8 @@ export class FormPostCallbackController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader('Cache-Control', 'no-store');
-    res.redirect(302, await this.signIn.finish(provider, req, profile));
+    this.http.setHeader(res, 'Referrer-Policy', 'no-referrer');
+    this.http.setHeader(res, 'Cache-Control', 'no-store');
+    this.http.redirect(res, 302, await this.signIn.finish(provider, req, profile));
   }
 }

@@ -1,4 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiBody, ApiConsumes, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { DomainError } from '../common/domain-error.js';
@@ -34,9 +35,15 @@ function required(body: Record<string, unknown>, name: string): string {
 @Controller('auth')
 export class TokenController {
   constructor(
+    private readonly adapterHost: HttpAdapterHost,
     private readonly tokens: TokenEndpointService,
     private readonly accessTokens: AccessTokensService,
   ) {}
+
+  /** Nest's adapter-neutral response API: every answer goes through it (docs/fastify-trial.md, step 1). */
+  private get http() {
+    return this.adapterHost.httpAdapter;
+  }
 
   /** RFC 6749 §3.2 token endpoint: JSON or form bodies; responses are never cached (§5.1). */
   @Post('token')
@@ -50,8 +57,8 @@ export class TokenController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<TokenResponse | ClientTokenResponse> {
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Pragma', 'no-cache');
+    this.http.setHeader(res, 'Cache-Control', 'no-store');
+    this.http.setHeader(res, 'Pragma', 'no-cache');
     const body = asObject(rawBody);
     const ctx = requestContext(req);
     const grantType = required(body, 'grant_type');

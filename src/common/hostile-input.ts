@@ -1,6 +1,7 @@
 import type { RawBodyRequest } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { DomainError } from './domain-error.js';
+import { isFormBody } from './media-type.js';
 
 /**
  * cookie-parser JSON-decodes every value that starts with `j:` ("JSON cookies"), so `sls_session=j:{}` would reach
@@ -52,7 +53,7 @@ export function bodyProblem(body: unknown): string | undefined {
  * leading byte order mark is dropped before it parses).
  */
 export function refuseHostileBodies(req: RawBodyRequest<Request>, _res: Response, next: NextFunction): void {
-  const form = req.is('application/x-www-form-urlencoded') ? req.rawBody : undefined;
+  const form = isFormBody(req) ? req.rawBody : undefined;
   const problem = (form ? keyProblem(new URLSearchParams(form.toString('utf8')).keys()) : undefined) ?? bodyProblem(req.body);
   next(problem === undefined ? undefined : new DomainError('invalid_request', problem));
 }

@@ -1,5 +1,5 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
+import { HttpAdapterHost } from '@nestjs/core';
 import { STATUS_CODES } from 'node:http';
 import { withParams } from './return-url.js';
 import { DomainError, type ErrorCode } from '../common/domain-error.js';
@@ -35,9 +35,13 @@ const CODE_FOR_STATUS: Record<number, ErrorCode> = {
  */
 @Catch()
 export class DomainErrorFilter implements ExceptionFilter {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response & { [RESPONSE_ERROR]?: unknown; [RESPONSE_OUTAGE]?: ResponseOutage }>();
-    if (res.headersSent) return;
+    // Through Nest's adapter-neutral response API, as every answer of ours (docs/fastify-trial.md, step 1).
+    const http = this.adapterHost.httpAdapter;
+    const res = host.switchToHttp().getResponse<{ [RESPONSE_ERROR]?: unknown; [RESPONSE_OUTAGE]?: ResponseOutage }>();
+    if (http.isHeadersSent(res)) return;
     const error = toDomainError(exception);
     if (error.status >= 500) {
       const cause = exception instanceof DomainError && exception.cause ? exception.cause : exception;
@@ -46,21 +50,21 @@ export class DomainErrorFilter implements ExceptionFilter {
       else res[RESPONSE_ERROR] = cause;
     }
     if (error.redirectTo) {
-      res.setHeader('Cache-Control', 'no-store');
-      res.redirect(302, withParams(error.redirectTo, { error: error.code, error_description: error.description }));
+      http.setHeader(res, 'Cache-Control', 'no-store');
+      http.redirect(res, 302, withParams(error.redirectTo, { error: error.code, error_description: error.description }));
       return;
     }
     const retryAfter = error.retryAfter ?? (error.status === 503 ? '1' : undefined);
-    if (retryAfter) res.setHeader('Retry-After', retryAfter);
+    if (retryAfter) http.setHeader(res, 'Retry-After', retryAfter);
     if (error.code === 'invalid_client') {
       // RFC 6749 §5.2: the scheme the client should authenticate with at the token endpoint.
-      res.setHeader('WWW-Authenticate', 'Basic realm="token", charset="UTF-8"');
+      http.setHeader(res, 'WWW-Authenticate', 'Basic realm="token", charset="UTF-8"');
     } else if (error.status === 401) {
       // RFC 6750 §3: tell the client which scheme and why.
-      res.setHeader('WWW-Authenticate', `Bearer error="${error.code === 'invalid_token' ? 'invalid_token' : 'invalid_request'}"`);
+      http.setHeader(res, 'WWW-Authenticate', `Bearer error="${error.code === 'invalid_token' ? 'invalid_token' : 'invalid_request'}"`);
     }
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(error.status).json({ error: error.code, error_description: error.description });
+    http.setHeader(res, 'Cache-Control', 'no-store');
+    http.reply(res, { error: error.code, error_description: error.description }, error.status);
   }
 }
 

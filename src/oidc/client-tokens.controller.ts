@@ -1,9 +1,11 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { DomainError } from '../common/domain-error.js';
 import { Public } from '../http/public.decorator.js';
 import { RateLimit } from '../http/rate-limit.decorator.js';
+import { isFormBody } from '../common/media-type.js';
 import { requestContext } from '../http/request-context.js';
 import { ClientTokensService, type PresentedClient, type TokenTypeHint } from './client-tokens.service.js';
 import { OP_MOUNT } from './oidc-provider.service.js';
@@ -25,7 +27,15 @@ const MAX_PARAM = 512;
 @Public()
 @Controller(OP_MOUNT.slice(1))
 export class ClientTokensController {
-  constructor(private readonly tokens: ClientTokensService) {}
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly tokens: ClientTokensService,
+  ) {}
+
+  /** Nest's adapter-neutral response API: every answer goes through it (docs/fastify-trial.md, step 1). */
+  private get http() {
+    return this.adapterHost.httpAdapter;
+  }
 
   @Post(REVOCATION_PATH.slice(1))
   @HttpCode(200)
@@ -35,8 +45,9 @@ export class ClientTokensController {
   async revoke(@Req() req: Request, @Res() res: Response): Promise<void> {
     const { client, token, hint } = await this.read(req);
     await this.tokens.revoke(client, token, hint, requestContext(req));
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(200).end();
+    this.http.setHeader(res, 'Cache-Control', 'no-store');
+    this.http.status(res, 200);
+    this.http.end(res);
   }
 
   @Post(INTROSPECTION_PATH.slice(1))
@@ -54,13 +65,13 @@ export class ClientTokensController {
     const { client, token, hint } = await this.read(req);
     const answer = await this.tokens.introspect(client, token, hint);
     // RFC 7662 §4: the answer is about a live credential; never cached.
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Pragma', 'no-cache');
-    res.status(200).json(answer);
+    this.http.setHeader(res, 'Cache-Control', 'no-store');
+    this.http.setHeader(res, 'Pragma', 'no-cache');
+    this.http.reply(res, answer, 200);
   }
 
   private async read(req: Request) {
-    if (!req.is('application/x-www-form-urlencoded')) {
+    if (!isFormBody(req)) {
       throw new DomainError('invalid_request', 'send the parameters form-encoded (application/x-www-form-urlencoded)');
     }
     const body = asObject(req.body);

@@ -1,4 +1,5 @@
 import { Body, Controller, HttpCode, Injectable, Param, Post, Req, Res } from '@nestjs/common';
+import { HttpAdapterHost, type AbstractHttpAdapter } from '@nestjs/core';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import type Provider from 'oidc-provider';
@@ -43,6 +44,7 @@ export class ConsentInteraction {
   private readonly host: string;
 
   constructor(
+    private readonly adapterHost: HttpAdapterHost,
     private readonly op: OidcProviderService,
     private readonly bridge: OidcSessionsService,
     private readonly consents: ConsentsService,
@@ -52,19 +54,25 @@ export class ConsentInteraction {
     this.host = new URL(config.publicUrl).host;
   }
 
+  /** Nest's adapter-neutral response API: every answer goes through it (docs/fastify-trial.md, step 1). */
+  private get http() {
+    return this.adapterHost.httpAdapter;
+  }
+
   /** GET /interaction/:uid at the consent prompt: the page, for the person the interaction signed in. */
   async show(details: Details, req: Request, res: Response): Promise<void> {
     const browser = await this.bridge.browser(req, res);
-    if (!this.samePerson(details, browser)) return sendPage(res, 400, expiredPage());
+    if (!this.samePerson(details, browser)) return sendPage(this.http, res, 400, expiredPage());
     const client = await this.op.provider.Client.find(String(details.params.client_id));
-    if (!client) return sendPage(res, 400, expiredPage());
+    if (!client) return sendPage(this.http, res, 400, expiredPage());
     const asked = this.asked(details);
     const redirectUri = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : client.redirectUris?.[0];
     // Under the service-wide no-referrer a browser posts this page's form with `Origin: null` (Fetch §3.1, "append a
     // request Origin header"), which decide() refuses like any foreign Origin; same-origin sends ours with the POST and
     // still nothing to another site.
-    res.setHeader('Referrer-Policy', 'same-origin');
+    this.http.setHeader(res, 'Referrer-Policy', 'same-origin');
     sendConsentPage(
+      this.http,
       res,
       redirectUri,
       consentPage({
@@ -81,19 +89,19 @@ export class ConsentInteraction {
   /** POST /interaction/:uid/consent: Allow makes the grant and remembers the consent; Deny is access_denied. */
   async decide(uid: string, decision: unknown, csrf: unknown, req: Request, res: Response): Promise<void> {
     const details = INTERACTION_UID.test(uid) ? await this.op.provider.interactionDetails(req, res).catch(() => undefined) : undefined;
-    if (!details || details.uid !== uid || details.prompt.name !== 'consent') return sendPage(res, 400, expiredPage());
+    if (!details || details.uid !== uid || details.prompt.name !== 'consent') return sendPage(this.http, res, 400, expiredPage());
     // The pages' own rule for a state-changing request (PageSessionService.authenticate): the session's CSRF token,
     // and no Origin but ours. Without both this is no browser session, and nothing is decided.
     // The token is the form's field, never a header: a form cannot set one.
     const browser = await this.bridge.browser(req, res, typeof csrf === 'string' ? csrf : null);
-    if (!this.samePerson(details, browser)) return sendPage(res, 403, forbiddenPage());
+    if (!this.samePerson(details, browser)) return sendPage(this.http, res, 403, forbiddenPage());
     if (decision !== 'allow') {
       const to = await this.op.provider.interactionResult(req, res, {
         error: 'access_denied',
         error_description: 'the person did not allow this application access',
       });
       await this.consents.deny(details.session!.accountId, String(details.params.client_id), this.asked(details), requestContext(req));
-      return redirect(res, to);
+      return redirect(this.http, res, to);
     }
     const { scopes, claims } = this.asked(details);
     const accountId = details.session!.accountId;
@@ -108,7 +116,7 @@ export class ConsentInteraction {
     const grantId = await grant.save();
     await this.consents.give(accountId, clientId, { scopes, claims }, requestContext(req));
     await this.consents.trackGrant(grantId, accountId, clientId);
-    redirect(res, await this.op.provider.interactionResult(req, res, { consent: { grantId } }));
+    redirect(this.http, res, await this.op.provider.interactionResult(req, res, { consent: { grantId } }));
   }
 
   private samePerson(details: Details, browser: BrowserLogin | undefined): boolean {
@@ -172,21 +180,18 @@ export class OidcConsentController {
  * resume. So the form may go to us and to that URI's origin only (exactly as registered, checked by oidc-provider);
  * a custom scheme's URI is allowed by its scheme.
  */
-function sendConsentPage(res: Response, redirectUri: string | undefined, body: string): void {
+function sendConsentPage(http: AbstractHttpAdapter, res: Response, redirectUri: string | undefined, body: string): void {
   let target = '';
   if (redirectUri) {
     const u = new URL(redirectUri);
     target = u.protocol === 'http:' || u.protocol === 'https:' ? ` ${u.origin}` : ` ${u.protocol}`;
   }
-  res.status(200).setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('Content-Security-Policy', PAGE_CSP.replace("form-action 'self'", `form-action 'self'${target}`));
-  res.setHeader('Cache-Control', 'no-store');
-  res.send(body);
+  sendPage(http, res, 200, body, PAGE_CSP.replace("form-action 'self'", `form-action 'self'${target}`));
 }
 
-function redirect(res: Response, to: string): void {
-  res.setHeader('Cache-Control', 'no-store');
-  res.redirect(303, to);
+function redirect(http: AbstractHttpAdapter, res: Response, to: string): void {
+  http.setHeader(res, 'Cache-Control', 'no-store');
+  http.redirect(res, 303, to);
 }
 
 function expiredPage(): string {

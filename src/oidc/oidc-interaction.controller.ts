@@ -1,4 +1,5 @@
 import { Controller, Get, Param, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import type { InteractionResults } from 'oidc-provider';
@@ -31,6 +32,7 @@ const REAUTHENTICATE = new Set(['login_prompt', 'max_age', 'id_token_hint', 'cla
 @Controller(INTERACTION_PATH.slice(1))
 export class OidcInteractionController {
   constructor(
+    private readonly adapterHost: HttpAdapterHost,
     private readonly op: OidcProviderService,
     private readonly bridge: OidcSessionsService,
     private readonly registry: ProviderRegistry,
@@ -39,6 +41,11 @@ export class OidcInteractionController {
     @InjectConfig() private readonly config: ResolvedConfig,
     private readonly consent: ConsentInteraction,
   ) {}
+
+  /** Nest's adapter-neutral response API: every answer goes through it (docs/fastify-trial.md, step 1). */
+  private get http() {
+    return this.adapterHost.httpAdapter;
+  }
 
   @Get(':uid')
   async show(@Param('uid') uid: string, @Query('error') error: unknown, @Req() req: Request, @Res() res: Response) {
@@ -51,10 +58,11 @@ export class OidcInteractionController {
       // Keycloak's kc_idp_hint: straight to that provider, no chooser.
       const idp = details.params.idp;
       if (typeof idp === 'string' && typeof error !== 'string' && this.registry.list().some((p) => p.id === idp)) {
-        return res.redirect(303, `${INTERACTION_PATH}/${uid}/login/${encodeURIComponent(idp)}`);
+        return this.http.redirect(res, 303, `${INTERACTION_PATH}/${uid}/login/${encodeURIComponent(idp)}`);
       }
       const err = typeof error === 'string' ? { code: error.slice(0, 64) } : undefined;
       return sendPage(
+        this.http,
         res,
         200,
         signInPage(
@@ -80,12 +88,12 @@ export class OidcInteractionController {
   @RateLimit('signIn')
   @Get(':uid/callback')
   async callback(@Param('uid') uid: string, @Req() req: Request, @Res() res: Response) {
-    res.setHeader('Referrer-Policy', 'no-referrer');
+    this.http.setHeader(res, 'Referrer-Policy', 'no-referrer');
     const details = await this.details(uid, req, res);
     if (!details) return;
     const query = req.query as Record<string, unknown>;
     const pending = this.pending.take(req, res);
-    const retry = (code: string) => res.redirect(303, `${INTERACTION_PATH}/${details.uid}?error=${encodeURIComponent(code)}`);
+    const retry = (code: string) => this.http.redirect(res, 303, `${INTERACTION_PATH}/${details.uid}?error=${encodeURIComponent(code)}`);
     if (typeof query.error === 'string') return retry(query.error.slice(0, 64));
     if (typeof query.code !== 'string' || pending?.uid !== details.uid) return retry('invalid_state');
     const spent = await this.codes.consume(query.code, pending.verifier).catch((e: unknown) => {
@@ -104,7 +112,7 @@ export class OidcInteractionController {
   private async details(uid: string, req: Request, res: Response) {
     const details = INTERACTION_UID.test(uid) ? await this.op.provider.interactionDetails(req, res).catch(() => undefined) : undefined;
     if (!details || details.uid !== uid) {
-      sendPage(res, 400, expiredPage());
+      sendPage(this.http, res, 400, expiredPage());
       return undefined;
     }
     return details;
@@ -129,8 +137,8 @@ export class OidcInteractionController {
     }
     const result: InteractionResults = { login: { accountId: browser.sub, ts: authTime } };
     const to = await this.op.provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
-    res.setHeader('Cache-Control', 'no-store');
-    res.redirect(303, to);
+    this.http.setHeader(res, 'Cache-Control', 'no-store');
+    this.http.redirect(res, 303, to);
   }
 }
 

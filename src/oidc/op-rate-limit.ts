@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import type { ResolvedConfig } from '../config/app-secret.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -24,10 +25,16 @@ const LIMITED: Record<string, RateLimitClass> = {
 @Injectable()
 export class OpRateLimit {
   constructor(
+    private readonly adapterHost: HttpAdapterHost,
     private readonly limiter: RateLimiter,
     private readonly metrics: MetricsService,
     @InjectConfig() private readonly config: ResolvedConfig,
   ) {}
+
+  /** Nest's adapter-neutral response API: every answer goes through it (docs/fastify-trial.md, step 1). */
+  private get http() {
+    return this.adapterHost.httpAdapter;
+  }
 
   /**
    * Counts the request when its path (below the mount) is limited; over the limit answers 429 rate_limited with
@@ -40,9 +47,9 @@ export class OpRateLimit {
     const { blocked, retryAfterMs } = await this.limiter.hit(`${kind}:${ip}`, this.config.rateLimitPerMinute[kind]);
     if (!blocked) return true;
     this.metrics.rateLimited.inc({ kind });
-    res.setHeader('Retry-After', retryAfterSeconds(retryAfterMs));
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(429).json({ error: 'rate_limited', error_description: 'too many requests from this client; retry later' });
+    this.http.setHeader(res, 'Retry-After', retryAfterSeconds(retryAfterMs));
+    this.http.setHeader(res, 'Cache-Control', 'no-store');
+    this.http.reply(res, { error: 'rate_limited', error_description: 'too many requests from this client; retry later' }, 429);
     return false;
   }
 }

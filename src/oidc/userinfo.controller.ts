@@ -1,4 +1,5 @@
 import { Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { HttpAdapterHost, type AbstractHttpAdapter } from '@nestjs/core';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AccountsService } from '../accounts/accounts.service.js';
@@ -11,10 +12,10 @@ import { RevocationsService } from '../tokens/revocations.service.js';
 import { OP_MOUNT, SCOPE_CLAIMS } from './oidc-provider.service.js';
 
 /** RFC 6750 §3: a bearer failure says so in WWW-Authenticate, with the RFC 6750 code. */
-function refuse(res: Response, status: 400 | 401 | 403, error: string, description: string) {
-  res.status(status).setHeader('WWW-Authenticate', `Bearer error="${error}", error_description="${description}"`);
-  res.setHeader('Cache-Control', 'no-store');
-  res.json({ error, error_description: description });
+function refuse(http: AbstractHttpAdapter, res: Response, status: 400 | 401 | 403, error: string, description: string) {
+  http.setHeader(res, 'WWW-Authenticate', `Bearer error="${error}", error_description="${description}"`);
+  http.setHeader(res, 'Cache-Control', 'no-store');
+  http.reply(res, { error, error_description: description }, status);
 }
 
 /**
@@ -28,10 +29,16 @@ function refuse(res: Response, status: 400 | 401 | 403, error: string, descripti
 @Controller(OP_MOUNT.slice(1))
 export class UserinfoController {
   constructor(
+    private readonly adapterHost: HttpAdapterHost,
     private readonly tokens: AccessTokensService,
     private readonly revocations: RevocationsService,
     private readonly accounts: AccountsService,
   ) {}
+
+  /** Nest's adapter-neutral response API: every answer goes through it (docs/fastify-trial.md, step 1). */
+  private get http() {
+    return this.adapterHost.httpAdapter;
+  }
 
   @Get('userinfo')
   @ApiOperation({ summary: 'UserInfo: the bearer token in the Authorization header' })
@@ -50,23 +57,23 @@ export class UserinfoController {
 
   private async answer(header: unknown, inBody: unknown, res: Response) {
     // RFC 6750 §2: one way of sending the token, never two.
-    if (header !== undefined && inBody !== undefined) return refuse(res, 400, 'invalid_request', 'send the token one way only');
+    if (header !== undefined && inBody !== undefined) return refuse(this.http, res, 400, 'invalid_request', 'send the token one way only');
     const token = header !== undefined ? bearerToken(header) : typeof inBody === 'string' ? inBody : undefined;
-    if (!token) return refuse(res, 401, 'invalid_token', 'a bearer access token is required');
+    if (!token) return refuse(this.http, res, 401, 'invalid_token', 'a bearer access token is required');
     let claims;
     try {
       claims = this.tokens.verify(token);
     } catch (e) {
-      if (e instanceof DomainError) return refuse(res, 401, 'invalid_token', 'the access token is invalid');
+      if (e instanceof DomainError) return refuse(this.http, res, 401, 'invalid_token', 'the access token is invalid');
       throw e;
     }
     if (!claims.sid || this.revocations.isRevoked(claims.sid, claims.sub, claims.iat)) {
-      return refuse(res, 401, 'invalid_token', 'the access token is invalid');
+      return refuse(this.http, res, 401, 'invalid_token', 'the access token is invalid');
     }
     const scopes = new Set((claims.scope ?? '').split(' '));
-    if (!scopes.has('openid')) return refuse(res, 403, 'insufficient_scope', 'the access token lacks the openid scope');
+    if (!scopes.has('openid')) return refuse(this.http, res, 403, 'insufficient_scope', 'the access token lacks the openid scope');
     const user = await this.accounts.findUser(claims.sub);
-    if (!user || user.disabled) return refuse(res, 401, 'invalid_token', 'the access token is invalid');
+    if (!user || user.disabled) return refuse(this.http, res, 401, 'invalid_token', 'the access token is invalid');
     const values: Record<string, unknown> = {
       sub: user.id,
       name: user.name,
@@ -81,7 +88,7 @@ export class UserinfoController {
       for (const claim of SCOPE_CLAIMS[scope] ?? [])
         if (values[claim] !== null && values[claim] !== undefined) answer[claim] = values[claim];
     }
-    res.setHeader('Cache-Control', 'no-store');
-    res.json(answer);
+    this.http.setHeader(res, 'Cache-Control', 'no-store');
+    this.http.reply(res, answer, 200);
   }
 }

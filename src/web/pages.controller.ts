@@ -1,4 +1,5 @@
 import { Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ROLE_ADMIN } from '../accounts/roles.js';
@@ -23,11 +24,17 @@ import { accountPage, adminPage, forbiddenPage, messageFor, sendPage, signInPage
 @Controller()
 export class PagesController {
   constructor(
+    private readonly adapterHost: HttpAdapterHost,
     private readonly registry: ProviderRegistry,
     private readonly pages: PageSessionService,
     private readonly signIn: PageSignInService,
     @InjectConfig() private readonly config: ResolvedConfig,
   ) {}
+
+  /** Nest's adapter-neutral response API: every answer goes through it (docs/fastify-trial.md, step 1). */
+  private get http() {
+    return this.adapterHost.httpAdapter;
+  }
 
   /**
    * The sign-in page; a signed-in visitor goes on to the account page. An `error` shows as our own sentence for its
@@ -37,16 +44,16 @@ export class PagesController {
   @Public()
   @Get(['', 'login'])
   async home(@Req() req: Request, @Res() res: Response, @Query('error') error: unknown) {
-    if (error === undefined && (await this.pages.authenticate(req, res))) return res.redirect(303, '/account');
+    if (error === undefined && (await this.pages.authenticate(req, res))) return this.http.redirect(res, 303, '/account');
     const code = typeof error === 'string' ? error.slice(0, 64) : undefined;
-    sendPage(res, 200, signInPage(this.registry.list(), new URL(this.config.publicUrl).host, code));
+    sendPage(this.http, res, 200, signInPage(this.registry.list(), new URL(this.config.publicUrl).host, code));
   }
 
   /** Browsers ask for it on every page without an icon of its own (the demo provider's). */
   @Public()
   @Get('favicon.ico')
   favicon(@Res() res: Response) {
-    res.redirect(301, '/assets/favicon.svg');
+    this.http.redirect(res, 301, '/assets/favicon.svg');
   }
 
   @Public()
@@ -62,9 +69,9 @@ export class PagesController {
   @RateLimit('signIn')
   @Get('session/callback')
   async callback(@Req() req: Request, @Res() res: Response) {
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader('Cache-Control', 'no-store');
-    res.redirect(303, await this.signIn.finish(req, res));
+    this.http.setHeader(res, 'Referrer-Policy', 'no-referrer');
+    this.http.setHeader(res, 'Cache-Control', 'no-store');
+    this.http.redirect(res, 303, await this.signIn.finish(req, res));
   }
 
   @Post('session/logout')
@@ -84,7 +91,7 @@ export class PagesController {
   @Get('account')
   async account(@Req() req: Request, @Res() res: Response, @Query('error') error: unknown, @Query('linked') linked: unknown) {
     const auth = await this.pages.authenticate(req, res);
-    if (!auth) return res.redirect(303, '/');
+    if (!auth) return this.http.redirect(res, 303, '/');
     const notice =
       typeof error === 'string'
         ? { text: messageFor(error.slice(0, 64)), error: true }
@@ -92,16 +99,16 @@ export class PagesController {
           ? { text: 'The sign-in method is linked to your account.', error: false }
           : undefined;
     const csrf = this.pages.csrfToken(auth.sid!);
-    sendPage(res, 200, accountPage(csrf, auth.roles.includes(ROLE_ADMIN), this.registry.list(), notice, this.config.openidProvider));
+    sendPage(this.http, res, 200, accountPage(csrf, auth.roles.includes(ROLE_ADMIN), this.registry.list(), notice, this.config.openidProvider));
   }
 
   @Public()
   @Get('admin')
   async admin(@Req() req: Request, @Res() res: Response) {
     const auth = await this.pages.authenticate(req, res);
-    if (!auth) return res.redirect(303, '/?error=session_expired');
+    if (!auth) return this.http.redirect(res, 303, '/?error=session_expired');
     const csrf = this.pages.csrfToken(auth.sid!);
-    if (!auth.roles.includes(ROLE_ADMIN)) return sendPage(res, 403, forbiddenPage(csrf));
-    sendPage(res, 200, adminPage(csrf, this.config.openidProvider));
+    if (!auth.roles.includes(ROLE_ADMIN)) return sendPage(this.http, res, 403, forbiddenPage(csrf));
+    sendPage(this.http, res, 200, adminPage(csrf, this.config.openidProvider));
   }
 }

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { AbstractHttpAdapter } from '@nestjs/core';
 import { githubButton } from './github-button.js';
 import type { EnabledProvider } from '../auth/providers/provider-registry.js';
 import { escapeHtml } from '../common/html.js';
@@ -34,11 +34,11 @@ const SIGN_IN_MESSAGES: Record<string, string> = {
 
 /** The sentence for an error code from a URL: any string, even empty or `__proto__`, gets one (never a 500). */
 /** Sends one of these pages: HTML under the pages' CSP, never cached (it may carry a CSRF token or a person's data). */
-export function sendPage(res: Response, status: number, body: string): void {
-  res.status(status).setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('Content-Security-Policy', PAGE_CSP);
-  res.setHeader('Cache-Control', 'no-store');
-  res.send(body);
+export function sendPage(http: AbstractHttpAdapter, res: unknown, status: number, body: string, csp = PAGE_CSP): void {
+  http.setHeader(res, 'Content-Type', 'text/html; charset=utf-8');
+  http.setHeader(res, 'Content-Security-Policy', csp);
+  http.setHeader(res, 'Cache-Control', 'no-store');
+  http.reply(res, body, status);
 }
 
 export const messageFor = (code: string): string =>

@@ -1,6 +1,7 @@
-import { createParamDecorator, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, createParamDecorator, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { AuthGuard, type AuthGuardAuthenticateOptions, type IAuthGuard } from '@nestjs/passport';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { DomainError } from '../../common/domain-error.js';
 import type { LoginAttempt } from '../login-state.store.js';
 import { enabledProvider } from './enabled-provider.guard.js';
@@ -62,6 +63,9 @@ export abstract class ProviderAuthGuard implements CanActivate {
  * so the route's handler never runs.
  */
 export abstract class ProviderLoginGuard extends ProviderAuthGuard {
+  /** Nest's adapter-neutral response API (docs/fastify-trial.md, step 1); a property, so subclasses need not pass it. */
+  @Inject(HttpAdapterHost) private readonly adapterHost!: HttpAdapterHost;
+
   /** This sign-in's attempt (returnTo, nonce, PKCE verifier, …); what may go wrong before it is an error redirect. */
   protected abstract attempt(req: Request, provider: EnabledProvider): Promise<LoginAttempt>;
 
@@ -79,11 +83,12 @@ export abstract class ProviderLoginGuard extends ProviderAuthGuard {
 
   /**
    * Passport sends a strategy's redirect itself: status and Location, and an empty body. The redirect to the provider
-   * is sent as before and as the service's other redirects are, by Express's `res.redirect` (its short body and
+   * is sent as the service's other redirects are, by the adapter's `redirect` (on Express its short body and
    * `Vary: Accept`), and never cached: it carries a state of this browser's only.
    */
   override getResponse(context: ExecutionContext): unknown {
-    const res = context.switchToHttp().getResponse<Response>();
+    const res = context.switchToHttp().getResponse<unknown>();
+    const http = this.adapterHost.httpAdapter;
     let status = 302;
     let location = '';
     return {
@@ -94,8 +99,8 @@ export abstract class ProviderLoginGuard extends ProviderAuthGuard {
         if (name.toLowerCase() === 'location') location = value;
       },
       end() {
-        res.setHeader('Cache-Control', 'no-store');
-        res.redirect(status, location);
+        http.setHeader(res, 'Cache-Control', 'no-store');
+        http.redirect(res, status, location);
       },
     };
   }

@@ -52,9 +52,9 @@ export async function discover(
   for (let i = 0; i < attempts; i++) {
     if (i > 0) await sleep(backoffMs * 2 ** (i - 1));
     try {
-      const res = await fetchBounded(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      return validate(providerId, issuer, (await res.json()) as Record<string, unknown>);
+      const fetched = await fetchBounded(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+      if (!fetched.ok) throw new Error(`HTTP ${fetched.status}`);
+      return validate(providerId, issuer, (await fetched.json()) as Record<string, unknown>);
     } catch (e) {
       if (e instanceof DiscoveryError) throw e;
       if (e instanceof ResponseTooLargeError) {
