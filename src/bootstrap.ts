@@ -1,7 +1,8 @@
-import { ValidationPipe } from '@nestjs/common';
+import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import cookieParser from 'cookie-parser';
 import express from 'express';
@@ -36,24 +37,15 @@ export function limitConnections(server: Server, config: ResolvedConfig): void {
 }
 
 /** Builds the configured application (shared by main.ts and the tests); the caller decides where it listens. */
-export async function createApp(config: ResolvedConfig, options: AppOptions & { logger?: false } = {}): Promise<NestExpressApplication> {
-  const quiet = options.logger === false && !options.logStream;
-  const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot(config, { ...options, logLevel: quiet ? 'silent' : options.logLevel }),
-    {
-      bufferLogs: !quiet,
-      logger: quiet ? false : undefined,
-      // Our own parsers below, only where a request has a body.
-      bodyParser: false,
-    },
-  );
+export async function createApp(config: ResolvedConfig, options: AppOptions & { logger?: false } = {}): Promise<INestApplication> {
+  return config.httpAdapter === 'fastify' ? createFastifyApp(config, options) : createExpressApp(config, options);
+}
+
+/** What both adapters run alike: the module, the logger, the observer, helmet's headers, CORS, pipes, docs. */
+async function commonParts(app: INestApplication, config: ResolvedConfig, quiet: boolean) {
   if (!quiet) app.useLogger(app.get(AppLogger));
-  app.disable('x-powered-by');
   // First, so that the request id, the log line and the latency cover everything after it.
   const observe = observeRequests(app.get(APP_LOG), app.get(MetricsService));
-  app.use(observe);
-  // Only for the client IP in sessions and the audit trail: URLs always come from PUBLIC_URL (SECURITY.md F4).
-  if (config.trustProxy) app.set('trust proxy', /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
   // Security headers; Referrer-Policy no-referrer everywhere keeps codes in callback URLs from leaking (F8).
   const https = servedOverHttps(config);
   const headers = precomputedHeaders(
@@ -64,16 +56,56 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
       contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } },
     }),
   );
-  app.use(headers);
-  // The pages' stylesheet and scripts (public/), same origin, so their CSP needs nothing inline.
-  app.useStaticAssets(PUBLIC_DIR, { prefix: '/assets/', index: false, maxAge: '1h', redirect: false });
-  // Browser apps call the token endpoint and the API from the origins they may be sent back to, and from no other.
-  app.enableCors({
+  const cors = {
+    // Browser apps call the token endpoint and the API from the origins they may be sent back to, and from no other.
     origin: [...new Set(config.allowedReturnUrls.map((u) => new URL(u).origin))],
     methods: ['GET', 'POST', 'PATCH', 'DELETE'],
     allowedHeaders: ['authorization', 'content-type'],
     maxAge: 600,
-  });
+  };
+  const finish = async () => {
+    // Every body and query DTO: unknown fields refused, types and lengths checked (400 invalid_request).
+    app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+    const openapi = new DocumentBuilder()
+      .setTitle('Social login service')
+      .setDescription('Sign-in with Google, Facebook and OpenID Connect providers; the service’s own JWTs; accounts and admin API.')
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT (RFC 9068 access token)' })
+      .build();
+    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), { jsonDocumentUrl: 'docs-json' });
+    const demo = createDemoIdp(config);
+    if (demo) app.use(DEMO_IDP_PATH, demoIdpHandler(demo));
+    app.enableShutdownHooks();
+    await app.init();
+  };
+  return { observe, headers, cors, finish };
+}
+
+/** Only for the client IP in sessions and the audit trail: URLs always come from PUBLIC_URL (SECURITY.md F4). */
+const trustProxy = (config: ResolvedConfig) =>
+  config.trustProxy === undefined ? undefined : /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy;
+
+const quietFor = (options: AppOptions & { logger?: false }) => options.logger === false && !options.logStream;
+
+async function createExpressApp(config: ResolvedConfig, options: AppOptions & { logger?: false }): Promise<NestExpressApplication> {
+  const quiet = quietFor(options);
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, { ...options, logLevel: quiet ? 'silent' : options.logLevel }),
+    {
+      bufferLogs: !quiet,
+      logger: quiet ? false : undefined,
+      // Our own parsers below, only where a request has a body.
+      bodyParser: false,
+    },
+  );
+  const { observe, headers, cors, finish } = await commonParts(app, config, quiet);
+  app.disable('x-powered-by');
+  app.use(observe);
+  if (config.trustProxy) app.set('trust proxy', trustProxy(config));
+  app.use(headers);
+  // The pages' stylesheet and scripts (public/), same origin, so their CSP needs nothing inline.
+  app.useStaticAssets(PUBLIC_DIR, { prefix: '/assets/', index: false, maxAge: '1h', redirect: false });
+  app.enableCors(cors);
   const body = onlyWithBody(
     // req.rawBody keeps the bytes as sent, for refuseHostileBodies (as Nest's `rawBody: true` does).
     express.json({ limit: BODY_LIMIT, verify: keepRawBody }),
@@ -84,19 +116,7 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
   );
   app.use(body);
   app.use(cookieParser(), stringCookiesOnly);
-  // Every body and query DTO: unknown fields refused, types and lengths checked (400 invalid_request).
-  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
-  const openapi = new DocumentBuilder()
-    .setTitle('Social login service')
-    .setDescription('Sign-in with Google, Facebook and OpenID Connect providers; the service’s own JWTs; accounts and admin API.')
-    .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT (RFC 9068 access token)' })
-    .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), { jsonDocumentUrl: 'docs-json' });
-  const demo = createDemoIdp(config);
-  if (demo) app.use(DEMO_IDP_PATH, demoIdpHandler(demo));
-  app.enableShutdownHooks();
-  await app.init();
+  await finish();
   // After init, when Express is the server's request listener: the token endpoint below the router (why, and what
   // stays with Express, beside it).
   try {
@@ -106,5 +126,46 @@ export async function createApp(config: ResolvedConfig, options: AppOptions & { 
     await app.close();
     throw e;
   }
+  return app;
+}
+
+/**
+ * The same application on Nest's Fastify adapter (`HTTP_ADAPTER=fastify`; docs/fastify-trial.md, step 2): Fastify's
+ * own body parsers (JSON and forms, 16 kB, the bytes kept as `rawBody`), and our pieces as its hooks
+ * (bootstrap-fastify.ts). Loaded only when chosen.
+ */
+async function createFastifyApp(config: ResolvedConfig, options: AppOptions & { logger?: false }): Promise<INestApplication> {
+  const quiet = quietFor(options);
+  const [{ FastifyAdapter }, { useFastifyPieces }] = await Promise.all([import('@nestjs/platform-fastify'), import('./bootstrap-fastify.js')]);
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT,
+    // Fastify takes the same values as Express's `trust proxy` (a hop count, addresses or subnets); its option type
+    // leaves the count out.
+    trustProxy: trustProxy(config) as string | undefined,
+    // As Express routes: /a/ is /a, and paths are case-insensitive.
+    routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
+    // A JSON `__proto__` or `constructor` key is parsed as the own key it is (JSON.parse never sets a prototype) and
+    // refused by refuseHostileBodies with the answer it gives on Express, rather than failing the parse.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, { ...options, logLevel: quiet ? 'silent' : options.logLevel }),
+    adapter,
+    { bufferLogs: !quiet, logger: quiet ? false : undefined, rawBody: true },
+  );
+  const { observe, headers, cors, finish } = await commonParts(app, config, quiet);
+  useFastifyPieces(app, {
+    observe: observe as never,
+    headers: headers as never,
+    cookies: [cookieParser() as never, stringCookiesOnly as never],
+    hostileBodies: refuseHostileBodies as never,
+  });
+  app.useStaticAssets({ root: PUBLIC_DIR, prefix: '/assets/', index: false, maxAge: 3_600_000, redirect: false, decorateReply: false });
+  // After our middleware (not before it, Nest's default on Fastify), so a preflight gets helmet's headers and its
+  // request id as on Express.
+  app.enableCors({ ...cors, hook: 'preHandler' });
+  await finish();
+  await app.getHttpAdapter().getInstance().ready();
   return app;
 }

@@ -17,7 +17,8 @@ async function main(): Promise<void> {
     throw e;
   }
   const app = await createApp(config);
-  await app.listen(config.port);
+  // Every interface, as Express (Node) listens by default; Fastify's default is localhost only.
+  await (config.httpAdapter === 'fastify' ? app.listen(config.port, '::') : app.listen(config.port));
   limitConnections(app.getHttpServer(), config);
   logger.log(`listening on ${config.publicUrl} (port ${config.port}, ${config.database.type})`);
   if (config.demoIdp) logger.log(`demo sign-in: open ${config.publicUrl}/ and choose "Continue with Demo"`);

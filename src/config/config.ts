@@ -121,6 +121,8 @@ export interface AppConfig {
   providerTimeoutMs: number;
   /** Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the client IP (never for URLs). */
   trustProxy?: string;
+  /** Nest's HTTP adapter: Express (the default) or Fastify (docs/fastify-trial.md: being adopted, step 2). */
+  httpAdapter: 'express' | 'fastify';
   logLevel: string;
   /** A connection that sends nothing for this long is closed (slow-loris defence). */
   httpIdleTimeoutMs: number;
@@ -197,6 +199,7 @@ const baseSchema = z.object({
   REDIS_RETRY_MS: z.coerce.number().int().positive().default(3000),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: z.string().optional(),
+  HTTP_ADAPTER: z.enum(['express', 'fastify']).default('express'),
   HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -300,6 +303,7 @@ export function loadConfig(rawEnv: Env): AppConfig {
     redisRetryMs: e.REDIS_RETRY_MS,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,
+    httpAdapter: e.HTTP_ADAPTER,
     logLevel: e.LOG_LEVEL,
     httpIdleTimeoutMs: e.HTTP_IDLE_TIMEOUT_MS,
   };

@@ -40,20 +40,26 @@ export class DomainErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     // Through Nest's adapter-neutral response API, as every answer of ours (docs/fastify-trial.md, step 1).
     const http = this.adapterHost.httpAdapter;
-    const res = host.switchToHttp().getResponse<{ [RESPONSE_ERROR]?: unknown; [RESPONSE_OUTAGE]?: ResponseOutage }>();
+    const res = host.switchToHttp().getResponse<object>();
     if (http.isHeadersSent(res)) return;
     const error = toDomainError(exception);
     if (error.status >= 500) {
       const cause = exception instanceof DomainError && exception.cause ? exception.cause : exception;
+      // On Node's response, where the observer reads it: Express's response is Node's, Fastify's reply wraps it.
+      const observed = ('raw' in res ? res.raw : res) as { [RESPONSE_ERROR]?: unknown; [RESPONSE_OUTAGE]?: ResponseOutage };
       // A 503 is an outage (the database, a provider): expected while it lasts, logged as a throttled warning.
-      if (error.status === 503) res[RESPONSE_OUTAGE] = { code: error.code, cause };
-      else res[RESPONSE_ERROR] = cause;
+      if (error.status === 503) observed[RESPONSE_OUTAGE] = { code: error.code, cause };
+      else observed[RESPONSE_ERROR] = cause;
     }
     if (error.redirectTo) {
       http.setHeader(res, 'Cache-Control', 'no-store');
       http.redirect(res, 302, withParams(error.redirectTo, { error: error.code, error_description: error.description }));
       return;
     }
+    // RFC 9110 §15.5.17: a 416 says how long the representation is (Fastify's static files put it on their error).
+    const source = exception instanceof HttpException && exception.cause ? exception.cause : exception;
+    const contentRange = (source as { headers?: Record<string, unknown> } | null)?.headers?.['Content-Range'];
+    if (error.status === 416 && typeof contentRange === 'string') http.setHeader(res, 'Content-Range', contentRange);
     const retryAfter = error.retryAfter ?? (error.status === 503 ? '1' : undefined);
     if (retryAfter) http.setHeader(res, 'Retry-After', retryAfter);
     if (error.code === 'invalid_client') {
@@ -84,9 +90,10 @@ function toDomainError(exception: unknown): DomainError {
     const code = codeForStatus(exception.getStatus());
     if (code) return new DomainError(code, describe(exception));
   }
-  // body-parser and serve-static errors (http-errors) carry their status but are not HttpExceptions. Their messages
-  // can quote the body, so the description is the status's own.
-  const status = (exception as { status?: unknown } | null)?.status;
+  // body-parser and serve-static errors (http-errors) carry their status but are not HttpExceptions, nor are
+  // Fastify's (its body parsers', its static files'), which call it statusCode. Their messages can quote the body, so
+  // the description is the status's own.
+  const status = (exception as { status?: unknown } | null)?.status ?? (exception as { statusCode?: unknown } | null)?.statusCode;
   const code = typeof status === 'number' ? codeForStatus(status) : undefined;
   if (code) {
     return new DomainError(code, BODY_ERRORS[status as number] ?? (STATUS_CODES[status as number] ?? 'bad request').toLowerCase());

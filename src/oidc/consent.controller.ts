@@ -88,7 +88,7 @@ export class ConsentInteraction {
 
   /** POST /interaction/:uid/consent: Allow makes the grant and remembers the consent; Deny is access_denied. */
   async decide(uid: string, decision: unknown, csrf: unknown, req: Request, res: Response): Promise<void> {
-    const details = INTERACTION_UID.test(uid) ? await this.op.provider.interactionDetails(req, res).catch(() => undefined) : undefined;
+    const details = INTERACTION_UID.test(uid) ? await this.op.interactionDetails(req, res).catch(() => undefined) : undefined;
     if (!details || details.uid !== uid || details.prompt.name !== 'consent') return sendPage(this.http, res, 400, expiredPage());
     // The pages' own rule for a state-changing request (PageSessionService.authenticate): the session's CSRF token,
     // and no Origin but ours. Without both this is no browser session, and nothing is decided.
@@ -96,7 +96,7 @@ export class ConsentInteraction {
     const browser = await this.bridge.browser(req, res, typeof csrf === 'string' ? csrf : null);
     if (!this.samePerson(details, browser)) return sendPage(this.http, res, 403, forbiddenPage());
     if (decision !== 'allow') {
-      const to = await this.op.provider.interactionResult(req, res, {
+      const to = await this.op.interactionResult(req, res, {
         error: 'access_denied',
         error_description: 'the person did not allow this application access',
       });
@@ -116,7 +116,7 @@ export class ConsentInteraction {
     const grantId = await grant.save();
     await this.consents.give(accountId, clientId, { scopes, claims }, requestContext(req));
     await this.consents.trackGrant(grantId, accountId, clientId);
-    redirect(this.http, res, await this.op.provider.interactionResult(req, res, { consent: { grantId } }));
+    redirect(this.http, res, await this.op.interactionResult(req, res, { consent: { grantId } }));
   }
 
   private samePerson(details: Details, browser: BrowserLogin | undefined): boolean {

@@ -68,7 +68,7 @@ export class InteractionLoginGuard extends ProviderLoginGuard {
     const res = req.res!;
     const uid = req.params.uid as string;
     if (!INTERACTION_UID.test(uid)) throw new DomainError('invalid_request', 'no such sign-in');
-    const details = await this.op.provider.interactionDetails(req, res).catch(() => undefined);
+    const details = await this.op.interactionDetails(req, res).catch(() => undefined);
     // Absolute: the filter adds the error to it as a URL (withParams); a path alone was a 500 (SECURITY.md O15).
     if (details?.uid !== uid)
       throw new DomainError('invalid_request', 'this sign-in has expired').redirectingTo(

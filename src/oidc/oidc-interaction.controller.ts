@@ -110,7 +110,7 @@ export class OidcInteractionController {
 
   /** The interaction this browser is in, or an error page (no redirect: nothing here says where to, safely). */
   private async details(uid: string, req: Request, res: Response) {
-    const details = INTERACTION_UID.test(uid) ? await this.op.provider.interactionDetails(req, res).catch(() => undefined) : undefined;
+    const details = INTERACTION_UID.test(uid) ? await this.op.interactionDetails(req, res).catch(() => undefined) : undefined;
     if (!details || details.uid !== uid) {
       sendPage(this.http, res, 400, expiredPage());
       return undefined;
@@ -136,7 +136,7 @@ export class OidcInteractionController {
       await details.persist();
     }
     const result: InteractionResults = { login: { accountId: browser.sub, ts: authTime } };
-    const to = await this.op.provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
+    const to = await this.op.interactionResult(req, res, result, { mergeWithLastSubmission: false });
     this.http.setHeader(res, 'Cache-Control', 'no-store');
     this.http.redirect(res, 303, to);
   }

@@ -124,6 +124,19 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
     return this.current().provider;
   }
 
+  /**
+   * The interaction a browser is in (oidc-provider's interactionDetails), from Node's request and response: Express's
+   * are Node's, Fastify's wrap them (`raw`), and oidc-provider reads and writes Node's.
+   */
+  interactionDetails(req: object, res: object): ReturnType<Provider['interactionDetails']> {
+    return this.provider.interactionDetails(nodeObject(req), nodeObject(res));
+  }
+
+  /** Where the interaction resumes with `result` (oidc-provider's interactionResult), as interactionDetails. */
+  interactionResult(req: object, res: object, ...rest: Parameters<Provider['interactionResult']> extends [unknown, unknown, ...infer R] ? R : never) {
+    return this.provider.interactionResult(nodeObject(req), nodeObject(res), ...rest);
+  }
+
   /** Serves a request under OP_MOUNT. */
   async handle(req: Request, res: Response): Promise<void> {
     const { handle } = this.current();
@@ -397,9 +410,12 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
    * sent, repeats included, so oidc-provider still refuses repeated parameters (RFC 6749 §3.1). The end_session
    * endpoint's POST (RP-Initiated Logout 1.0 §2) is answered the same way.
    */
-  private postedAuthorization(ctx: Koa.Context): void {
-    const body = (ctx.req as IncomingMessage & { body?: unknown }).body;
-    const form = ctx.is('application/x-www-form-urlencoded') && Buffer.isBuffer(body) ? body.toString('utf8') : undefined;
+  private async postedAuthorization(ctx: Koa.Context): Promise<void> {
+    const isForm = Boolean(ctx.is('application/x-www-form-urlencoded'));
+    // Read by Express's parser before us (Express), or still to read (Fastify, whose parsers run after middleware).
+    const parsed = (ctx.req as IncomingMessage & { body?: unknown }).body;
+    const body = !isForm ? undefined : Buffer.isBuffer(parsed) ? parsed : parsed === undefined ? await readAtMost(ctx.req, MAX_AUTHORIZATION_QUERY) : undefined;
+    const form = body?.toString('utf8');
     const query = form === undefined ? undefined : new URLSearchParams(form).toString();
     if (query === undefined || query.length > MAX_AUTHORIZATION_QUERY) {
       ctx.status = 400;
@@ -660,4 +676,21 @@ function errorPage(code: string, description?: string): string {
 <div class="alert" role="alert"><strong>The application sent an invalid sign-in request.</strong><br>
 <small>Error code: ${escapeHtml(code)}${description ? ` (${escapeHtml(description)})` : ''}</small></div>
 <p>Go back to the application and try again; if this keeps happening, tell its developers.</p></main></body></html>`;
+}
+
+/** Node's request or response under an adapter's: Fastify's keep it as `raw`; Express's are Node's own. */
+function nodeObject<T extends object>(o: object): T {
+  return ('raw' in o && o.raw && typeof o.raw === 'object' ? o.raw : o) as T;
+}
+
+/** A request's body, or undefined once it is longer than `limit` bytes (the rest is not read). */
+async function readAtMost(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }

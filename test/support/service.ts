@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { INestApplication } from '@nestjs/common';
 import { createApp, limitConnections } from '../../src/bootstrap.js';
 import type { Clock } from '../../src/common/clock.js';
 import type { ResolvedConfig } from '../../src/config/app-secret.js';
@@ -19,7 +19,7 @@ export function tempDatabase(): string {
 export interface RunningService {
   url: string;
   publicUrl: string;
-  app: NestExpressApplication;
+  app: INestApplication;
   config: ResolvedConfig;
   databaseUrl: string;
   /** Responses with a 5xx status this instance sent: the suite asserts there are none. */
@@ -48,6 +48,8 @@ export async function startService(
     DEMO_IDP: 'false',
     // The suite signs in hundreds of times from 127.0.0.1; the rate-limit tests turn limits back on.
     RATE_LIMITS: 'off',
+    // HTTP_ADAPTER=fastify runs a suite on Fastify (docs/fastify-trial.md, step 2).
+    ...(process.env.HTTP_ADAPTER ? { HTTP_ADAPTER: process.env.HTTP_ADAPTER } : {}),
     ...env,
   }) as ResolvedConfig;
   const app = await createApp(config, {
