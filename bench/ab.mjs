@@ -1,6 +1,6 @@
 // Two builds side by side in the same hour, runs interleaved A B A B …; the medians of throughput and of the server's
 // CPU per request (all threads, /proc) of each.
-//   node bench/ab.mjs <dist A> <dist B> refresh [sqlite|postgres] [runs]
+//   node bench/ab.mjs <dist A> <dist B> refresh [sqlite|postgres] [runs]     (<dist>@fastify: that build on Fastify)
 //     refresh-token rotation over HTTP: 10 connections, each rotating its own chain; a fresh database per run, seeded
 //     by this checkout's dist/ (the schema is the same)
 //   node bench/ab.mjs <dist A> <dist B> get [path] [runs]
@@ -35,9 +35,14 @@ async function database(kind) {
   return { url: url.href, drop: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
-function start(dist, env) {
+/**
+ * `<dist>` runs on the configured adapter (Express by default); `<dist>@fastify` runs the same build with
+ * HTTP_ADAPTER=fastify, so `node bench/ab.mjs dist dist@fastify …` compares the two adapters in one hour.
+ */
+function start(side, env) {
+  const [dist, adapter] = side.split('@');
   process.env.BENCH_DIST = dist;
-  return startServiceProcess(env);
+  return startServiceProcess(adapter ? { ...env, HTTP_ADAPTER: adapter } : env);
 }
 
 async function withCpu(pid, run) {

@@ -17,6 +17,11 @@ const LAYERS = [
     () => startServiceProcess({ DATABASE_URL: tempDb() }),
     '/.well-known/openid-configuration',
   ],
+  [
+    'the service on Fastify (HTTP_ADAPTER=fastify): the same route',
+    () => startServiceProcess({ DATABASE_URL: tempDb(), HTTP_ADAPTER: 'fastify' }),
+    '/.well-known/openid-configuration',
+  ],
 ];
 
 export async function httpLayersBench(rounds = SMOKE ? 1 : 3) {

@@ -53,6 +53,12 @@ const sections = [
     () => signInBench(figures.jwt?.signCpuMs?.RS256),
   ],
   [
+    'signInFastify',
+    'Sign-in on Fastify (HTTP_ADAPTER=fastify; the same build, provider and client)',
+    'what | rate (median of 3) | p50 | p99 | errors',
+    () => signInBench(figures.jwt?.signCpuMs?.RS256, 'fastify'),
+  ],
+  [
     'scale',
     'Scale (SQLite; bench/seed-users.mjs)',
     `what | 1,000 users | ${SMOKE ? '10,000 users' : '1,000,000 users'} | large / small`,
@@ -159,6 +165,32 @@ target(
   signIn && jwt ? signIn.cpuMs / jwt.RS256 : undefined,
   signIn && jwt
     ? `**${(signIn.cpuMs / jwt.RS256).toFixed(1)}** — ${ms(signIn.cpuMs)} (rounds ${rounds(signIn.cpuRounds, 2)}) / ${jwt.RS256.toFixed(3)} ms`
+    : 'not measured',
+  4,
+  false,
+);
+// Nest's Fastify adapter, the same build (docs/fastify-trial.md: being adopted; the rows above are the default's).
+const onFastify = refresh?.fastify;
+target(
+  'on Fastify (HTTP_ADAPTER=fastify): refresh grant, RS256, ours / oidc-provider, against its best round',
+  onFastify?.ratio,
+  onFastify ? vsPeer(onFastify) : 'not measured',
+  1.3,
+  true,
+);
+target(
+  'on Fastify: CPU per refresh (RS256, SQLite) / the same floor',
+  floor && onFastify && onFastify.oursCpuMs / floor,
+  floor && onFastify ? `**${x(onFastify.oursCpuMs / floor)}** — ${ms(onFastify.oursCpuMs)} / ${ms(floor)}` : 'not measured',
+  1.3,
+  false,
+);
+const signInFastify = figures.signInFastify;
+target(
+  'on Fastify: CPU per complete returning sign-in, in RS256 signatures of this run',
+  signInFastify && jwt ? signInFastify.cpuMs / jwt.RS256 : undefined,
+  signInFastify && jwt
+    ? `**${(signInFastify.cpuMs / jwt.RS256).toFixed(1)}** — ${ms(signInFastify.cpuMs)} (rounds ${rounds(signInFastify.cpuRounds, 2)}) / ${jwt.RS256.toFixed(3)} ms`
     : 'not measured',
   4,
   false,
