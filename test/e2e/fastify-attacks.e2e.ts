@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { TestBrowser } from '../support/browser.js';
 import { getJson, signInAndGetTokens } from '../support/sign-in.js';
+import { startService } from '../support/service.js';
 import { startWorld, type World } from '../support/world.js';
 
 /**
@@ -232,6 +233,35 @@ describe('body parsing as on Express', () => {
     });
     expect(res.status).toBeLessThan(300);
     expect((await getJson(`${url}/me/claims`, tokens.access_token)).status).toBe(401);
+  });
+});
+
+describe('TRUST_PROXY: the client behind the load balancer is the one X-Forwarded-For names (README: the same values on Fastify)', () => {
+  // Two clients behind one proxy (the test connects from 127.0.0.1, the proxy's hop), each named by X-Forwarded-For.
+  // The token limit is per client IP: the second client keeps its own allowance when the first has spent its own.
+  const token = (serviceUrl: string, client: string) =>
+    fetch(`${serviceUrl}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': client },
+      body: 'grant_type=refresh_token&refresh_token=x',
+    }).then((r) => r.status);
+
+  it.each([
+    ['1', 'a hop count (README’s example; Express trusts the one proxy in front)'],
+    ['loopback', 'an address name'],
+  ])('TRUST_PROXY=%s (%s): one client spending its token allowance does not rate-limit another', async (trust) => {
+    // Fastify 5 fails closed on a hop count (lib/request.js getTrustProxyFn: a number trusts no hop), so with
+    // TRUST_PROXY=1 every client has the proxy's address: one bucket for everybody (one client locks all out of sign-in
+    // and refresh), and sessions and the audit trail record the load balancer, not the client.
+    const service = await startService({ RATE_LIMITS: 'on', RATE_LIMIT_TOKEN: '2', TRUST_PROXY: trust });
+    try {
+      const first = [await token(service.url, '203.0.113.7'), await token(service.url, '203.0.113.7'), await token(service.url, '203.0.113.7')];
+      expect(first).toEqual([400, 400, 429]);
+      expect(await token(service.url, '198.51.100.9')).toBe(400);
+      expect(service.serverErrors).toEqual([]);
+    } finally {
+      await service.close();
+    }
   });
 });
 
