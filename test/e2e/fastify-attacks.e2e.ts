@@ -46,7 +46,8 @@ async function raw(request: string, waitMs = 2000): Promise<RawAnswer> {
   socket.on('data', (c: Buffer) => chunks.push(c));
   socket.on('error', () => undefined);
   await new Promise((r) => socket.once('connect', r));
-  socket.write(request.replace(/HOST/g, host));
+  // Each character one byte (latin1), so that a body can carry any bytes (a byte order mark, UTF-16).
+  socket.write(Buffer.from(request.replace(/HOST/g, host), 'latin1'));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([new Promise((r) => socket.once('close', r)), new Promise((r) => (timer = setTimeout(r, waitMs)))]).finally(() =>
     clearTimeout(timer),
@@ -211,6 +212,23 @@ describe('body parsing as on Express', () => {
     expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_grant' });
   });
 
+  it('a form starting with a UTF-8 byte order mark is read as body-parser reads it (the mark is not part of the first name)', async () => {
+    // body-parser decodes the body with iconv-lite, which drops a leading BOM: grant_type is read, the token refused.
+    // fast-querystring on Fastify reads the first name as "\uFEFFgrant_type": "grant_type is required".
+    const answer = await raw(request('POST', '/auth/token', FORM, '\u00ef\u00bb\u00bfgrant_type=refresh_token&refresh_token=x'));
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('a JSON body in UTF-16LE (charset=utf-16le, which bodyRefusal lets through as a UTF) is decoded, not refused as malformed', async () => {
+    // body-parser decodes the charset it accepts (RFC 8259 §8.1 allows the UTFs); Fastify's JSON parser reads the bytes
+    // as UTF-8 whatever the label says, and answers 400 "Body is not valid JSON".
+    const json = Buffer.from('\uFEFF{"grant_type":"refresh_token","refresh_token":"x"}', 'utf16le').toString('latin1');
+    const answer = await raw(request('POST', '/auth/token', { 'Content-Type': 'application/json; charset=utf-16le' }, json));
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_grant' });
+  });
+
   it('S1: logout with the bearer token and an empty body labelled application/json ends the session', async () => {
     // A client that always sends Content-Type: application/json. Express: no body, nothing to parse, the bearer
     // token logs out (204). Fastify: FST_ERR_CTP_EMPTY_JSON_BODY, 400, and the session and its tokens stay alive.
@@ -313,6 +331,20 @@ describe('held on both adapters (cover)', () => {
     expect(answer.status).toBe(200);
     expect(answer.body).not.toContain('evil.example');
     expect(JSON.parse(answer.body)).toMatchObject({ token_endpoint: `${world.service.publicUrl}/oidc/token` });
+  });
+
+  it.each([
+    '/oidc/token/revocation',
+    '/OIDC/token/revocation',
+    '/oidc/token/revocation/',
+    '/oidc/Token/Revocation',
+    '/OIDC/TOKEN/INTROSPECTION',
+    '/oidc/token/introspection/',
+  ])('POST %s reaches our revocation or introspection (O9, O10: client authentication first), never oidc-provider’s', async (path) => {
+    const answer = await raw(request('POST', path, FORM, 'token=x&client_id=nobody'));
+    expect(answer.status).toBe(401);
+    expect(answer.headers['www-authenticate']).toBe('Basic realm="token", charset="UTF-8"');
+    expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_client' });
   });
 
   it('a foreign origin’s preflight to our own API gets no Access-Control-Allow-Origin', async () => {
