@@ -109,6 +109,17 @@ describe('URLs the router cannot read are answered by the service, with its head
     expect(answer.body).not.toContain('FST_');
   });
 
+  it.each(['/%61dmin/users', '/auth/%74oken', '/me/%73essions'])(
+    'GET/POST %s (an unreserved character percent-encoded) is not a route, as on Express: a rule keyed on the path upstream sees another path',
+    async (path) => {
+      // Express matches routes on the path as sent: 404. Fastify's router decodes first and serves /admin/users,
+      // /auth/token, /me/sessions: a load balancer or WAF rule on "/admin" or "/auth/token" (an allowlist, a stricter
+      // limit) is passed by respelling one letter, and the log line and metrics name a path no rule saw.
+      const answer = await raw(request(path === '/auth/%74oken' ? 'POST' : 'GET', path, FORM, 'grant_type=refresh_token&refresh_token=x'));
+      expect(answer.status).toBe(404);
+    },
+  );
+
   it('a route parameter longer than 100 characters is not a 414 of Fastify’s own (the guard answers, as on Express)', async () => {
     // Fastify's router refuses a parameter over maxParamLength (100) with FST_ERR_MAX_PARAM_LENGTH, its own 414 JSON
     // without helmet's headers; on Express the route's guard answers 401 (no token).
@@ -195,6 +206,18 @@ describe('the OpenID Provider’s bodies go through the same checks as every rou
 });
 
 describe('body parsing as on Express', () => {
+  it.each<[string, Record<string, string>]>([
+    ['text/plain', { 'Content-Type': 'text/plain' }],
+    ['unlabelled (no Content-Type)', {}],
+    ['multipart/form-data', { 'Content-Type': 'multipart/form-data; boundary=b' }],
+  ])('POST /auth/token with a body that is %s: 400 invalid_request (RFC 6749 §5.2 codes only), not 415', async (_name, headers) => {
+    // Express: no parser takes the body, the endpoint answers "grant_type is required" (SECURITY.md R4 lists text/plain
+    // among the token endpoint's refusals). Fastify: 415 unsupported_media_type, which is no OAuth error code.
+    const answer = await raw(request('POST', '/auth/token', headers, 'grant_type=refresh_token&refresh_token=x'));
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toEqual({ error: 'invalid_request', error_description: 'grant_type is required' });
+  });
+
   it('a form with more than 1,000 parameters is refused: 413 too many parameters (SECURITY.md R4’s refusals)', async () => {
     // body-parser's parameterLimit (1,000) on Express; fast-querystring on Fastify has none and reads them all.
     const params = ['grant_type=refresh_token', 'refresh_token=x', ...Array.from({ length: 1_100 }, (_, i) => `p${i}=1`)];
