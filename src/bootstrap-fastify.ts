@@ -1,49 +1,104 @@
-import type { INestApplication } from '@nestjs/common';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import etag from 'etag';
 import fresh from 'fresh';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** A middleware in Express's shape, on Node's request and response (ours are all such). */
 type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
-/** A middleware that reads the adapter's request (its parsed body, cookies). */
-type RequestMiddleware = (req: FastifyRequest, res: FastifyReply, next: (err?: unknown) => void) => void;
 
 /** What Express's request carries and our code reads, set on Node's request (the observer) and Fastify's (`res`). */
 type ExpressShaped = IncomingMessage & { route?: { path: string }; baseUrl?: string; originalUrl?: string };
 
+/** The pieces, bound once the application (whose services the observer uses) exists. */
+export interface FastifyPieces {
+  observe: NodeMiddleware;
+  headers: NodeMiddleware;
+  cookies: NodeMiddleware[];
+  /** The body middleware Express runs (body-parser's JSON and form parsers, then refuseHostileBodies). */
+  body: NodeMiddleware;
+}
+
 /**
- * The service's per-request pieces as Fastify runs them, in the order Express ran them (docs/fastify-trial.md,
- * step 2). `HTTP_ADAPTER=fastify`; Express stays the default.
+ * The Fastify instance the service runs on, with its per-request pieces as hooks in the order Express ran them as
+ * middleware (docs/fastify-trial.md, step 2; `HTTP_ADAPTER=fastify`, Express stays the default). Made here, before
+ * Nest's adapter adds its own hooks to it, so that ours run first on every request, CORS preflights and the OpenID
+ * Provider's routes (Nest middleware) included:
  *
- * - As Nest middleware (@fastify/middie, on Node's request and response, before the modules' own middleware such as
- *   the OpenID Provider's mount, as on Express): the request observer (id, log line, latency), helmet's headers, the
- *   cookie parser and its string check.
- * - onRequest, after those: Fastify's request gets the parsed cookies and `res` (Express gives every request its
- *   response; the Passport state stores and the sign-in services write their cookies through it), and a body
- *   body-parser would refuse is refused (bodyRefusal).
- * - preValidation, after Fastify's body parsers: the hostile-body check.
+ * - onRequest, ours: the request observer (id, log line, latency) and helmet's headers on Node's request and
+ *   response, then the cookies (cookie-parser and the string check, on Node's request, given to Fastify's too) and
+ *   `req.res` (Express gives every request its response; the Passport state stores and the sign-in services write
+ *   their cookies through it);
+ * - onRequest, Nest's adapter: CORS (so refused bodies and the OpenID Provider's answers carry it, as on Express);
+ * - onRequest, ours again (readBodies): the body, through Express's own body middleware;
+ * - onRequest, Nest's middleware (middie): the OpenID Provider's mount;
  * - preHandler: the route pattern for the metrics' label, once the request has reached its route, as Express sets
- *   `req.route` only there (a request refused earlier is `unmatched` on both).
+ *   `req.route` only there (a request refused earlier is `unmatched` on both);
+ * - onSend: Express's ETag and 304.
+ * A URL the router cannot read is answered through the same observer and headers (frameworkErrors), as Express's 404.
  */
-export function useFastifyPieces(
-  app: INestApplication,
-  pieces: { observe: NodeMiddleware; headers: NodeMiddleware; cookies: NodeMiddleware[]; hostileBodies: RequestMiddleware },
-): void {
-  for (const middleware of [pieces.observe, pieces.headers, ...pieces.cookies]) app.use(middleware);
-  const fastify = (app as NestFastifyApplication).getHttpAdapter().getInstance() as FastifyInstance;
-  fastify.addHook('onRequest', (request, reply, done) => {
-    const shaped = request as FastifyRequest & { res?: FastifyReply; cookies?: unknown };
-    shaped.res = reply;
-    shaped.cookies = (request.raw as IncomingMessage & { cookies?: unknown }).cookies;
-    done(bodyRefusal(request.headers['content-type'], request.headers));
+export function createFastifyInstance(options: FastifyServerOptions): {
+  instance: FastifyInstance;
+  /** After Nest's adapter added its hooks (CORS) and before its middleware: the body, read as Express reads it. */
+  readBodies(): void;
+  bind(pieces: FastifyPieces): void;
+} {
+  let pieces: FastifyPieces | undefined;
+  const bound = (): FastifyPieces => {
+    if (!pieces) throw new Error('createFastifyInstance: a request came before the pieces were bound');
+    return pieces;
+  };
+  const instance = fastify({
+    ...options,
+    frameworkErrors: (error, request, reply) => {
+      const { observe, headers } = bound();
+      const raw = request.raw as ExpressShaped;
+      raw.originalUrl = raw.url;
+      observe(raw, reply.raw, () =>
+        headers(raw, reply.raw, () => {
+          // Express's answer to a path no route matches (its router reads no percent-escapes before matching).
+          const status = error.code === 'FST_ERR_BAD_URL' ? 404 : (error.statusCode ?? 400);
+          const answer = { error: status === 404 ? 'not_found' : 'invalid_request', error_description: status === 404 ? 'no such route' : 'malformed request' };
+          const plain = reply as unknown as FastifyReply;
+          void plain.code(status).header('cache-control', 'no-store').send(answer);
+        }),
+      );
+    },
   });
-  fastify.addHook('preValidation', (request, reply, done) => pieces.hostileBodies(request, reply, (err) => done(err as Error | undefined)));
+  instance.addHook('onRequest', (request, reply, done) => {
+    const { observe, headers, cookies } = bound();
+    const raw = request.raw as ExpressShaped & { cookies?: unknown };
+    raw.originalUrl = request.url;
+    const chain = [observe, headers, ...cookies];
+    const next = (i: number) => (err?: unknown) => {
+      if (err) return done(err as Error);
+      if (i < chain.length) return chain[i](raw, reply.raw, next(i + 1));
+      const shaped = request as FastifyRequest & { res?: FastifyReply; cookies?: unknown };
+      shaped.res = reply;
+      shaped.cookies = raw.cookies;
+      done();
+    };
+    next(0)();
+  });
+  // Every body is read by the same middleware as on Express (body-parser, then refuseHostileBodies), on Node's
+  // request: the same answers to every charset, coding, size, parameter count and key, for the OpenID Provider's
+  // routes (Nest middleware, which runs before Fastify would parse) as for ours. Fastify's parsers then hand over
+  // what it read (`*` below), and a body of another type stays unread, as on Express.
+  const readBody = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) =>
+    bound().body(request.raw, reply.raw, (err) => done(err as Error | undefined));
+  instance.removeAllContentTypeParsers();
+  instance.addContentTypeParser('*', (request, _payload, done) => {
+    const raw = request.raw as IncomingMessage & { body?: unknown; rawBody?: Buffer };
+    (request as FastifyRequest & { rawBody?: Buffer }).rawBody = raw.rawBody;
+    done(null, raw.body);
+  });
+  instance.addHook('preHandler', (request, _reply, done) => {
+    if (request.routeOptions.url) Object.assign(request.raw as ExpressShaped, { route: { path: request.routeOptions.url }, baseUrl: '' });
+    done();
+  });
   // Express's ETag and freshness on every answer with a body (its res.send): a weak ETag of the bytes (the etag
   // package, Express's own), and 304 for a GET or HEAD whose If-None-Match or If-Modified-Since it satisfies (the fresh
   // package, RFC 9110 §13.1.2, only for 2xx). The consumer kit polls the revocation feed with If-None-Match.
-  fastify.addHook('onSend', (request, reply, payload, done) => {
+  instance.addHook('onSend', (request, reply, payload, done) => {
     if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return done(null, payload);
     if (!reply.hasHeader('etag')) reply.header('etag', etag(payload, { weak: true }));
     const status = reply.statusCode;
@@ -57,32 +112,14 @@ export function useFastifyPieces(
   });
   // A request Node's HTTP parser refuses (a malformed Content-Length or Transfer-Encoding, RFC 9112 §6.3) is answered
   // by Node itself, as under Express (400, or 431/408, and no body), not by Fastify's JSON: no listener, Node's default.
-  (app.getHttpServer() as Server).removeAllListeners('clientError');
-  fastify.addHook('preHandler', (request, _reply, done) => {
-    if (request.routeOptions.url) Object.assign(request.raw as ExpressShaped, { route: { path: request.routeOptions.url }, baseUrl: '' });
-    done();
-  });
+  instance.server.removeAllListeners('clientError');
+  return { instance, readBodies: () => void instance.addHook('onRequest', readBody), bind: (p) => void (pieces = p) };
 }
 
 /**
- * What Fastify's parsers would read that body-parser refuses (415): a compressed body (below), and a charset other than
- * those body-parser accepts: JSON in a UTF (RFC 8259 §8.1), a form in UTF-8
- * (Express's urlencoded parser). Fastify's parsers read the bytes whatever the label says; a body that says it is
- * Latin-1 is not read as UTF-8 here either.
+ * Express's `trust proxy` values on Fastify: a hop count n trusts the n nearest proxies (Express's compileTrust); Fastify
+ * 5 trusts nothing for a number. Addresses, subnets and names (`loopback`) Fastify reads as Express does.
  */
-function bodyRefusal(contentType: string | undefined, headers: IncomingMessage['headers']): Error | undefined {
-  if (!contentType || (headers['transfer-encoding'] === undefined && Number.isNaN(Number(headers['content-length'])))) return undefined;
-  const [type, ...params] = contentType.split(';').map((p) => p.trim().toLowerCase());
-  const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/^"|"$/g, '');
-  // body-parser inflates gzip, deflate and br bodies and refuses other codings; nothing sends a compressed body to
-  // these routes, so on Fastify every coding but identity is refused alike (docs/fastify-trial.md).
-  const coding = headers['content-encoding']?.trim().toLowerCase();
-  if (coding && coding !== 'identity') return Object.assign(new Error(`unsupported content encoding "${coding}"`), { statusCode: 415 });
-  if (charset === undefined) return undefined;
-  const json = type === 'application/json' || type.endsWith('+json');
-  const form = type === 'application/x-www-form-urlencoded';
-  if ((json && !charset.startsWith('utf-')) || (form && charset !== 'utf-8')) {
-    return Object.assign(new Error(`unsupported charset "${charset.toUpperCase()}"`), { statusCode: 415 });
-  }
-  return undefined;
+export function fastifyTrustProxy(value: string | number | undefined): string | ((address: string, hop: number) => boolean) | undefined {
+  return typeof value === 'number' ? (_address, hop) => hop < value : value;
 }

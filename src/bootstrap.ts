@@ -85,6 +85,17 @@ async function commonParts(app: INestApplication, config: ResolvedConfig, quiet:
 const trustProxy = (config: ResolvedConfig) =>
   config.trustProxy === undefined ? undefined : /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy;
 
+/** The body middleware, the same on both adapters: Express's parsers (body-parser), only where there is a body. */
+const bodyMiddleware = () =>
+  onlyWithBody(
+    // req.rawBody keeps the bytes as sent, for refuseHostileBodies (as Nest's `rawBody: true` does).
+    express.json({ limit: BODY_LIMIT, verify: keepRawBody }),
+    // Not extended: a form is flat (brackets stay part of a key), as RFC 6749 forms are.
+    express.urlencoded({ limit: BODY_LIMIT, extended: false, verify: keepRawBody }),
+    // Bounded nesting and no prototype keys, for every route at once (400 invalid_request).
+    refuseHostileBodies,
+  );
+
 const quietFor = (options: AppOptions & { logger?: false }) => options.logger === false && !options.logStream;
 
 async function createExpressApp(config: ResolvedConfig, options: AppOptions & { logger?: false }): Promise<NestExpressApplication> {
@@ -106,14 +117,7 @@ async function createExpressApp(config: ResolvedConfig, options: AppOptions & { 
   // The pages' stylesheet and scripts (public/), same origin, so their CSP needs nothing inline.
   app.useStaticAssets(PUBLIC_DIR, { prefix: '/assets/', index: false, maxAge: '1h', redirect: false });
   app.enableCors(cors);
-  const body = onlyWithBody(
-    // req.rawBody keeps the bytes as sent, for refuseHostileBodies (as Nest's `rawBody: true` does).
-    express.json({ limit: BODY_LIMIT, verify: keepRawBody }),
-    // Not extended: a form is flat (brackets stay part of a key), as RFC 6749 forms are.
-    express.urlencoded({ limit: BODY_LIMIT, extended: false, verify: keepRawBody }),
-    // Bounded nesting and no prototype keys, for every route at once (400 invalid_request).
-    refuseHostileBodies,
-  );
+  const body = bodyMiddleware();
   app.use(body);
   app.use(cookieParser(), stringCookiesOnly);
   await finish();
@@ -136,36 +140,38 @@ async function createExpressApp(config: ResolvedConfig, options: AppOptions & { 
  */
 async function createFastifyApp(config: ResolvedConfig, options: AppOptions & { logger?: false }): Promise<INestApplication> {
   const quiet = quietFor(options);
-  const [{ FastifyAdapter }, { useFastifyPieces }] = await Promise.all([import('@nestjs/platform-fastify'), import('./bootstrap-fastify.js')]);
-  const adapter = new FastifyAdapter({
+  const [{ FastifyAdapter }, { createFastifyInstance, fastifyTrustProxy }] = await Promise.all([
+    import('@nestjs/platform-fastify'),
+    import('./bootstrap-fastify.js'),
+  ]);
+  const { instance, readBodies, bind } = createFastifyInstance({
     bodyLimit: BODY_LIMIT,
-    // Fastify takes the same values as Express's `trust proxy` (a hop count, addresses or subnets); its option type
-    // leaves the count out.
-    trustProxy: trustProxy(config) as string | undefined,
-    // As Express routes: /a/ is /a, and paths are case-insensitive.
-    routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
-    // A JSON `__proto__` or `constructor` key is parsed as the own key it is (JSON.parse never sets a prototype) and
-    // refused by refuseHostileBodies with the answer it gives on Express, rather than failing the parse.
-    onProtoPoisoning: 'ignore',
-    onConstructorPoisoning: 'ignore',
+    trustProxy: fastifyTrustProxy(trustProxy(config)),
+    routerOptions: {
+      // As Express routes: /a/ is /a, and paths are case-insensitive; a parameter as long as the request line allows.
+      ignoreTrailingSlash: true,
+      caseSensitive: false,
+      maxParamLength: 2048,
+    },
   });
+  const adapter = new FastifyAdapter(instance);
+  readBodies();
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, { ...options, logLevel: quiet ? 'silent' : options.logLevel }),
     adapter,
-    { bufferLogs: !quiet, logger: quiet ? false : undefined, rawBody: true },
+    // Bodies are read by Express's own parsers (createFastifyInstance), not Nest's for Fastify.
+    { bufferLogs: !quiet, logger: quiet ? false : undefined, bodyParser: false },
   );
   const { observe, headers, cors, finish } = await commonParts(app, config, quiet);
-  useFastifyPieces(app, {
+  bind({
     observe: observe as never,
     headers: headers as never,
     cookies: [cookieParser() as never, stringCookiesOnly as never],
-    hostileBodies: refuseHostileBodies as never,
+    body: bodyMiddleware() as never,
   });
   app.useStaticAssets({ root: PUBLIC_DIR, prefix: '/assets/', index: false, maxAge: 3_600_000, redirect: false, decorateReply: false });
-  // After our middleware (not before it, Nest's default on Fastify), so a preflight gets helmet's headers and its
-  // request id as on Express.
-  app.enableCors({ ...cors, hook: 'preHandler' });
+  app.enableCors(cors);
   await finish();
-  await app.getHttpAdapter().getInstance().ready();
+  await instance.ready();
   return app;
 }
