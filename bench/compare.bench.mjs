@@ -223,31 +223,19 @@ export async function refreshVsPeerBench() {
       `${rotationMs.toFixed(2)} ms`,
     ],
   ];
+  // What the targets table reads of one comparison with the peer.
+  const against = (comparison, oursRounds, peerRounds) => ({
+    ratio: comparison.value,
+    cpuRatio: comparison.cpuRatio,
+    oursRps: oursRounds.map((r) => r.rps),
+    peerRps: peerRounds.map((r) => r.rps),
+    oursCpuMs: medianOf(oursRounds, 'cpuMs'),
+    peerCpuMs: peerRounds.map((r) => r.cpuMs),
+  });
   const figures = {
-    rs256: {
-      ratio: rs.value,
-      cpuRatio: rs.cpuRatio,
-      oursRps: sqlite.map((r) => r.rps),
-      peerRps: peers.map((r) => r.rps),
-      oursCpuMs: medianOf(sqlite, 'cpuMs'),
-      peerCpuMs: peers.map((r) => r.cpuMs),
-    },
-    es256: {
-      ratio: es.value,
-      cpuRatio: es.cpuRatio,
-      oursRps: sqliteEs.map((r) => r.rps),
-      peerRps: peersEs.map((r) => r.rps),
-      oursCpuMs: medianOf(sqliteEs, 'cpuMs'),
-      peerCpuMs: peersEs.map((r) => r.cpuMs),
-    },
-    fastify: {
-      ratio: onFastify.value,
-      cpuRatio: onFastify.cpuRatio,
-      oursRps: sqliteFastify.map((r) => r.rps),
-      peerRps: peers.map((r) => r.rps),
-      oursCpuMs: medianOf(sqliteFastify, 'cpuMs'),
-      peerCpuMs: peers.map((r) => r.cpuMs),
-    },
+    rs256: against(rs, sqlite, peers),
+    es256: against(es, sqliteEs, peersEs),
+    fastify: against(onFastify, sqliteFastify, peers),
     rotationMs,
   };
   if (postgres.length) {

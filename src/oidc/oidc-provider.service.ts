@@ -410,12 +410,10 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
    * sent, repeats included, so oidc-provider still refuses repeated parameters (RFC 6749 §3.1). The end_session
    * endpoint's POST (RP-Initiated Logout 1.0 §2) is answered the same way.
    */
-  private async postedAuthorization(ctx: Koa.Context): Promise<void> {
-    const isForm = Boolean(ctx.is('application/x-www-form-urlencoded'));
-    // Read by Express's parser before us (Express), or still to read (Fastify, whose parsers run after middleware).
-    const parsed = (ctx.req as IncomingMessage & { body?: unknown }).body;
-    const body = !isForm ? undefined : Buffer.isBuffer(parsed) ? parsed : parsed === undefined ? await readAtMost(ctx.req, MAX_AUTHORIZATION_QUERY) : undefined;
-    const form = body?.toString('utf8');
+  private postedAuthorization(ctx: Koa.Context): void {
+    // Read before us by the body middleware, on either adapter (src/bootstrap-fastify.ts reads it before Nest's).
+    const body = (ctx.req as IncomingMessage & { body?: unknown }).body;
+    const form = ctx.is('application/x-www-form-urlencoded') && Buffer.isBuffer(body) ? body.toString('utf8') : undefined;
     const query = form === undefined ? undefined : new URLSearchParams(form).toString();
     if (query === undefined || query.length > MAX_AUTHORIZATION_QUERY) {
       ctx.status = 400;
@@ -681,16 +679,4 @@ function errorPage(code: string, description?: string): string {
 /** Node's request or response under an adapter's: Fastify's keep it as `raw`; Express's are Node's own. */
 function nodeObject<T extends object>(o: object): T {
   return ('raw' in o && o.raw && typeof o.raw === 'object' ? o.raw : o) as T;
-}
-
-/** A request's body, or undefined once it is longer than `limit` bytes (the rest is not read). */
-async function readAtMost(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
