@@ -86,11 +86,7 @@ export function createFastifyInstance(options: FastifyServerOptions): {
   const readBody = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) =>
     bound().body(request.raw, reply.raw, (err) => done(err as Error | undefined));
   instance.removeAllContentTypeParsers();
-  instance.addContentTypeParser('*', (request, _payload, done) => {
-    const raw = request.raw as IncomingMessage & { body?: unknown; rawBody?: Buffer };
-    (request as FastifyRequest & { rawBody?: Buffer }).rawBody = raw.rawBody;
-    done(null, raw.body);
-  });
+  instance.addContentTypeParser('*', (request, _payload, done) => done(null, (request.raw as IncomingMessage & { body?: unknown }).body));
   instance.addHook('preHandler', (request, _reply, done) => {
     if (request.routeOptions.url) Object.assign(request.raw as ExpressShaped, { route: { path: request.routeOptions.url }, baseUrl: '' });
     done();

@@ -134,9 +134,9 @@ async function createExpressApp(config: ResolvedConfig, options: AppOptions & { 
 }
 
 /**
- * The same application on Nest's Fastify adapter (`HTTP_ADAPTER=fastify`; docs/fastify-trial.md, step 2): Fastify's
- * own body parsers (JSON and forms, 16 kB, the bytes kept as `rawBody`), and our pieces as its hooks
- * (bootstrap-fastify.ts). Loaded only when chosen.
+ * The same application on Nest's Fastify adapter (`HTTP_ADAPTER=fastify`; docs/fastify-trial.md, step 2): our pieces
+ * as hooks of a Fastify instance we make (bootstrap-fastify.ts), bodies read by the same body middleware as on
+ * Express. Loaded only when chosen.
  */
 async function createFastifyApp(config: ResolvedConfig, options: AppOptions & { logger?: false }): Promise<INestApplication> {
   const quiet = quietFor(options);
