@@ -1,6 +1,6 @@
 // Two builds side by side in the same hour, runs interleaved A B A B …; the medians of throughput and of the server's
 // CPU per request (all threads, /proc) of each.
-//   node bench/ab.mjs <dist A> <dist B> refresh [sqlite|postgres] [runs]     (<dist>@fastify: that build on Fastify)
+//   node bench/ab.mjs <dist A> <dist B> refresh [sqlite|postgres] [runs]     (<dist>@express: that build on Express)
 //     refresh-token rotation over HTTP: 10 connections, each rotating its own chain; a fresh database per run, seeded
 //     by this checkout's dist/ (the schema is the same)
 //   node bench/ab.mjs <dist A> <dist B> get [path] [runs]
@@ -36,8 +36,9 @@ async function database(kind) {
 }
 
 /**
- * `<dist>` runs on the configured adapter (Express by default); `<dist>@fastify` runs the same build with
- * HTTP_ADAPTER=fastify, so `node bench/ab.mjs dist dist@fastify …` compares the two adapters in one hour.
+ * `<dist>` runs on the configured adapter (Fastify by default); `<dist>@express` runs the same build with
+ * HTTP_ADAPTER=express (`<dist>@fastify` likewise), so `node bench/ab.mjs dist@express dist …` compares the two
+ * adapters in one hour.
  */
 function start(side, env) {
   const [dist, adapter] = side.split('@');

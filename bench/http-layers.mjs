@@ -13,13 +13,13 @@ const LAYERS = [
   ['Nest 12 on Express + our per-request middleware', () => startJsonProcess('bench/layer-server.mjs', ['nest+ours']), '/'],
   ['Nest 12 on Fastify + our per-request middleware', () => startJsonProcess('bench/layer-server.mjs', ['nest-fastify+ours']), '/'],
   [
-    'the service: GET /.well-known/openid-configuration (every middleware)',
+    'the service: GET /.well-known/openid-configuration (every middleware; Fastify, the default)',
     () => startServiceProcess({ DATABASE_URL: tempDb() }),
     '/.well-known/openid-configuration',
   ],
   [
-    'the service on Fastify (HTTP_ADAPTER=fastify): the same route',
-    () => startServiceProcess({ DATABASE_URL: tempDb(), HTTP_ADAPTER: 'fastify' }),
+    'the service on Express (HTTP_ADAPTER=express): the same route',
+    () => startServiceProcess({ DATABASE_URL: tempDb(), HTTP_ADAPTER: 'express' }),
     '/.well-known/openid-configuration',
   ],
 ];

@@ -29,7 +29,7 @@ export async function signIn(serviceUrl, login) {
  * `rs256SignCpuMs`: one RS256 signature's CPU in this run (jwtBench), to express the sign-in's CPU in signatures.
  * Returns { rows, figures: { cpuMs, cpuRounds } }.
  */
-export async function signInBench(rs256SignCpuMs, adapter = 'express') {
+export async function signInBench(rs256SignCpuMs, adapter = undefined) {
   const port = await freePort();
   const serviceUrl = `http://127.0.0.1:${port}`;
   const op = await startJsonProcess('bench/op-server.mjs', [`${serviceUrl}/auth/corp/callback`]);
@@ -40,7 +40,7 @@ export async function signInBench(rs256SignCpuMs, adapter = 'express') {
       OIDC_CORP_ISSUER: op.url,
       OIDC_CORP_CLIENT_ID: 'bench-rp',
       OIDC_CORP_CLIENT_SECRET: 'bench-rp-secret',
-      HTTP_ADAPTER: adapter,
+      ...(adapter ? { HTTP_ADAPTER: adapter } : {}),
     },
     port,
   );
@@ -85,11 +85,11 @@ export async function signInBench(rs256SignCpuMs, adapter = 'express') {
     return {
       rows: [
         [
-          `returning sign-ins through a stand-in OIDC provider (10 at once: 4 provider round trips, code exchange, ID-token check, account look-up, our tokens)${adapter === 'fastify' ? ', on Fastify (HTTP_ADAPTER=fastify)' : ''}`,
+          `returning sign-ins through a stand-in OIDC provider (10 at once: 4 provider round trips, code exchange, ID-token check, account look-up, our tokens)${adapter ? `, on ${adapter} (HTTP_ADAPTER=${adapter})` : ''}`,
           `${m.rate.toFixed(0)}/s (runs ${runs.map((r) => r.rate.toFixed(0)).join(', ')}) | ${m.p50} ms | ${m.p99} ms | ${m.errors}`,
         ],
         [
-          `service CPU time per sign-in (user + system, from /proc)${adapter === 'fastify' ? ', on Fastify' : ''}`,
+          `service CPU time per sign-in (user + system, from /proc)${adapter ? `, on ${adapter}` : ''}`,
           `${cpuMs.toFixed(2)} ms (runs ${runs.map((r) => r.cpuMs.toFixed(2)).join(', ')}${inSignatures}) | | | `,
         ],
       ],

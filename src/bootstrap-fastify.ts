@@ -20,7 +20,7 @@ export interface FastifyPieces {
 
 /**
  * The Fastify instance the service runs on, with its per-request pieces as hooks in the order Express ran them as
- * middleware (docs/fastify-trial.md, step 2; `HTTP_ADAPTER=fastify`, Express stays the default). Made here, before
+ * middleware (docs/fastify-trial.md; the default adapter, `HTTP_ADAPTER=express` for Express). Made here, before
  * Nest's adapter adds its own hooks to it, so that ours run first on every request, CORS preflights and the OpenID
  * Provider's routes (Nest middleware) included:
  *
@@ -55,11 +55,16 @@ export function createFastifyInstance(options: FastifyServerOptions): {
       raw.originalUrl = raw.url;
       observe(raw, reply.raw, () =>
         headers(raw, reply.raw, () => {
-          // Express's answer to a path no route matches (its router reads no percent-escapes before matching).
+          // Express's answer to a path no route matches (its router reads no percent-escapes before matching), with
+          // the Vary its CORS middleware adds to every answer (CORS itself, a hook, has not run: no route, no
+          // Access-Control-Allow-Origin either, which no browser app needs on a 404).
           const status = error.code === 'FST_ERR_BAD_URL' ? 404 : (error.statusCode ?? 400);
-          const answer = { error: status === 404 ? 'not_found' : 'invalid_request', error_description: status === 404 ? 'no such route' : 'malformed request' };
+          const answer =
+            status === 404
+              ? { error: 'not_found', error_description: `Cannot ${raw.method} ${raw.url}` }
+              : { error: 'invalid_request', error_description: 'malformed request' };
           const plain = reply as unknown as FastifyReply;
-          void plain.code(status).header('cache-control', 'no-store').send(answer);
+          void plain.code(status).header('cache-control', 'no-store').header('vary', 'Origin').send(answer);
         }),
       );
     },
@@ -99,7 +104,11 @@ export function createFastifyInstance(options: FastifyServerOptions): {
     if (!reply.hasHeader('etag')) reply.header('etag', etag(payload, { weak: true }));
     const status = reply.statusCode;
     const validators = { etag: reply.getHeader('etag') as string, 'last-modified': reply.getHeader('last-modified') as string | undefined };
-    if ((request.method === 'GET' || request.method === 'HEAD') && ((status >= 200 && status < 300) || status === 304) && fresh(request.headers, validators)) {
+    if (
+      (request.method === 'GET' || request.method === 'HEAD') &&
+      ((status >= 200 && status < 300) || status === 304) &&
+      fresh(request.headers, validators)
+    ) {
       reply.code(304).removeHeader('content-type');
       reply.removeHeader('content-length');
       return done(null, '');

@@ -2,7 +2,7 @@ import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import cookieParser from 'cookie-parser';
 import express from 'express';
@@ -18,7 +18,7 @@ import { APP_LOG } from './logging/logging.module.js';
 import { observeRequests } from './logging/request-observer.js';
 import { keepRawBody, onlyWithBody, precomputedHeaders } from './http/lean-middleware.js';
 import { MetricsService } from './metrics/metrics.service.js';
-import { serveTokenEndpointDirectly } from './auth/direct-token-endpoint.js';
+import { createFastifyInstance, fastifyTrustProxy } from './bootstrap-fastify.js';
 
 /** public/ at the repository root, from src/ (tests) and dist/ (built) alike. */
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
@@ -38,7 +38,7 @@ export function limitConnections(server: Server, config: ResolvedConfig): void {
 
 /** Builds the configured application (shared by main.ts and the tests); the caller decides where it listens. */
 export async function createApp(config: ResolvedConfig, options: AppOptions & { logger?: false } = {}): Promise<INestApplication> {
-  return config.httpAdapter === 'fastify' ? createFastifyApp(config, options) : createExpressApp(config, options);
+  return config.httpAdapter === 'express' ? createExpressApp(config, options) : createFastifyApp(config, options);
 }
 
 /** What both adapters run alike: the module, the logger, the observer, helmet's headers, CORS, pipes, docs. */
@@ -59,8 +59,9 @@ async function commonParts(app: INestApplication, config: ResolvedConfig, quiet:
   const cors = {
     // Browser apps call the token endpoint and the API from the origins they may be sent back to, and from no other.
     origin: [...new Set(config.allowedReturnUrls.map((u) => new URL(u).origin))],
-    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type'],
+    // Strings, as sent: Express's cors joins a list with ", " and Fastify's with "," (the same bytes on both).
+    methods: 'GET, POST, PATCH, DELETE',
+    allowedHeaders: 'authorization, content-type',
     maxAge: 600,
   };
   const finish = async () => {
@@ -98,6 +99,7 @@ const bodyMiddleware = () =>
 
 const quietFor = (options: AppOptions & { logger?: false }) => options.logger === false && !options.logStream;
 
+/** The application on Nest's Express adapter (`HTTP_ADAPTER=express`), for those who add Express middleware of their own. */
 async function createExpressApp(config: ResolvedConfig, options: AppOptions & { logger?: false }): Promise<NestExpressApplication> {
   const quiet = quietFor(options);
   const app = await NestFactory.create<NestExpressApplication>(
@@ -117,33 +119,19 @@ async function createExpressApp(config: ResolvedConfig, options: AppOptions & { 
   // The pages' stylesheet and scripts (public/), same origin, so their CSP needs nothing inline.
   app.useStaticAssets(PUBLIC_DIR, { prefix: '/assets/', index: false, maxAge: '1h', redirect: false });
   app.enableCors(cors);
-  const body = bodyMiddleware();
-  app.use(body);
+  app.use(bodyMiddleware());
   app.use(cookieParser(), stringCookiesOnly);
   await finish();
-  // After init, when Express is the server's request listener: the token endpoint below the router (why, and what
-  // stays with Express, beside it).
-  try {
-    serveTokenEndpointDirectly(app, { observe, headers, body });
-  } catch (e) {
-    // Refused at start-up: nothing of the app may stay open (database pools, timers).
-    await app.close();
-    throw e;
-  }
   return app;
 }
 
 /**
- * The same application on Nest's Fastify adapter (`HTTP_ADAPTER=fastify`; docs/fastify-trial.md, step 2): our pieces
- * as hooks of a Fastify instance we make (bootstrap-fastify.ts), bodies read by the same body middleware as on
- * Express. Loaded only when chosen.
+ * The application on Nest's Fastify adapter, the default (docs/fastify-trial.md: a quarter of Express's CPU per simple
+ * request): our pieces as hooks of a Fastify instance we make (bootstrap-fastify.ts), bodies read by the same body
+ * middleware as on Express.
  */
 async function createFastifyApp(config: ResolvedConfig, options: AppOptions & { logger?: false }): Promise<INestApplication> {
   const quiet = quietFor(options);
-  const [{ FastifyAdapter }, { createFastifyInstance, fastifyTrustProxy }] = await Promise.all([
-    import('@nestjs/platform-fastify'),
-    import('./bootstrap-fastify.js'),
-  ]);
   const { instance, readBodies, bind } = createFastifyInstance({
     bodyLimit: BODY_LIMIT,
     trustProxy: fastifyTrustProxy(trustProxy(config)),

@@ -114,7 +114,11 @@ export class FormPostCallbackController {
     this.http.setHeader(res, 'Cache-Control', 'no-store');
     this.http.setHeader(res, 'Content-Security-Policy', REPOST_CSP);
     this.http.setHeader(res, 'Content-Type', 'text/html; charset=utf-8');
-    this.http.reply(res, repostPage(`${this.config.publicUrl}/auth/${encodeURIComponent(provider.id)}/callback/resume`, responseFields(req.body)), 200);
+    this.http.reply(
+      res,
+      repostPage(`${this.config.publicUrl}/auth/${encodeURIComponent(provider.id)}/callback/resume`, responseFields(req.body)),
+      200,
+    );
   }
 
   @Post(':provider/callback/resume')

@@ -121,8 +121,8 @@ export interface AppConfig {
   providerTimeoutMs: number;
   /** Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the client IP (never for URLs). */
   trustProxy?: string;
-  /** Nest's HTTP adapter: Express (the default) or Fastify (docs/fastify-trial.md: being adopted, step 2). */
-  httpAdapter: 'express' | 'fastify';
+  /** Nest's HTTP adapter: Fastify (the default: docs/fastify-trial.md) or Express (for Express middleware of one's own). */
+  httpAdapter: 'fastify' | 'express';
   logLevel: string;
   /** A connection that sends nothing for this long is closed (slow-loris defence). */
   httpIdleTimeoutMs: number;
@@ -199,7 +199,7 @@ const baseSchema = z.object({
   REDIS_RETRY_MS: z.coerce.number().int().positive().default(3000),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: z.string().optional(),
-  HTTP_ADAPTER: z.enum(['express', 'fastify']).default('express'),
+  HTTP_ADAPTER: z.enum(['fastify', 'express']).default('fastify'),
   HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -133,7 +133,11 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
   }
 
   /** Where the interaction resumes with `result` (oidc-provider's interactionResult), as interactionDetails. */
-  interactionResult(req: object, res: object, ...rest: Parameters<Provider['interactionResult']> extends [unknown, unknown, ...infer R] ? R : never) {
+  interactionResult(
+    req: object,
+    res: object,
+    ...rest: Parameters<Provider['interactionResult']> extends [unknown, unknown, ...infer R] ? R : never
+  ) {
     return this.provider.interactionResult(nodeObject(req), nodeObject(res), ...rest);
   }
 

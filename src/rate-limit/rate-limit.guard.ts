@@ -43,7 +43,7 @@ export class RateLimitGuard implements CanActivate {
     return true;
   }
 
-  /** Counts the request against its client's `kind` limit; 429 rate_limited once over it (also the direct token path). */
+  /** Counts the request against its client's `kind` limit; 429 rate_limited once over it. */
   async enforce(kind: RateLimitClass, req: Request): Promise<void> {
     if (!this.limiter.enabled) return;
     const ip = clientIp(req) ?? 'unknown';

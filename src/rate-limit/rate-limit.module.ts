@@ -7,7 +7,6 @@ import { RateLimiter } from './rate-limiter.service.js';
 @Global()
 @Module({
   providers: [RateLimiter, RateLimitGuard, { provide: APP_GUARD, useExisting: RateLimitGuard }],
-  // The guard too: the direct token endpoint (src/auth/direct-token-endpoint.ts) enforces the same limit with it.
-  exports: [RateLimiter, RateLimitGuard],
+  exports: [RateLimiter],
 })
 export class RateLimitModule {}

@@ -99,7 +99,12 @@ export class PagesController {
           ? { text: 'The sign-in method is linked to your account.', error: false }
           : undefined;
     const csrf = this.pages.csrfToken(auth.sid!);
-    sendPage(this.http, res, 200, accountPage(csrf, auth.roles.includes(ROLE_ADMIN), this.registry.list(), notice, this.config.openidProvider));
+    sendPage(
+      this.http,
+      res,
+      200,
+      accountPage(csrf, auth.roles.includes(ROLE_ADMIN), this.registry.list(), notice, this.config.openidProvider),
+    );
   }
 
   @Public()

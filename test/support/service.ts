@@ -48,7 +48,7 @@ export async function startService(
     DEMO_IDP: 'false',
     // The suite signs in hundreds of times from 127.0.0.1; the rate-limit tests turn limits back on.
     RATE_LIMITS: 'off',
-    // HTTP_ADAPTER=fastify runs a suite on Fastify (docs/fastify-trial.md, step 2).
+    // HTTP_ADAPTER=express runs a suite on Express (Fastify is the default: docs/fastify-trial.md).
     ...(process.env.HTTP_ADAPTER ? { HTTP_ADAPTER: process.env.HTTP_ADAPTER } : {}),
     ...env,
   }) as ResolvedConfig;
