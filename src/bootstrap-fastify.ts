@@ -89,7 +89,13 @@ export function createFastifyInstance(options: FastifyServerOptions): {
   // routes (Nest middleware, which runs before Fastify would parse) as for ours. Fastify's parsers then hand over
   // what it read (`*` below), and a body of another type stays unread, as on Express.
   const readBody = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) =>
-    bound().body(request.raw, reply.raw, (err) => done(err as Error | undefined));
+    bound().body(request.raw, reply.raw, (err) => {
+      // A Content-Type Fastify cannot parse (empty, no subtype, a list) is refused by its router with its own 415 before
+      // the route (handle-request.js); Express runs the route and leaves such a body unread, as body-parser just did
+      // here. So Fastify is shown no Content-Type then, and its parser stage hands over nothing ('*' below).
+      if (request.headers['content-type'] !== undefined && request.mediaType === undefined) request.headers = { 'content-type': undefined };
+      done(err as Error | undefined);
+    });
   instance.removeAllContentTypeParsers();
   instance.addContentTypeParser('*', (request, _payload, done) => done(null, (request.raw as IncomingMessage & { body?: unknown }).body));
   instance.addHook('preHandler', (request, _reply, done) => {

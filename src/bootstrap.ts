@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
+import querystring from 'node:querystring';
 import cookieParser from 'cookie-parser';
 import express from 'express';
 import helmet from 'helmet';
@@ -136,10 +137,14 @@ async function createFastifyApp(config: ResolvedConfig, options: AppOptions & { 
     bodyLimit: BODY_LIMIT,
     trustProxy: fastifyTrustProxy(trustProxy(config)),
     routerOptions: {
-      // As Express routes: /a/ is /a, and paths are case-insensitive; a parameter as long as the request line allows.
+      // As Express routes: /a/ is /a, and paths are case-insensitive; a parameter as long as the request line allows
+      // (Node's 16 kB for the request line and headers), so an over-long id meets the route's guard and pipes, not a 414.
       ignoreTrailingSlash: true,
       caseSensitive: false,
-      maxParamLength: 2048,
+      maxParamLength: 16 * 1024,
+      // Express 5's query parser ("simple": node:querystring), which decodes what it can of a value with a stray "%";
+      // Fastify's own gives such a value back undecoded, so a returnTo would lose its URL.
+      querystringParser: (query) => querystring.parse(query),
     },
   });
   const adapter = new FastifyAdapter(instance);
@@ -158,7 +163,10 @@ async function createFastifyApp(config: ResolvedConfig, options: AppOptions & { 
     body: bodyMiddleware() as never,
   });
   app.useStaticAssets({ root: PUBLIC_DIR, prefix: '/assets/', index: false, maxAge: 3_600_000, redirect: false, decorateReply: false });
-  app.enableCors(cors);
+  // strictPreflight off: every OPTIONS gets the allowed methods, as Express's cors answers it; @fastify/cors would refuse
+  // one without Origin or Access-Control-Request-Method with a text/plain 400 (RFC 9110 §9.3.7: OPTIONS asks what a
+  // resource allows, and need not come from a browser).
+  app.enableCors({ ...cors, strictPreflight: false });
   await finish();
   await instance.ready();
   return app;
