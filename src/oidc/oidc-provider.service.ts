@@ -44,6 +44,11 @@ export const SCOPE_CLAIMS: Record<string, string[]> = {
   email: ['email', 'email_verified'],
   roles: ['roles'],
 };
+/**
+ * The access token's member listing the claims its client asked for at UserInfo with the `claims` parameter (OIDC Core
+ * §5.5) and was granted: our UserInfo reads the token, not oidc-provider's grant, so the token carries them.
+ */
+export const USERINFO_CLAIMS = 'userinfo_claims';
 /** A POSTed authorization request becomes a GET no longer than browsers and servers take in a URL. */
 const MAX_AUTHORIZATION_QUERY = 8_000;
 /** Marks an authorization request made again after its browser session was mirrored (see mirrorBrowserSession). */
@@ -315,11 +320,13 @@ export class OidcProviderService implements OnApplicationBootstrap, OnModuleDest
       },
       formats: {
         customizers: {
-          jwt: (_ctx, _token, parts) => {
+          jwt: (ctx, _token, parts) => {
             // After a revocation in this very second, tokens start at the next one (RevocationsService.issuedAtFor).
             const sub = parts.payload.sub as string;
             parts.payload.nbf = parts.payload.iat;
             parts.payload.iat = revocations.issuedAtFor(sub);
+            const userinfo = userinfoClaims(ctx.oidc.entities);
+            if (userinfo.length) parts.payload[USERINFO_CLAIMS] = userinfo;
           },
         },
       },
@@ -683,4 +690,19 @@ function errorPage(code: string, description?: string): string {
 /** Node's request or response under an adapter's: Fastify's keep it as `raw`; Express's are Node's own. */
 function nodeObject<T extends object>(o: object): T {
   return ('raw' in o && o.raw && typeof o.raw === 'object' ? o.raw : o) as T;
+}
+
+/**
+ * The claims the authorization request's `claims` parameter asked for at UserInfo (OIDC Core §5.5), those we have and
+ * the grant allows (what the person consented to, for a third-party client; oidc-provider's own UserInfo filters the
+ * same way). oidc-provider keeps the parameter on the code and on each refresh token, not on an access token for a
+ * resource server (ours), so it is read from the code or refresh token this one is issued for.
+ */
+function userinfoClaims(entities: KoaContextWithOIDC['oidc']['entities']): string[] {
+  const source = entities.AuthorizationCode ?? entities.RefreshToken;
+  const asked = (source as { claims?: { userinfo?: unknown } } | undefined)?.claims?.userinfo;
+  const grant = entities.Grant;
+  if (!grant || !asked || typeof asked !== 'object') return [];
+  const known = new Set(Object.values(SCOPE_CLAIMS).flat());
+  return grant.getOIDCClaimsFiltered(new Set(Object.keys(asked).filter((claim) => known.has(claim) && claim !== 'sub')));
 }

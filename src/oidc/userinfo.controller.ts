@@ -9,7 +9,7 @@ import { bearerToken } from '../auth/guards/jwt-auth.guard.js';
 import { DomainError } from '../common/domain-error.js';
 import { AccessTokensService } from '../tokens/access-tokens.service.js';
 import { RevocationsService } from '../tokens/revocations.service.js';
-import { OP_MOUNT, SCOPE_CLAIMS } from './oidc-provider.service.js';
+import { OP_MOUNT, SCOPE_CLAIMS, USERINFO_CLAIMS } from './oidc-provider.service.js';
 
 /** RFC 6750 §3: a bearer failure says so in WWW-Authenticate, with the RFC 6750 code. */
 function refuse(http: AbstractHttpAdapter, res: Response, status: 400 | 401 | 403, error: string, description: string) {
@@ -22,7 +22,8 @@ function refuse(http: AbstractHttpAdapter, res: Response, status: 400 | 401 | 40
  * OpenID Connect UserInfo (Core §5.3): ours rather than oidc-provider's, because the access tokens clients get are our
  * RFC 9068 JWTs, checked like every other (signature, claims, the revocation feed). The claims are the person's as
  * they are now, by the token's scopes: `sub` always (the local user id, as in the token); `name`, `picture` with
- * `profile`; `email`, `email_verified` with `email`; `roles` with `roles`.
+ * `profile`; `email`, `email_verified` with `email`; `roles` with `roles`; and those the authorization request asked
+ * for at UserInfo with the `claims` parameter (OIDC Core §5.5) and the grant allowed (the token's USERINFO_CLAIMS).
  */
 @ApiTags('OpenID Provider')
 @Public()
@@ -82,12 +83,12 @@ export class UserinfoController {
       email_verified: user.email ? user.emailVerified : null,
       roles: effectiveRoles(user),
     };
+    const granted = new Set([...scopes].flatMap((scope) => SCOPE_CLAIMS[scope] ?? []));
+    const asked = (claims as { [USERINFO_CLAIMS]?: unknown })[USERINFO_CLAIMS];
+    if (Array.isArray(asked)) for (const claim of asked) if (typeof claim === 'string' && Object.hasOwn(values, claim)) granted.add(claim);
     const answer: Record<string, unknown> = {};
-    for (const scope of scopes) {
-      // Claims we do not have are left out, not sent as null (OIDC Core §5.3.2).
-      for (const claim of SCOPE_CLAIMS[scope] ?? [])
-        if (values[claim] !== null && values[claim] !== undefined) answer[claim] = values[claim];
-    }
+    // Claims we do not have are left out, not sent as null (OIDC Core §5.3.2).
+    for (const claim of granted) if (values[claim] !== null && values[claim] !== undefined) answer[claim] = values[claim];
     this.http.setHeader(res, 'Cache-Control', 'no-store');
     this.http.reply(res, answer, 200);
   }

@@ -187,6 +187,22 @@ describe('the consent page', () => {
     expect((await signInAllowing(browser, rp, undefined, { scope: 'openid', claims })).sawConsent).toBe(false);
   });
 
+  it('O6: claims asked for UserInfo with the claims parameter are on the consent page, and answered at UserInfo only once allowed', async () => {
+    const { rp } = await thirdParty();
+    const browser = new TestBrowser();
+    const claims = JSON.stringify({ userinfo: { email: null } });
+    const { page, tokens } = await signInAllowing(browser, rp, newPerson(), { scope: 'openid', claims });
+    expect(page!.body).toContain('These details of your account: email</span>');
+    const sub = tokens.claims()!.sub;
+    expect(await oidc.fetchUserInfo(rp, tokens.access_token, sub)).toEqual({ sub, email: expect.stringContaining('@corp.test') });
+    // Another third-party client the person never allowed email gets only what its own consent says.
+    const other = await thirdParty();
+    const { tokens: otherTokens } = await signInAllowing(new TestBrowser(), other.rp, newPerson(), { scope: 'openid' });
+    expect(await oidc.fetchUserInfo(other.rp, otherTokens.access_token, otherTokens.claims()!.sub)).toEqual({
+      sub: otherTokens.claims()!.sub,
+    });
+  });
+
   it('O6: Deny: access_denied at the redirect URI, with the state; nothing remembered; audited as consent_denied', async () => {
     const { client, rp } = await thirdParty();
     const browser = new TestBrowser();

@@ -163,6 +163,22 @@ describe('authorization code flow with openid-client 6', () => {
     expect((await getJson(`${url}/me`, refreshed.access_token)).status).toBe(401);
   });
 
+  it('the claims parameter (OIDC Core §5.5): claims asked for UserInfo are answered there, also after a refresh, and only those we have', async () => {
+    // `sub` with a value of its own is not a claim a client may choose (§5.5.1): the answer's sub stays the person's.
+    const claims = JSON.stringify({ userinfo: { email: null, roles: { essential: true }, address: null, sub: { value: 'someone-else' } } });
+    const { tokens } = await signInThroughUs(rp, new TestBrowser(), 'alice', { scope: 'openid', claims });
+    const sub = tokens.claims()!.sub;
+    // Asked for UserInfo only: not in the ID token.
+    expect(tokens.claims()).not.toHaveProperty('email');
+    expect(await oidc.fetchUserInfo(rp, tokens.access_token, sub)).toEqual({ sub, email: 'alice@corp.test', roles: ['user'] });
+    // The refresh grant carries the request on: the next access token answers the same.
+    const refreshed = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
+    expect(await oidc.fetchUserInfo(rp, refreshed.access_token, sub)).toEqual({ sub, email: 'alice@corp.test', roles: ['user'] });
+    // Without the parameter, scope openid answers sub alone.
+    const plain = await signInThroughUs(rp, new TestBrowser(), 'alice', { scope: 'openid' });
+    expect(await oidc.fetchUserInfo(rp, plain.tokens.access_token, sub)).toEqual({ sub });
+  });
+
   it('SSO: a browser signed in here goes straight back to a client, with no page in between', async () => {
     const browser = new TestBrowser();
     const first = await signInThroughUs(rp, browser, 'alice');
