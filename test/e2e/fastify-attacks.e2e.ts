@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { sendRaw, type RawAnswer } from '../support/raw-http.js';
 import { TestBrowser } from '../support/browser.js';
 import { getJson, signInAndGetTokens } from '../support/sign-in.js';
 import { startService } from '../support/service.js';
@@ -32,38 +32,8 @@ afterEach(() => {
   expect(world.service.serverErrors).toEqual([]);
 });
 
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Writes `request` as is (HOST replaced) on a fresh connection and reads the one answer until the server closes. */
-async function raw(request: string, waitMs = 2000): Promise<RawAnswer> {
-  const { host, port } = new URL(url);
-  const socket = connect(Number(port), '127.0.0.1');
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  socket.on('error', () => undefined);
-  await new Promise((r) => socket.once('connect', r));
-  // Each character one byte (latin1), so that a body can carry any bytes (a byte order mark, UTF-16).
-  socket.write(Buffer.from(request.replace(/HOST/g, host), 'latin1'));
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([new Promise((r) => socket.once('close', r)), new Promise((r) => (timer = setTimeout(r, waitMs)))]).finally(() =>
-    clearTimeout(timer),
-  );
-  socket.destroy();
-  const text = Buffer.concat(chunks).toString('latin1');
-  const [head, ...rest] = text.split('\r\n\r\n');
-  const [statusLine, ...lines] = head.split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const i = line.indexOf(':');
-    const name = line.slice(0, i).trim().toLowerCase();
-    headers[name] = headers[name] === undefined ? line.slice(i + 1).trim() : `${headers[name]}, ${line.slice(i + 1).trim()}`;
-  }
-  return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0), headers, body: rest.join('\r\n\r\n') };
-}
+/** One raw request on a fresh connection to the service (sendRaw). */
+const raw = (request: string, waitMs = 2000) => sendRaw(url, request, waitMs);
 
 /** An HTTP/1.1 request with Connection: close and, for a body, its Content-Length. */
 function request(method: string, path: string, headers: Record<string, string> = {}, body?: string): string {

@@ -1,5 +1,5 @@
-import { connect } from 'node:net';
 import { TestBrowser } from '../support/browser.js';
+import { sendRaw } from '../support/raw-http.js';
 import { callApi, completeAtProvider, signInAndGetTokens } from '../support/sign-in.js';
 import { startService } from '../support/service.js';
 import { startOpenIdWorld, type OpenIdWorld } from '../support/relying-party.js';
@@ -36,42 +36,8 @@ afterEach(() => {
   expect(op.world.service.serverErrors).toEqual([]);
 });
 
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  /** Every Set-Cookie line, in order. */
-  setCookies: string[];
-  body: string;
-}
-
-/** Writes `request` as is (HOST replaced) on a fresh connection and reads the one answer until the server closes. */
-async function raw(request: string, base = url, waitMs = 2000): Promise<RawAnswer> {
-  const { host, port } = new URL(base);
-  const socket = connect(Number(port), '127.0.0.1');
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  socket.on('error', () => undefined);
-  await new Promise((r) => socket.once('connect', r));
-  socket.write(Buffer.from(request.replace(/HOST/g, host), 'latin1'));
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([new Promise((r) => socket.once('close', r)), new Promise((r) => (timer = setTimeout(r, waitMs)))]).finally(() =>
-    clearTimeout(timer),
-  );
-  socket.destroy();
-  const text = Buffer.concat(chunks).toString('latin1');
-  const [head, ...rest] = text.split('\r\n\r\n');
-  const [statusLine, ...lines] = head.split('\r\n');
-  const headers: Record<string, string> = {};
-  const setCookies: string[] = [];
-  for (const line of lines) {
-    const i = line.indexOf(':');
-    const name = line.slice(0, i).trim().toLowerCase();
-    const value = line.slice(i + 1).trim();
-    if (name === 'set-cookie') setCookies.push(value);
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
-  }
-  return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0), headers, setCookies, body: rest.join('\r\n\r\n') };
-}
+/** One raw request on a fresh connection (sendRaw), to this suite's service unless `base` says otherwise. */
+const raw = (request: string, base = url, waitMs = 2000) => sendRaw(base, request, waitMs);
 
 /** An HTTP/1.1 request with Connection: close; headers as [name, value] pairs, so a name can come twice. */
 function request(method: string, path: string, headers: [string, string][] = [], body?: string): string {
